@@ -1,0 +1,50 @@
+/* Small helpers shared by every subsystem. None of them allocate unless said. */
+#ifndef HLSD_UTIL_H
+#define HLSD_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define UTIL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Seconds on the monotonic clock / since the epoch (wall clock). */
+double util_now_mono(void);
+double util_now_wall(void);
+
+/* Writes data to path through "path.tmp.<pid>" + fsync + rename, so readers see
+ * either the old or the new file, never a torn one. Returns 0 or -errno. */
+int util_write_file_atomic(const char *path, const void *data, size_t len);
+
+/* Reads a whole file into a NUL-terminated heap buffer the caller frees.
+ * Refuses files larger than max_len (-EFBIG). Returns 0 or -errno. */
+int util_read_file(const char *path, size_t max_len, char **out, size_t *out_len);
+
+/* mkdir -p with the given mode. Returns 0 or -errno. */
+int util_mkdir_p(const char *path, unsigned mode);
+
+/* Removes a directory tree without following symlinks. Returns 0 or -errno. */
+int util_rm_rf(const char *path);
+
+/* Fills out with 2*nbytes lowercase hex characters + NUL from getrandom(). */
+int util_random_hex(char *out, size_t nbytes);
+
+/* Strict number parsing: the whole string must be a finite number in range.
+ * Returns 0 or -EINVAL / -ERANGE. */
+int util_parse_double(const char *s, double *out);
+int util_parse_int(const char *s, long min, long max, long *out);
+
+/* Parses "5M", "128k", "800000" into bits per second. 0 or -EINVAL. */
+int util_parse_bitrate(const char *s, int64_t *out);
+
+/* True when name is 1..64 chars of [A-Za-z0-9._-] and not "." or "..":
+ * the only names that may become part of a path, URL or filter string. */
+bool util_is_safe_name(const char *name);
+
+/* strdup that aborts on OOM (configuration-sized strings only). NULL in, NULL out. */
+char *util_xstrdup(const char *s);
+
+/* snprintf into a fixed buffer; returns -ENAMETOOLONG when truncated. */
+int util_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

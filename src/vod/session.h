@@ -1,0 +1,20 @@
+/* On-demand playback of recordings: transcode sessions (one worker each),
+ * the /api/transcode, /api/cameras, /api/recordings routes and /stream/
+ * serving with suspended segment requests. */
+#ifndef HLSD_VOD_SESSION_H
+#define HLSD_VOD_SESSION_H
+
+#include "core/config.h"
+#include "core/loop.h"
+#include "server/http.h"
+
+struct vod_manager;
+
+/* Opens the recordings index in cfg->state_dir, removes session folders left
+ * by an earlier run, registers the routes. cfg must outlive the manager. */
+int vod_manager_new(struct loop *loop, const struct hlsd_config *cfg, struct http_server *http,
+                    struct vod_manager **out);
+void vod_manager_shutdown(struct vod_manager *m);
+void vod_manager_free(struct vod_manager **m);
+
+#endif

@@ -1,0 +1,67 @@
+/* Daemon side of the worker processes: spawn (re-exec of our own binary in
+ * worker mode), control channel, reaping without blocking the loop, and the
+ * stop ladder: ask over the channel -> 3 s -> SIGTERM -> 2 s -> SIGKILL. */
+#ifndef HLSD_SUPERVISOR_H
+#define HLSD_SUPERVISOR_H
+
+#include "core/loop.h"
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct worker;
+
+struct worker_callbacks {
+    /* An event line from the worker. msg is borrowed (valid during the call). */
+    void (*on_message)(void *arg, struct worker *w, const cJSON *msg);
+    /* The process is gone (reaped). wstatus is waitpid's; `requested` is true
+     * when worker_stop() had been called. The worker handle stays valid until
+     * worker_free(), which the callback may call. */
+    void (*on_exit)(void *arg, struct worker *w, int wstatus, bool requested);
+};
+
+struct worker_spawn_opts {
+    const char *name;     /* log prefix, e.g. "port 0" or "vod 3fa2…" */
+    const cJSON *job;     /* sent as the first line; copied */
+    int nice;             /* added niceness (0 = none) */
+    long memory_mb;       /* RLIMIT_DATA; 0 = unlimited */
+    long cpu_seconds;     /* RLIMIT_CPU; 0 = unlimited */
+    double ask_seconds;   /* stop ladder: wait after asking (default 3) */
+    double term_seconds;  /* wait after SIGTERM (default 2) */
+};
+
+/* Called once at daemon start. self_exe is the path to re-exec (usually
+ * /proc/self/exe resolved at start); log_level is passed to workers. Installs a
+ * SIGCHLD handler on the loop. Returns 0 or -errno. */
+int supervisor_init(struct loop *loop, const char *self_exe, const char *log_level);
+
+/* Spawns a worker. *out is owned by the caller (free with worker_free after
+ * on_exit). Returns 0 or -errno. */
+int worker_spawn(const struct worker_spawn_opts *opts, const struct worker_callbacks *cb,
+                 void *arg, struct worker **out);
+
+/* Sends a control message (copied onto the wire). 0 or -errno (-EPIPE when gone). */
+int worker_send(struct worker *w, const cJSON *msg);
+
+/* Starts the stop ladder; idempotent. on_exit follows. */
+void worker_stop(struct worker *w);
+
+/* Sends SIGKILL now (fault tests, shutdown deadline). */
+void worker_kill(struct worker *w);
+
+pid_t worker_pid(const struct worker *w);
+bool worker_alive(const struct worker *w);
+
+/* Frees a worker handle. If the process is still running it is killed
+ * (SIGKILL) and reaped later by the supervisor without callbacks. Accepts NULL. */
+void worker_free(struct worker **w);
+
+/* Number of live worker processes. */
+int supervisor_count(void);
+
+/* Shutdown: runs the stop ladder on every worker and returns once all are reaped
+ * or after the ladder's deadline (then SIGKILLs the rest). Drives the loop itself. */
+void supervisor_shutdown(struct loop *loop);
+
+#endif
