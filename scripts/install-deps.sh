@@ -12,7 +12,7 @@ PKGS=(
   libswscale-dev libswresample-dev
   libmicrohttpd-dev libcjson-dev libfyaml-dev libsqlite3-dev libcmocka-dev
   libclang-rt-14-dev
-  ffmpeg sqlite3 curl procps
+  ffmpeg sqlite3 curl procps time
   nodejs npm chromium
   python3 python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad

@@ -1,10 +1,326 @@
-/* stub: replaced by the config implementation */
+/* Configuration loading: the embedded defaults (every key, so the defaults
+ * live in one place) are applied first, then the user's file over them. The
+ * schema itself is in config_parse.c. */
 #include "core/config.h"
+#include "core/config_priv.h"
+#include "core/util.h"
+
 #include <errno.h>
-const char config_embedded_yaml[] = "";
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Keep in sync with docs/CONFIG.md, which shows this text. */
+const char config_embedded_yaml[] =
+    "# hlsd embedded defaults: a file given with --config is applied over these.\n"
+    "listen: \"127.0.0.1:8080\"\n"
+    "state_dir: ./state\n"
+    "log_level: info\n"
+    "web_dir: null            # null = the built-in location of the web page\n"
+    "metrics:\n"
+    "  loopback: true         # /metrics answers loopback clients without a token\n"
+    "preview:                 # defaults of every port's live preview\n"
+    "  video:\n"
+    "    encoder: libx264\n"
+    "    preset: ultrafast\n"
+    "    tune: zerolatency\n"
+    "    bitrate: 5M          # null = constant quality (crf)\n"
+    "    crf: 23\n"
+    "    width: 1280          # a box: fit inside, never upscale\n"
+    "    height: 720\n"
+    "  audio:\n"
+    "    bitrate: 128k\n"
+    "  hls:\n"
+    "    variant: mpegts      # mpegts | fmp4 | lowlatency\n"
+    "    segment_seconds: 5\n"
+    "    part_seconds: 0.333  # lowlatency only\n"
+    "    list_size: 3\n"
+    "    delete_segments: true\n"
+    "  stall_timeout: 5\n"
+    "  io_timeout: 5\n"
+    "  backoff: [1, 1, 1, 1, 1, 5, 5, 5, 5, 5, 30]\n"
+    "  idle_seconds: 30\n"
+    "  start_timeout: 20\n"
+    "ports:\n"
+    "  - index: 0\n"
+    "    name: studio-a\n"
+    "    input: { format: lavfi, url: \"testsrc2=size=1280x720:rate=30\", options: {} }\n"
+    "    audio_input: { format: lavfi, url: \"sine=frequency=440:sample_rate=48000\" }\n"
+    "    on_demand: false\n"
+    "    preview:\n"
+    "      hls: { segment_seconds: 2 }   # short segments: a quick first picture\n"
+    "vod:\n"
+    "  max_concurrent: 3\n"
+    "  ready_timeout: 30\n"
+    "  max_range: 86400\n"
+    "  ttl: 600\n"
+    "  lookahead: 10\n"
+    "  nice: 10\n"
+    "  segment_seconds: 6\n"
+    "  fast_start: [1, 2, 3]\n"
+    "  max_height: 720\n"
+    "  crf: 26\n"
+    "  preset: ultrafast\n"
+    "  encoder: libx264\n"
+    "  audio_bitrate: 128k\n"
+    "  passthrough: true\n"
+    "  watch_dirs: []\n"
+    "  sample_recording: true\n"
+    "auth:\n"
+    "  enabled: true          # no users: an admin token is generated at first start\n"
+    "  users: []\n"
+    "  login_attempts_per_minute: 10\n"
+    "limits:\n"
+    "  max_connections: 1024\n"
+    "  connection_timeout: 30\n"
+    "  max_request_bytes: 65536\n"
+    "  connection_memory: 32768\n"
+    "  per_ip_connections: 0\n"
+    "workers:\n"
+    "  memory_mb: 2048\n"
+    "  cpu_seconds: 0\n";
+
+#define CONFIG_MAX_BYTES (1 << 20)
+#define EMBEDDED_NAME "<embedded>"
+
+void cfg_strv_free(char ***v, size_t *n)
+{
+    for (size_t i = 0; *v && i < *n; i++)
+        free((*v)[i]);
+    free(*v);
+    *v = NULL;
+    *n = 0;
+}
+
+void cfg_input_clear(struct cfg_input *in)
+{
+    free(in->format);
+    free(in->url);
+    for (size_t i = 0; i < in->n_options; i++) {
+        free(in->options[i].key);
+        free(in->options[i].value);
+    }
+    free(in->options);
+    memset(in, 0, sizeof(*in));
+}
+
+void cfg_preview_clear(struct cfg_preview *p)
+{
+    free(p->video.encoder);
+    free(p->video.preset);
+    free(p->video.tune);
+    free(p->video.bitrate);
+    free(p->audio_bitrate);
+    free(p->hls.variant);
+    free(p->backoff);
+    memset(p, 0, sizeof(*p));
+}
+
+void cfg_preview_copy(struct cfg_preview *dst, const struct cfg_preview *src)
+{
+    *dst = *src;
+    dst->video.encoder = util_xstrdup(src->video.encoder);
+    dst->video.preset = util_xstrdup(src->video.preset);
+    dst->video.tune = util_xstrdup(src->video.tune);
+    dst->video.bitrate = util_xstrdup(src->video.bitrate);
+    dst->audio_bitrate = util_xstrdup(src->audio_bitrate);
+    dst->hls.variant = util_xstrdup(src->hls.variant);
+    dst->backoff = NULL;
+    if (src->n_backoff) {
+        dst->backoff = malloc(src->n_backoff * sizeof(*dst->backoff));
+        if (!dst->backoff)
+            abort(); /* configuration-sized, like util_xstrdup */
+        memcpy(dst->backoff, src->backoff, src->n_backoff * sizeof(*dst->backoff));
+    }
+}
+
+void cfg_user_clear(struct cfg_user *u)
+{
+    free(u->name);
+    cfg_strv_free(&u->cameras, &u->n_cameras);
+    free(u->token_sha256);
+    memset(u, 0, sizeof(*u));
+}
+
+void config_free(struct hlsd_config **cfgp)
+{
+    struct hlsd_config *cfg = cfgp ? *cfgp : NULL;
+    if (!cfg)
+        return;
+    free(cfg->source);
+    free(cfg->listen_addr);
+    free(cfg->state_dir);
+    free(cfg->log_level);
+    free(cfg->web_dir);
+    cfg_preview_clear(&cfg->preview);
+    for (size_t i = 0; i < cfg->n_ports; i++) {
+        struct cfg_port *p = &cfg->ports[i];
+        free(p->name);
+        cfg_input_clear(&p->input);
+        if (p->audio_input)
+            cfg_input_clear(p->audio_input);
+        free(p->audio_input);
+        cfg_preview_clear(&p->preview);
+    }
+    free(cfg->ports);
+    free(cfg->vod.fast_start);
+    free(cfg->vod.preset);
+    free(cfg->vod.encoder);
+    free(cfg->vod.audio_bitrate);
+    cfg_strv_free(&cfg->vod.watch_dirs, &cfg->vod.n_watch_dirs);
+    for (size_t i = 0; i < cfg->auth.n_users; i++)
+        cfg_user_clear(&cfg->auth.users[i]);
+    free(cfg->auth.users);
+    free(cfg);
+    *cfgp = NULL;
+}
+
+const struct cfg_port *config_find_port(const struct hlsd_config *cfg, int index)
+{
+    for (size_t i = 0; cfg && i < cfg->n_ports; i++)
+        if (cfg->ports[i].index == index)
+            return &cfg->ports[i];
+    return NULL;
+}
+
+static void diag_discard(struct fy_diag *diag, void *user, const char *buf, size_t len)
+{
+    (void)diag;
+    (void)user;
+    (void)buf;
+    (void)len;
+}
+
+/* Parses text into *doc (NULL for an empty document). libfyaml's own
+ * diagnostics are collected instead of printed, and the first becomes err. */
+static int parse_yaml(const char *text, size_t len, const char *name, struct fy_document **doc,
+                      char *err, size_t errlen)
+{
+    struct fy_diag_cfg dcfg;
+    struct fy_diag *diag = NULL;
+    struct fy_diag_error *e;
+    void *it = NULL;
+    int ret = 0;
+
+    *doc = NULL;
+    fy_diag_cfg_default(&dcfg);
+    dcfg.fp = NULL;
+    dcfg.output_fn = diag_discard;
+    dcfg.colorize = false;
+    diag = fy_diag_create(&dcfg);
+    if (!diag)
+        return -ENOMEM;
+    fy_diag_set_collect_errors(diag, true);
+    struct fy_parse_cfg pcfg = {
+        .flags = FYPCF_QUIET | FYPCF_RESOLVE_DOCUMENT | FYPCF_JSON_NONE,
+        .diag = diag,
+    };
+    *doc = fy_document_build_from_string(&pcfg, text, len);
+    if (!*doc && (e = fy_diag_errors_iterate(diag, &it))) {
+        if (e->line > 0)
+            snprintf(err, errlen, "%s:%d: %s (column %d)", name, e->line, e->msg, e->column);
+        else
+            snprintf(err, errlen, "%s: %s", name, e->msg);
+        ret = -EINVAL;
+    } else if (*doc && fy_document_root(*doc) && fy_node_is_scalar(fy_document_root(*doc)) &&
+               fy_node_get_scalar0(fy_document_root(*doc)) &&
+               !*fy_node_get_scalar0(fy_document_root(*doc))) {
+        /* A file of comments only: nothing to apply. */
+        fy_document_destroy(*doc);
+        *doc = NULL;
+    }
+    /* Collected errors hold token references that only this releases. */
+    fy_diag_set_collect_errors(diag, false);
+    fy_diag_unref(diag);
+    return ret;
+}
+
+static int apply_text(const char *text, size_t len, const char *name, struct cfg_ctx *c,
+                      struct fy_document **doc, struct hlsd_config *cfg)
+{
+    int r = parse_yaml(text, len, name, doc, c->err, c->errlen);
+    if (r < 0 || !*doc)
+        return r;
+    struct fy_node *root = fy_document_root(*doc);
+    if (root && !fy_node_is_mapping(root))
+        return cfg_fail(c, root,
+                        "the configuration must be a mapping of keys (listen: ..., "
+                        "ports: ..., ...)");
+    return cfg_apply_document(c, root, cfg);
+}
+
+/* Embedded defaults, then text (NULL = none) named name. */
+static int load_overlay(const char *text, size_t len, const char *name, struct hlsd_config **out,
+                        char *err, size_t errlen)
+{
+    struct hlsd_config *cfg = NULL;
+    struct fy_document *edoc = NULL, *udoc = NULL;
+    struct cfg_ctx ec = {.name = EMBEDDED_NAME, .err = err, .errlen = errlen};
+    struct cfg_ctx uc = {.name = name, .err = err, .errlen = errlen};
+    int r;
+
+    *out = NULL;
+    if (err && errlen)
+        err[0] = '\0';
+    else
+        ec.err = uc.err = NULL, ec.errlen = uc.errlen = 0;
+    cfg = calloc(1, sizeof(*cfg));
+    if (!cfg)
+        return -ENOMEM;
+    r = apply_text(config_embedded_yaml, strlen(config_embedded_yaml), EMBEDDED_NAME, &ec, &edoc,
+                   cfg);
+    if (r < 0)
+        goto fail;
+    if (text) {
+        r = apply_text(text, len, name, &uc, &udoc, cfg);
+        if (r < 0)
+            goto fail;
+    }
+    /* Ports last, so each starts from the final global preview block. */
+    r = cfg_apply_ports(uc.seen_ports ? &uc : &ec, cfg);
+    if (r < 0)
+        goto fail;
+    cfg->source = util_xstrdup(text ? name : EMBEDDED_NAME);
+    fy_document_destroy(udoc);
+    fy_document_destroy(edoc);
+    *out = cfg;
+    return 0;
+fail:
+    if (r != -EINVAL && err && errlen && !err[0])
+        snprintf(err, errlen, "%s: %s", text ? name : EMBEDDED_NAME, strerror(-r));
+    fy_document_destroy(udoc);
+    fy_document_destroy(edoc);
+    config_free(&cfg);
+    return r;
+}
+
 int config_load(const char *path, struct hlsd_config **out, char *err, size_t errlen)
-{ (void)path; (void)out; (void)err; (void)errlen; return -ENOSYS; }
-int config_load_string(const char *yaml, const char *name, struct hlsd_config **out, char *err, size_t errlen)
-{ (void)yaml; (void)name; (void)out; (void)err; (void)errlen; return -ENOSYS; }
-void config_free(struct hlsd_config **cfg) { (void)cfg; }
-const struct cfg_port *config_find_port(const struct hlsd_config *cfg, int index) { (void)cfg; (void)index; return NULL; }
+{
+    char *text = NULL;
+    size_t len = 0;
+    int r;
+
+    if (!path)
+        return load_overlay(NULL, 0, NULL, out, err, errlen);
+    *out = NULL;
+    r = util_read_file(path, CONFIG_MAX_BYTES, &text, &len);
+    if (r < 0) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: %s", path,
+                     r == -EFBIG ? "larger than 1 MiB, not a configuration file" : strerror(-r));
+        return r;
+    }
+    r = load_overlay(text, len, path, out, err, errlen);
+    free(text);
+    return r;
+}
+
+int config_load_string(const char *yaml, const char *name, struct hlsd_config **out, char *err,
+                       size_t errlen)
+{
+    if (!yaml) {
+        *out = NULL;
+        return -EINVAL;
+    }
+    return load_overlay(yaml, strlen(yaml), name ? name : "<string>", out, err, errlen);
+}

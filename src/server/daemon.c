@@ -6,6 +6,7 @@
 #include "core/loop.h"
 #include "core/util.h"
 #include "live/preview.h"
+#include "server/auth.h"
 #include "server/http.h"
 #include "vod/session.h"
 #include "worker/supervisor.h"
@@ -61,6 +62,7 @@ int daemon_main(int argc, char **argv)
     const char *config_path = NULL, *listen = NULL, *state_dir = NULL, *log_level = NULL;
     struct hlsd_config *cfg = NULL;
     struct http_server *http = NULL;
+    struct auth *auth = NULL;
     struct live_manager *live = NULL;
     struct vod_manager *vod = NULL;
     struct daemon d = {0};
@@ -148,6 +150,9 @@ int daemon_main(int argc, char **argv)
         LOG_ERROR(NULL, "HTTP server: %s", strerror(-r));
         goto out;
     }
+    r = auth_new(cfg, http, &auth); /* logs its own errors */
+    if (r < 0)
+        goto out;
     r = live_manager_new(d.loop, cfg, http, &live);
     if (r < 0) {
         LOG_ERROR(NULL, "live previews: %s", strerror(-r));
@@ -183,6 +188,7 @@ out:
     vod_manager_free(&vod);
     live_manager_free(&live);
     http_server_free(&http);
+    auth_free(&auth); /* after the server: its hook and routes point here */
     loop_free(&d.loop);
     config_free(&cfg);
     if (ret == 0)

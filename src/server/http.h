@@ -23,6 +23,7 @@ struct http_principal {
 
 /* Route flags. */
 #define HTTP_ROUTE_PUBLIC 0x1 /* no authentication (health, login, the web page) */
+/* (on a public route the principal is "anonymous": admin only when no auth hook is set) */
 #define HTTP_ROUTE_ADMIN 0x2  /* admin role required */
 
 /* A handler must answer (http_respond_*) or suspend (http_suspend) before returning.
@@ -100,5 +101,13 @@ struct http_stats {
     unsigned long responses_by_class[6]; /* index status/100 */
 };
 void http_server_stats(const struct http_server *s, struct http_stats *out);
+
+/* Per-route counters for /metrics: cb runs once per registered route (in
+ * registration order) with its responses by status class (index status/100),
+ * then once with method "*" and pattern "(unmatched)" for requests no route
+ * took (404, 405, malformed paths, oversized bodies). Strings are the server's. */
+typedef void (*http_route_stat_cb)(void *arg, const char *method, const char *pattern,
+                                   const unsigned long by_class[6]);
+void http_server_foreach_route(const struct http_server *s, http_route_stat_cb cb, void *arg);
 
 #endif

@@ -1,13 +1,790 @@
-/* stub */
+/* Daemon side of the workers. Everything runs on the loop's thread. Processes
+ * are reaped only by waitpid(pid) on our own pids (never waitpid(-1)), so a
+ * pid we signal is never a recycled one: until we reap it, it is ours. */
 #include "worker/supervisor.h"
+
+#include "core/log.h"
+#include "core/util.h"
+#include "worker/protocol.h"
+
 #include <errno.h>
-int supervisor_init(struct loop *loop, const char *self_exe, const char *log_level) { (void)loop; (void)self_exe; (void)log_level; return 0; }
-int worker_spawn(const struct worker_spawn_opts *opts, const struct worker_callbacks *cb, void *arg, struct worker **out) { (void)opts; (void)cb; (void)arg; (void)out; return -ENOSYS; }
-int worker_send(struct worker *w, const cJSON *msg) { (void)w; (void)msg; return -ENOSYS; }
-void worker_stop(struct worker *w) { (void)w; }
-void worker_kill(struct worker *w) { (void)w; }
-pid_t worker_pid(const struct worker *w) { (void)w; return -1; }
-bool worker_alive(const struct worker *w) { (void)w; return false; }
-void worker_free(struct worker **w) { (void)w; }
-int supervisor_count(void) { return 0; }
-void supervisor_shutdown(struct loop *loop) { (void)loop; }
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* Pending output above this means the worker stopped reading: refuse more. */
+#define OUT_MAX (4 * 1024 * 1024)
+/* Safety net for a lost SIGCHLD (a thread that does not block it would take it). */
+#define REAP_POLL_SECONDS 1.0
+/* After the ladder's last step, how long shutdown still waits for the reap. */
+#define SHUTDOWN_KILL_WAIT 1.0
+
+enum ladder { LADDER_NONE, LADDER_ASKED, LADDER_TERM, LADDER_KILL };
+
+struct worker {
+    char *name;
+    pid_t pid;
+    int fd; /* -1 once the channel is closed */
+    struct proto_reader rd;
+    char *out; /* bytes not yet written to the channel */
+    size_t out_len, out_off;
+    struct worker_callbacks cb;
+    void *arg;
+    double ask_seconds, term_seconds;
+    double started_at;
+    enum ladder ladder;
+    struct loop_timer *timer;
+    bool requested; /* worker_stop() was called */
+    bool signalled; /* we sent a signal (a signal death is then not a crash) */
+    bool reaped;
+    bool detached; /* worker_free() was called: no more callbacks */
+    int busy;      /* callbacks running on this worker */
+    struct worker *next;
+};
+
+static struct {
+    struct loop *loop;
+    char *self_exe;
+    char *log_level;
+    struct worker *workers;
+    struct loop_timer *poll_timer;
+} g;
+
+static void reap_all(void);
+
+static void unlink_worker(struct worker *w)
+{
+    for (struct worker **pp = &g.workers; *pp; pp = &(*pp)->next) {
+        if (*pp == w) {
+            *pp = w->next;
+            return;
+        }
+    }
+}
+
+static void close_channel(struct worker *w)
+{
+    if (w->fd < 0)
+        return;
+    if (g.loop)
+        loop_del_fd(g.loop, w->fd);
+    close(w->fd);
+    w->fd = -1;
+    proto_reader_reset(&w->rd);
+    free(w->out);
+    w->out = NULL;
+    w->out_len = w->out_off = 0;
+}
+
+static void destroy(struct worker *w)
+{
+    unlink_worker(w);
+    close_channel(w);
+    if (g.loop)
+        loop_timer_cancel(g.loop, &w->timer);
+    free(w->name);
+    free(w);
+}
+
+/* Frees a detached worker once it is reaped and no callback is on the stack. */
+static void maybe_destroy(struct worker *w)
+{
+    if (w->detached && w->reaped && w->busy == 0)
+        destroy(w);
+}
+
+static const char *sig_name(int sig, char *buf, size_t len)
+{
+    const char *abbrev = sigabbrev_np(sig);
+    if (abbrev)
+        snprintf(buf, len, "SIG%s", abbrev);
+    else
+        snprintf(buf, len, "signal %d", sig);
+    return buf;
+}
+
+static void send_signal(struct worker *w, int sig)
+{
+    if (w->reaped || w->pid <= 0)
+        return;
+    char sn[32];
+    LOG_DEBUG(w->name, "sending %s to worker pid %d", sig_name(sig, sn, sizeof(sn)), (int)w->pid);
+    w->signalled = true;
+    if (kill(w->pid, sig) < 0 && errno != ESRCH)
+        LOG_WARN(w->name, "kill(%d, %d): %s", (int)w->pid, sig, strerror(errno));
+}
+
+/* ---- stop ladder ---- */
+
+static void on_ladder_timer(void *arg)
+{
+    struct worker *w = arg;
+    w->timer = NULL;
+    if (w->reaped)
+        return;
+    if (w->ladder == LADDER_ASKED) {
+        LOG_WARN(w->name, "worker pid %d still running %.1f s after the stop request: SIGTERM",
+                 (int)w->pid, w->ask_seconds);
+        w->ladder = LADDER_TERM;
+        send_signal(w, SIGTERM);
+        w->timer = loop_timer_add(g.loop, w->term_seconds, on_ladder_timer, w);
+    } else if (w->ladder == LADDER_TERM) {
+        LOG_WARN(w->name, "worker pid %d ignored SIGTERM for %.1f s: SIGKILL", (int)w->pid,
+                 w->term_seconds);
+        w->ladder = LADDER_KILL;
+        send_signal(w, SIGKILL);
+    }
+}
+
+static int queue_send(struct worker *w, const cJSON *msg);
+
+/* Starts the ladder at its first step (ask over the channel when there is one). */
+static void ladder_begin(struct worker *w)
+{
+    if (w->reaped || w->ladder != LADDER_NONE)
+        return;
+    w->ladder = LADDER_ASKED;
+    if (w->fd >= 0) {
+        cJSON *stop = cJSON_CreateObject();
+        int ret = stop && cJSON_AddStringToObject(stop, "cmd", "stop") ? queue_send(w, stop)
+                                                                      : -ENOMEM;
+        cJSON_Delete(stop);
+        if (ret < 0)
+            LOG_DEBUG(w->name, "stop request not delivered (%s): going on with the ladder",
+                      strerror(-ret));
+    }
+    w->timer = loop_timer_add(g.loop, w->ask_seconds, on_ladder_timer, w);
+    if (!w->timer) {
+        /* Cannot time the ladder: be blunt rather than leave the worker running. */
+        w->ladder = LADDER_KILL;
+        send_signal(w, SIGKILL);
+    }
+}
+
+/* ---- channel ---- */
+
+static void on_channel(void *arg, int fd, uint32_t events);
+
+static int flush_out(struct worker *w)
+{
+    while (w->out_off < w->out_len) {
+        ssize_t n = send(w->fd, w->out + w->out_off, w->out_len - w->out_off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return loop_mod_fd(g.loop, w->fd, EPOLLIN | EPOLLOUT);
+        if (n < 0)
+            return -errno;
+        w->out_off += (size_t)n;
+    }
+    free(w->out);
+    w->out = NULL;
+    w->out_len = w->out_off = 0;
+    return loop_mod_fd(g.loop, w->fd, EPOLLIN);
+}
+
+/* Queues msg + '\n' and writes what the socket takes now: never blocks the loop. */
+static int queue_send(struct worker *w, const cJSON *msg)
+{
+    if (w->fd < 0 || w->reaped)
+        return -EPIPE;
+    char *text = cJSON_PrintUnformatted(msg);
+    if (!text)
+        return -ENOMEM;
+    size_t len = strlen(text);
+    size_t pending = w->out_len - w->out_off;
+    if (pending + len + 1 > OUT_MAX) {
+        free(text);
+        return -ENOBUFS;
+    }
+    if (w->out_off > 0) {
+        memmove(w->out, w->out + w->out_off, pending);
+        w->out_len = pending;
+        w->out_off = 0;
+    }
+    char *b = realloc(w->out, w->out_len + len + 1);
+    if (!b) {
+        free(text);
+        return -ENOMEM;
+    }
+    memcpy(b + w->out_len, text, len);
+    b[w->out_len + len] = '\n';
+    w->out = b;
+    w->out_len += len + 1;
+    free(text);
+    return flush_out(w);
+}
+
+static void on_channel_msg(void *arg, cJSON *msg)
+{
+    struct worker *w = arg;
+    if (w->detached || !w->cb.on_message)
+        return;
+    w->busy++;
+    w->cb.on_message(w->arg, w, msg);
+    w->busy--;
+}
+
+/* Reads everything available; on EOF or a broken channel closes our end. */
+static void drain_channel(struct worker *w)
+{
+    if (w->fd < 0)
+        return;
+    w->busy++;
+    int ret = proto_read(w->fd, &w->rd, on_channel_msg, w);
+    w->busy--;
+    /* worker_free() from on_message leaves the channel to us (its reader was in use). */
+    if (w->detached) {
+        close_channel(w);
+        return;
+    }
+    if (ret == 0)
+        return;
+    if (ret == -EPIPE || ret == -ECONNRESET) {
+        LOG_DEBUG(w->name, "worker pid %d closed its channel", (int)w->pid);
+    } else {
+        LOG_ERROR(w->name, "worker pid %d channel: %s; killing it", (int)w->pid, strerror(-ret));
+        w->ladder = LADDER_KILL;
+        send_signal(w, SIGKILL);
+    }
+    close_channel(w);
+    /* A worker without a channel can no longer be asked to stop: if it does
+     * not exit by itself, the ladder's signals end it. */
+    if (!w->reaped && w->ladder == LADDER_NONE && !w->detached)
+        ladder_begin(w);
+}
+
+static void on_channel(void *arg, int fd, uint32_t events)
+{
+    struct worker *w = arg;
+    (void)fd;
+    if (events & EPOLLOUT) {
+        int ret = flush_out(w);
+        if (ret < 0 && ret != -ENOENT) {
+            LOG_DEBUG(w->name, "writing to worker pid %d: %s", (int)w->pid, strerror(-ret));
+            free(w->out);
+            w->out = NULL;
+            w->out_len = w->out_off = 0;
+            loop_mod_fd(g.loop, w->fd, EPOLLIN);
+        }
+    }
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))
+        drain_channel(w);
+    maybe_destroy(w);
+    /* A process that closed its channel has usually exited: reap it now
+     * rather than wait for SIGCHLD's turn in the loop. */
+    if (g.workers)
+        reap_all();
+}
+
+/* ---- reaping ---- */
+
+static void log_exit(const struct worker *w, int st)
+{
+    char sn[32];
+    double ran = util_now_mono() - w->started_at;
+    if (WIFEXITED(st)) {
+        int code = WEXITSTATUS(st);
+        if (code == 0)
+            LOG_INFO(w->name, "worker pid %d exited normally (status 0) after %.1f s", (int)w->pid,
+                     ran);
+        else if (code == 1)
+            LOG_WARN(w->name, "worker pid %d failed (exit status 1) after %.1f s", (int)w->pid,
+                     ran);
+        else
+            LOG_ERROR(w->name, "worker pid %d crashed (exit status %d) after %.1f s", (int)w->pid,
+                      code, ran);
+    } else if (WIFSIGNALED(st)) {
+        int sig = WTERMSIG(st);
+        if (w->signalled && w->detached && sig == SIGKILL)
+            LOG_INFO(w->name, "worker pid %d killed by SIGKILL (released) after %.1f s",
+                     (int)w->pid, ran);
+        else if (w->signalled && (sig == SIGTERM || sig == SIGKILL))
+            LOG_WARN(w->name, "worker pid %d killed by %s%s after %.1f s", (int)w->pid,
+                     sig_name(sig, sn, sizeof(sn)),
+                     w->requested ? " (stop ladder)" : "", ran);
+        else
+            LOG_ERROR(w->name, "worker pid %d crashed: killed by %s%s after %.1f s", (int)w->pid,
+                      sig_name(sig, sn, sizeof(sn)), WCOREDUMP(st) ? " (core dumped)" : "", ran);
+    } else {
+        LOG_ERROR(w->name, "worker pid %d ended with wait status 0x%x", (int)w->pid, st);
+    }
+}
+
+static void handle_reaped(struct worker *w, int st)
+{
+    w->reaped = true;
+    if (g.loop)
+        loop_timer_cancel(g.loop, &w->timer);
+    /* Whatever it wrote before dying is still in the socket: deliver it
+     * before on_exit (SIGCHLD may be seen before the socket's last EPOLLIN). */
+    for (int i = 0; i < 8 && w->fd >= 0 && !w->detached; i++)
+        drain_channel(w);
+    close_channel(w);
+    log_exit(w, st);
+    if (!w->detached && w->cb.on_exit) {
+        w->busy++;
+        w->cb.on_exit(w->arg, w, st, w->requested);
+        w->busy--;
+    }
+    maybe_destroy(w);
+}
+
+/* Reaps one exited worker per pass and restarts the scan after the callback,
+ * since on_exit may spawn or free workers (the list changes under us). */
+static void reap_all(void)
+{
+    for (;;) {
+        struct worker *found = NULL;
+        int st = 0;
+        for (struct worker *w = g.workers; w; w = w->next) {
+            if (w->reaped || w->pid <= 0)
+                continue;
+            pid_t r = waitpid(w->pid, &st, WNOHANG);
+            if (r == w->pid) {
+                found = w;
+                break;
+            }
+            if (r < 0 && errno == ECHILD) {
+                /* Reaped behind our back (someone called waitpid(-1)). */
+                LOG_WARN(w->name, "worker pid %d was reaped elsewhere; status unknown",
+                         (int)w->pid);
+                st = W_EXITCODE(255, 0);
+                found = w;
+                break;
+            }
+        }
+        if (!found)
+            return;
+        handle_reaped(found, st);
+    }
+}
+
+static void on_sigchld(void *arg, int signo)
+{
+    (void)arg;
+    (void)signo;
+    reap_all();
+}
+
+static bool any_running(void)
+{
+    for (struct worker *w = g.workers; w; w = w->next)
+        if (!w->reaped)
+            return true;
+    return false;
+}
+
+static void on_poll_timer(void *arg)
+{
+    (void)arg;
+    g.poll_timer = NULL;
+    reap_all();
+    if (any_running())
+        g.poll_timer = loop_timer_add(g.loop, REAP_POLL_SECONDS, on_poll_timer, NULL);
+}
+
+static void arm_poll_timer(void)
+{
+    if (!g.poll_timer && g.loop)
+        g.poll_timer = loop_timer_add(g.loop, REAP_POLL_SECONDS, on_poll_timer, NULL);
+}
+
+/* ---- spawning ---- */
+
+int supervisor_init(struct loop *loop, const char *self_exe, const char *log_level)
+{
+    if (!loop || !self_exe || !self_exe[0])
+        return -EINVAL;
+    char *exe = strdup(self_exe);
+    char *lvl = strdup(log_level && log_level[0] ? log_level : "info");
+    if (!exe || !lvl) {
+        free(exe);
+        free(lvl);
+        return -ENOMEM;
+    }
+    if (g.loop != loop) {
+        int ret = loop_add_signal(loop, SIGCHLD, on_sigchld, NULL);
+        if (ret < 0) {
+            free(exe);
+            free(lvl);
+            return ret;
+        }
+        /* A new loop (tests; a forked child): timers of the old one are not ours to cancel. */
+        g.poll_timer = NULL;
+        g.loop = loop;
+    }
+    free(g.self_exe);
+    free(g.log_level);
+    g.self_exe = exe;
+    g.log_level = lvl;
+    return 0;
+}
+
+/* Builds the worker's environment: ours with HLSD_PARENT_PID replaced. */
+static char **build_env(pid_t parent, char *pidvar, size_t pidvar_len)
+{
+    size_t n = 0;
+    while (environ && environ[n])
+        n++;
+    char **env = calloc(n + 2, sizeof(*env));
+    if (!env)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "HLSD_PARENT_PID=", 16) != 0)
+            env[k++] = environ[i];
+    snprintf(pidvar, pidvar_len, "HLSD_PARENT_PID=%d", (int)parent);
+    env[k++] = pidvar;
+    env[k] = NULL;
+    return env;
+}
+
+/* Reports a failed step through the exec-status pipe and exits. Child side:
+ * async-signal-safe calls only. */
+static _Noreturn void child_fail(int status_fd, int err)
+{
+    ssize_t n = write(status_fd, &err, sizeof(err));
+    (void)n;
+    _exit(127);
+}
+
+/* Runs between fork and exec in the child. */
+static _Noreturn void child_exec(int sock, int status_fd, pid_t parent,
+                                 const struct worker_spawn_opts *o, char *const argv[],
+                                 char *const envp[])
+{
+    /* Own process group: a terminal's ^C reaches the daemon only, which then
+     * stops workers with the ladder (so live playlists get their ENDLIST).
+     * The death signal covers the daemon dying. */
+    setpgid(0, 0);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+        child_fail(status_fd, errno);
+    /* The daemon may have died between fork and prctl. */
+    if (getppid() != parent)
+        _exit(127);
+
+    if (sock == PROTO_WORKER_FD) {
+        if (fcntl(sock, F_SETFD, 0) < 0)
+            child_fail(status_fd, errno);
+    } else {
+        /* status_fd may sit on fd 3: move it out of the way first. */
+        if (status_fd == PROTO_WORKER_FD) {
+            int moved = fcntl(status_fd, F_DUPFD_CLOEXEC, PROTO_WORKER_FD + 1);
+            if (moved < 0)
+                _exit(127);
+            status_fd = moved;
+        }
+        if (dup2(sock, PROTO_WORKER_FD) < 0) /* dup2 clears FD_CLOEXEC */
+            child_fail(status_fd, errno);
+    }
+    /* Descriptors the daemon forgot to mark close-on-exec (library sockets)
+     * must not leak into workers. Best effort: older kernels lack it. */
+    close_range(PROTO_WORKER_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC);
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull >= 0 && devnull != STDIN_FILENO)
+        dup2(devnull, STDIN_FILENO);
+    /* The worker never writes to stdout: anything that does lands in the log. */
+    dup2(STDERR_FILENO, STDOUT_FILENO);
+
+    if (o->nice > 0) {
+        errno = 0;
+        if (nice(o->nice) == -1 && errno != 0)
+            child_fail(status_fd, errno);
+    }
+    if (o->memory_mb > 0) {
+        struct rlimit rl;
+        rl.rlim_cur = rl.rlim_max = (rlim_t)o->memory_mb * 1024 * 1024;
+        if (setrlimit(RLIMIT_DATA, &rl) < 0)
+            child_fail(status_fd, errno);
+    }
+    if (o->cpu_seconds > 0) {
+        /* SIGXCPU at the soft limit (a crash report), SIGKILL a little later. */
+        struct rlimit rl = {.rlim_cur = (rlim_t)o->cpu_seconds,
+                            .rlim_max = (rlim_t)o->cpu_seconds + 5};
+        if (setrlimit(RLIMIT_CPU, &rl) < 0)
+            child_fail(status_fd, errno);
+    }
+
+    /* The daemon blocks SIGINT/SIGTERM/SIGCHLD for its signalfd and ignores
+     * SIGPIPE; a blocked mask and ignored dispositions survive execve, and a
+     * worker that cannot receive SIGTERM would break the ladder. */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    for (int s = 1; s < NSIG; s++)
+        if (s != SIGKILL && s != SIGSTOP)
+            sigaction(s, &dfl, NULL);
+    /* Background process group (see setpgid): writing logs to a terminal with
+     * `stty tostop` would otherwise stop the worker. */
+    signal(SIGTTOU, SIG_IGN);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+
+    execve(argv[0], argv, envp);
+    child_fail(status_fd, errno);
+}
+
+int worker_spawn(const struct worker_spawn_opts *opts, const struct worker_callbacks *cb,
+                 void *arg, struct worker **out)
+{
+    struct worker *w = NULL;
+    char **env = NULL;
+    int sv[2] = {-1, -1};
+    int status_pipe[2] = {-1, -1};
+    char pidvar[48];
+    int ret;
+
+    if (!g.loop || !g.self_exe)
+        return -EINVAL;
+    if (!opts || !opts->job || !cb || !out)
+        return -EINVAL;
+    struct worker_spawn_opts o = *opts;
+#ifdef __SANITIZE_ADDRESS__
+    /* ASan reserves terabytes of shadow memory at start, which any
+     * RLIMIT_DATA refuses: sanitizer builds run workers without it. */
+    static bool warned;
+    if (o.memory_mb > 0 && !warned) {
+        LOG_WARN(NULL, "sanitizer build: worker memory limit (%ld MB) not applied", o.memory_mb);
+        warned = true;
+    }
+    o.memory_mb = 0;
+#endif
+
+    w = calloc(1, sizeof(*w));
+    if (!w)
+        return -ENOMEM;
+    w->fd = -1;
+    w->pid = -1;
+    w->name = strdup(opts->name && opts->name[0] ? opts->name : "worker");
+    if (!w->name) {
+        ret = -ENOMEM;
+        goto fail;
+    }
+    w->cb = *cb;
+    w->arg = arg;
+    w->ask_seconds = opts->ask_seconds > 0 ? opts->ask_seconds : 3.0;
+    w->term_seconds = opts->term_seconds > 0 ? opts->term_seconds : 2.0;
+
+    char *argv[] = {g.self_exe, "worker", "--log-level", g.log_level, NULL};
+    pid_t parent = getpid();
+    env = build_env(parent, pidvar, sizeof(pidvar));
+    if (!env) {
+        ret = -ENOMEM;
+        goto fail;
+    }
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+        pipe2(status_pipe, O_CLOEXEC) < 0) {
+        ret = -errno;
+        goto fail;
+    }
+
+    pid_t pid = fork();
+    if (pid < 0) {
+        ret = -errno;
+        goto fail;
+    }
+    if (pid == 0) {
+        close(sv[0]);
+        close(status_pipe[0]);
+        child_exec(sv[1], status_pipe[1], parent, &o, argv, env);
+    }
+    w->pid = pid;
+    w->started_at = util_now_mono();
+    close(sv[1]);
+    sv[1] = -1;
+    close(status_pipe[1]);
+    status_pipe[1] = -1;
+
+    /* EOF means execve succeeded (the pipe is close-on-exec); an int is the
+     * errno of the step that failed. Only the few steps before exec run here. */
+    int child_err = 0;
+    ssize_t n;
+    do
+        n = read(status_pipe[0], &child_err, sizeof(child_err));
+    while (n < 0 && errno == EINTR);
+    close(status_pipe[0]);
+    status_pipe[0] = -1;
+    if (n > 0) {
+        int st;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+            ;
+        w->pid = -1;
+        ret = child_err > 0 ? -child_err : -ECHILD;
+        LOG_ERROR(w->name, "cannot start worker %s: %s", g.self_exe, strerror(-ret));
+        goto fail;
+    }
+
+    w->fd = sv[0];
+    sv[0] = -1;
+    w->next = g.workers;
+    g.workers = w;
+    arm_poll_timer();
+
+    ret = 0;
+    if (fcntl(w->fd, F_SETFL, fcntl(w->fd, F_GETFL) | O_NONBLOCK) < 0 ||
+        (ret = loop_add_fd(g.loop, w->fd, EPOLLIN, on_channel, w)) < 0 ||
+        (ret = queue_send(w, opts->job)) < 0) {
+        if (ret == 0)
+            ret = -errno;
+        /* The process exists: it is killed and reaped later, without callbacks. */
+        LOG_ERROR(w->name, "worker pid %d: cannot hand over the job: %s", (int)pid,
+                  strerror(-ret));
+        worker_free(&w);
+        free(env);
+        return ret;
+    }
+    LOG_INFO(w->name, "worker started (pid %d)", (int)pid);
+    free(env);
+    *out = w;
+    return 0;
+
+fail:
+    if (sv[0] >= 0)
+        close(sv[0]);
+    if (sv[1] >= 0)
+        close(sv[1]);
+    if (status_pipe[0] >= 0)
+        close(status_pipe[0]);
+    if (status_pipe[1] >= 0)
+        close(status_pipe[1]);
+    free(env);
+    if (w) {
+        free(w->name);
+        free(w);
+    }
+    return ret;
+}
+
+/* ---- control ---- */
+
+int worker_send(struct worker *w, const cJSON *msg)
+{
+    if (!w || !msg)
+        return -EINVAL;
+    if (w->detached)
+        return -EPIPE;
+    return queue_send(w, msg);
+}
+
+void worker_stop(struct worker *w)
+{
+    if (!w || w->reaped || w->detached)
+        return;
+    w->requested = true;
+    if (w->ladder == LADDER_NONE)
+        ladder_begin(w);
+}
+
+void worker_kill(struct worker *w)
+{
+    if (!w || w->reaped)
+        return;
+    if (g.loop)
+        loop_timer_cancel(g.loop, &w->timer);
+    w->ladder = LADDER_KILL;
+    send_signal(w, SIGKILL);
+}
+
+pid_t worker_pid(const struct worker *w)
+{
+    return w ? w->pid : -1;
+}
+
+bool worker_alive(const struct worker *w)
+{
+    return w && !w->reaped && w->pid > 0;
+}
+
+void worker_free(struct worker **wp)
+{
+    if (!wp || !*wp)
+        return;
+    struct worker *w = *wp;
+    *wp = NULL;
+    if (w->detached)
+        return;
+    w->detached = true;
+    if (!w->reaped) {
+        worker_kill(w);
+        if (w->busy == 0)
+            close_channel(w);
+    }
+    maybe_destroy(w);
+}
+
+int supervisor_count(void)
+{
+    int n = 0;
+    for (struct worker *w = g.workers; w; w = w->next)
+        if (!w->reaped)
+            n++;
+    return n;
+}
+
+int supervisor_pids(pid_t *out, int max)
+{
+    int n = 0;
+    for (struct worker *w = g.workers; w; w = w->next) {
+        if (w->reaped)
+            continue;
+        if (out && n < max)
+            out[n] = w->pid;
+        n++;
+    }
+    return n;
+}
+
+void supervisor_shutdown(struct loop *loop)
+{
+    if (!loop)
+        loop = g.loop;
+    if (!loop)
+        return;
+    double ladder = 0;
+    for (struct worker *w = g.workers; w; w = w->next) {
+        if (w->reaped)
+            continue;
+        if (w->ask_seconds + w->term_seconds > ladder)
+            ladder = w->ask_seconds + w->term_seconds;
+        if (!w->detached) {
+            /* The ladder's own timers escalate; stop() never calls back synchronously. */
+            w->requested = true;
+            if (w->ladder == LADDER_NONE)
+                ladder_begin(w);
+        }
+    }
+    int n = supervisor_count();
+    if (n == 0)
+        goto out;
+    LOG_INFO(NULL, "stopping %d worker%s", n, n == 1 ? "" : "s");
+    double deadline = util_now_mono() + ladder + 0.5;
+    while (supervisor_count() > 0 && util_now_mono() < deadline) {
+        loop_run_once(loop, 100);
+        reap_all();
+    }
+    for (struct worker *w = g.workers; w; w = w->next)
+        if (!w->reaped)
+            worker_kill(w);
+    deadline = util_now_mono() + SHUTDOWN_KILL_WAIT;
+    while (supervisor_count() > 0 && util_now_mono() < deadline) {
+        loop_run_once(loop, 50);
+        reap_all();
+    }
+    n = supervisor_count();
+    if (n > 0)
+        LOG_ERROR(NULL, "%d worker%s not reaped after SIGKILL", n, n == 1 ? "" : "s");
+out:
+    loop_timer_cancel(loop, &g.poll_timer);
+}

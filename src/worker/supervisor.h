@@ -1,6 +1,18 @@
 /* Daemon side of the worker processes: spawn (re-exec of our own binary in
  * worker mode), control channel, reaping without blocking the loop, and the
- * stop ladder: ask over the channel -> 3 s -> SIGTERM -> 2 s -> SIGKILL. */
+ * stop ladder: ask over the channel -> 3 s -> SIGTERM -> 2 s -> SIGKILL.
+ *
+ * Behaviour (see also docs/WORKER-PROTOCOL.md, "Process setup"):
+ * - Single-threaded: call everything from the loop's thread (the one that
+ *   called supervisor_init; PR_SET_PDEATHSIG follows the spawning thread).
+ * - Callbacks never run synchronously inside worker_spawn/send/stop/kill/free;
+ *   they run from the loop. Every event line the worker wrote before dying is
+ *   delivered before on_exit; no callback follows on_exit or worker_free().
+ * - If the worker closes its channel without exiting, the ladder starts by
+ *   itself (on_exit then has requested == false).
+ * - Writes to the worker are queued and never block the loop.
+ * - Exits are logged with name, pid and status: exit 0 INFO, exit 1 WARN,
+ *   killed by the ladder WARN, any other status or signal ERROR ("crashed"). */
 #ifndef HLSD_SUPERVISOR_H
 #define HLSD_SUPERVISOR_H
 
@@ -57,8 +69,12 @@ bool worker_alive(const struct worker *w);
  * (SIGKILL) and reaped later by the supervisor without callbacks. Accepts NULL. */
 void worker_free(struct worker **w);
 
-/* Number of live worker processes. */
+/* Number of live worker processes (including released ones not yet reaped). */
 int supervisor_count(void);
+
+/* Copies the pids of live worker processes (as counted above) into out, at
+ * most max of them; returns how many there are (may exceed max). */
+int supervisor_pids(pid_t *out, int max);
 
 /* Shutdown: runs the stop ladder on every worker and returns once all are reaped
  * or after the ladder's deadline (then SIGKILLs the rest). Drives the loop itself. */

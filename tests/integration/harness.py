@@ -331,3 +331,49 @@ def ffmpeg_decode(url, timeout=120, extra=()):
 
 def which(cmd):
     return shutil.which(cmd)
+
+
+def auth_users_yaml(viewer_cameras=(), attempts_per_minute=None):
+    """An `auth:` block with an admin (ADMIN_TOKEN, user "admin") and a viewer
+    (VIEWER_TOKEN, user "viewer", limited to viewer_cameras; empty = all).
+    Note the failed-login limit (default 10 per minute per address) also counts
+    wrong Bearer tokens and then refuses the right ones with 429: raise it with
+    attempts_per_minute in tests that send many wrong tokens."""
+    cams = ", ".join(viewer_cameras)
+    text = ("auth:\n  enabled: true\n  users:\n"
+            f"    - {{ name: admin, role: admin, token_sha256: {sha256(ADMIN_TOKEN)} }}\n"
+            f"    - {{ name: viewer, role: viewer, cameras: [{cams}], "
+            f"token_sha256: {sha256(VIEWER_TOKEN)} }}\n")
+    if attempts_per_minute is not None:
+        text += f"  login_attempts_per_minute: {int(attempts_per_minute)}\n"
+    return text
+
+
+# Recordings for the VOD tests (test_recordings.py, test_sessions.py).
+def clip_rec_h265(seconds=4):
+    """320x180 25 fps H.265 + AAC, stamped creation_time 2024-01-01T00:00:00Z."""
+    return make_media(f"rec_h265_320x180_{seconds}s.mp4", [
+        "-f", "lavfi", "-i", f"testsrc2=size=320x180:rate=25:duration={seconds}",
+        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+        "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+        "-x265-params", "log-level=error:keyint=25", "-tag:v", "hvc1", "-c:a", "aac", "-b:a", "64k",
+        "-shortest", "-metadata", "creation_time=2024-01-01T00:00:00Z"])
+
+
+def clip_rec_h265_long(seconds=180):
+    """A multi-minute 160x90 5 fps H.265 + AAC recording (seek tests)."""
+    return make_media(f"rec_h265_160x90_{seconds}s.mp4", [
+        "-f", "lavfi", "-i", f"testsrc2=size=160x90:rate=5:duration={seconds}",
+        "-f", "lavfi", "-i", f"sine=frequency=300:sample_rate=48000:duration={seconds}",
+        "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+        "-x265-params", "log-level=error:keyint=25", "-tag:v", "hvc1", "-c:a", "aac", "-b:a", "32k",
+        "-shortest"])
+
+
+def clip_rec_h264(seconds=6):
+    """320x180 25 fps H.264 (yuv420p, a keyframe every second) + AAC: browser-playable."""
+    return make_media(f"rec_h264_320x180_{seconds}s.mp4", [
+        "-f", "lavfi", "-i", f"testsrc2=size=320x180:rate=25:duration={seconds}",
+        "-f", "lavfi", "-i", f"sine=frequency=660:sample_rate=48000:duration={seconds}",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "25",
+        "-c:a", "aac", "-b:a", "64k", "-shortest"])

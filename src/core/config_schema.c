@@ -1,0 +1,513 @@
+/* The configuration schema: one table per block, with each key's type and
+ * range, plus the keys that need code (lists, ports, users, listen). Applied
+ * by the walker in config_parse.c. */
+#include "core/config_priv.h"
+#include "core/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- preview ------------------------------------------------------------------------- */
+
+static int set_backoff(struct cfg_ctx *c, struct fy_node *v, void *base, const char *path)
+{
+    struct cfg_preview *p = base;
+    return cfg_set_double_list(c, v, path, 0, 3600, true, &p->backoff, &p->n_backoff);
+}
+
+static int check_preview(struct cfg_ctx *c, struct fy_node *v, void *base, const char *path)
+{
+    struct cfg_preview *p = base;
+    if (p->hls.variant && !strcmp(p->hls.variant, "lowlatency") &&
+        p->hls.part_seconds >= p->hls.segment_seconds)
+        return cfg_fail(c, v, "%s.hls: part_seconds (%g) must be shorter than segment_seconds (%g)",
+                        path, p->hls.part_seconds, p->hls.segment_seconds);
+    return 0;
+}
+
+#define VID(m) offsetof(struct cfg_video, m)
+static const struct cfg_field video_fields[] = {
+    {.key = "encoder", .type = F_STR, .off = VID(encoder)},
+    {.key = "preset", .type = F_STR, .off = VID(preset)},
+    {.key = "tune", .type = F_STR_OPT, .off = VID(tune)},
+    {.key = "bitrate", .type = F_BITRATE_OPT, .off = VID(bitrate)},
+    {.key = "crf", .type = F_INT, .off = VID(crf), .min = 0, .max = 51},
+    {.key = "width", .type = F_INT, .off = VID(width), .min = 16, .max = 8192, .flags = FL_EVEN},
+    {.key = "height", .type = F_INT, .off = VID(height), .min = 16, .max = 8192, .flags = FL_EVEN},
+    {0},
+};
+
+static const struct cfg_field audio_fields[] = {
+    {.key = "bitrate", .type = F_BITRATE, .off = offsetof(struct cfg_preview, audio_bitrate)},
+    {0},
+};
+
+static const char *const hls_variants[] = {"mpegts", "fmp4", "lowlatency", NULL};
+#define HLS(m) offsetof(struct cfg_hls, m)
+static const struct cfg_field hls_fields[] = {
+    {.key = "variant", .type = F_CHOICE, .off = HLS(variant), .choices = hls_variants},
+    {.key = "segment_seconds",
+     .type = F_DOUBLE,
+     .off = HLS(segment_seconds),
+     .min = 0.1,
+     .max = 60},
+    {.key = "part_seconds", .type = F_DOUBLE, .off = HLS(part_seconds), .min = 0.05, .max = 10},
+    {.key = "list_size", .type = F_INT, .off = HLS(list_size), .min = 1, .max = 100},
+    {.key = "delete_segments", .type = F_BOOL, .off = HLS(delete_segments)},
+    {0},
+};
+
+#define PRV(m) offsetof(struct cfg_preview, m)
+static const struct cfg_field preview_fields[] = {
+    {.key = "video", .type = F_SECTION, .off = PRV(video), .sub = video_fields},
+    {.key = "audio", .type = F_SECTION, .off = 0, .sub = audio_fields},
+    {.key = "hls", .type = F_SECTION, .off = PRV(hls), .sub = hls_fields},
+    {.key = "stall_timeout", .type = F_DOUBLE, .off = PRV(stall_timeout), .min = 0.1, .max = 3600},
+    {.key = "io_timeout", .type = F_DOUBLE, .off = PRV(io_timeout), .min = 0.1, .max = 3600},
+    {.key = "backoff", .type = F_CUSTOM, .fn = set_backoff},
+    {.key = "idle_seconds", .type = F_DOUBLE, .off = PRV(idle_seconds), .min = 1, .max = 86400},
+    {.key = "start_timeout", .type = F_DOUBLE, .off = PRV(start_timeout), .min = 0.1, .max = 600},
+    {0},
+};
+
+/* ---- ports --------------------------------------------------------------------------- */
+
+static int set_options(struct cfg_ctx *c, struct fy_node *v, void *base, const char *path)
+{
+    struct cfg_input *in = base;
+    void *it = NULL;
+    struct fy_node_pair *pair;
+    for (size_t i = 0; i < in->n_options; i++) {
+        free(in->options[i].key);
+        free(in->options[i].value);
+    }
+    free(in->options);
+    in->options = NULL;
+    in->n_options = 0;
+    if (cfg_is_null(v))
+        return 0;
+    if (!fy_node_is_mapping(v))
+        return cfg_fail(c, v, "%s: expected a mapping of demuxer options, got a %s", path,
+                        cfg_kind(v));
+    int count = fy_node_mapping_item_count(v);
+    if (count <= 0)
+        return 0;
+    in->options = calloc((size_t)count, sizeof(*in->options));
+    if (!in->options)
+        return -ENOMEM;
+    while ((pair = fy_node_mapping_iterate(v, &it))) {
+        struct fy_node *k = fy_node_pair_key(pair), *val = fy_node_pair_value(pair);
+        const char *ks, *vs;
+        char sub[256];
+        int r;
+        if ((r = cfg_get_scalar(c, k, path, &ks)) < 0)
+            return r;
+        cfg_join_path(sub, sizeof(sub), path, ks);
+        if (!*ks)
+            return cfg_fail(c, k, "%s: option names must not be empty", path);
+        if (cfg_is_null(val))
+            vs = "";
+        else if ((r = cfg_get_scalar(c, val, sub, &vs)) < 0)
+            return r;
+        in->options[in->n_options].key = util_xstrdup(ks);
+        in->options[in->n_options].value = util_xstrdup(vs);
+        in->n_options++;
+    }
+    return 0;
+}
+
+#define INP(m) offsetof(struct cfg_input, m)
+static const struct cfg_field input_fields[] = {
+    {.key = "format", .type = F_STR_OPT, .off = INP(format)},
+    {.key = "url", .type = F_STR, .off = INP(url)},
+    {.key = "options", .type = F_CUSTOM, .fn = set_options},
+    {0},
+};
+
+static int parse_input(struct cfg_ctx *c, struct fy_node *v, struct cfg_input *in, const char *path)
+{
+    if (cfg_is_null(v))
+        return cfg_fail(c, v, "%s: expected a mapping with format, url and options", path);
+    int r = cfg_apply_mapping(c, v, input_fields, in, path);
+    if (r < 0)
+        return r;
+    if (!in->url)
+        return cfg_fail(c, v, "%s: url is required", path);
+    return 0;
+}
+
+static int set_input(struct cfg_ctx *c, struct fy_node *v, void *base, const char *path)
+{
+    struct cfg_port *port = base;
+    return parse_input(c, v, &port->input, path);
+}
+
+static int set_audio_input(struct cfg_ctx *c, struct fy_node *v, void *base, const char *path)
+{
+    struct cfg_port *port = base;
+    if (port->audio_input) {
+        cfg_input_clear(port->audio_input);
+        free(port->audio_input);
+        port->audio_input = NULL;
+    }
+    if (cfg_is_null(v))
+        return 0;
+    port->audio_input = calloc(1, sizeof(*port->audio_input));
+    if (!port->audio_input)
+        return -ENOMEM;
+    return parse_input(c, v, port->audio_input, path);
+}
+
+static int set_port_preview(struct cfg_ctx *c, struct fy_node *v, void *base, const char *path)
+{
+    struct cfg_port *port = base;
+    int r = cfg_apply_mapping(c, v, preview_fields, &port->preview, path);
+    return r < 0 ? r : check_preview(c, v, &port->preview, path);
+}
+
+#define PRT(m) offsetof(struct cfg_port, m)
+static const struct cfg_field port_fields[] = {
+    {.key = "index", .type = F_INT, .off = PRT(index), .min = 0, .max = 255},
+    {.key = "name", .type = F_NAME, .off = PRT(name)},
+    {.key = "input", .type = F_CUSTOM, .fn = set_input},
+    {.key = "audio_input", .type = F_CUSTOM, .fn = set_audio_input},
+    {.key = "on_demand", .type = F_BOOL, .off = PRT(on_demand)},
+    {.key = "preview", .type = F_CUSTOM, .fn = set_port_preview},
+    {0},
+};
+
+static int set_ports(struct cfg_ctx *c, struct fy_node *v, void *base, const char *path)
+{
+    (void)base;
+    (void)path;
+    c->ports = v;
+    c->ports_line = c->line;
+    c->seen_ports = 1;
+    return 0;
+}
+
+int cfg_apply_ports(struct cfg_ctx *c, struct hlsd_config *cfg)
+{
+    struct fy_node *v = c->ports, *item;
+    void *it = NULL;
+    int r;
+    for (size_t i = 0; i < cfg->n_ports; i++) {
+        struct cfg_port *p = &cfg->ports[i];
+        free(p->name);
+        cfg_input_clear(&p->input);
+        if (p->audio_input)
+            cfg_input_clear(p->audio_input);
+        free(p->audio_input);
+        cfg_preview_clear(&p->preview);
+    }
+    free(cfg->ports);
+    cfg->ports = NULL;
+    cfg->n_ports = 0;
+    c->line = c->ports_line;
+    if (cfg_is_null(v))
+        return 0;
+    if ((r = cfg_check_list(c, v, "ports")) < 0)
+        return r;
+    int count = fy_node_sequence_item_count(v);
+    if (count <= 0)
+        return 0;
+    cfg->ports = calloc((size_t)count, sizeof(*cfg->ports));
+    if (!cfg->ports)
+        return -ENOMEM;
+    while ((item = fy_node_sequence_iterate(v, &it))) {
+        size_t i = cfg->n_ports++;
+        struct cfg_port *p = &cfg->ports[i];
+        char path[64];
+        snprintf(path, sizeof(path), "ports[%zu]", i);
+        p->index = -1;
+        cfg_preview_copy(&p->preview, &cfg->preview);
+        if (!fy_node_is_mapping(item))
+            return cfg_fail(c, item, "%s: expected a mapping with index, name and input, got a %s",
+                            path, cfg_kind(item));
+        if ((r = cfg_apply_mapping(c, item, port_fields, p, path)) < 0)
+            return r;
+        if (p->index < 0)
+            return cfg_fail(c, item, "%s: index is required", path);
+        if (!p->name)
+            return cfg_fail(c, item, "%s: name is required", path);
+        if (!p->input.url)
+            return cfg_fail(c, item, "%s: input is required", path);
+        for (size_t j = 0; j < i; j++) {
+            if (cfg->ports[j].index == p->index)
+                return cfg_fail(c, item, "%s: index %d is already used by ports[%zu]", path,
+                                p->index, j);
+            if (!strcmp(cfg->ports[j].name, p->name))
+                return cfg_fail(c, item, "%s: name '%s' is already used by ports[%zu]", path,
+                                p->name, j);
+        }
+    }
+    return 0;
+}
+
+/* ---- top level ----------------------------------------------------------------------- */
+
+static int set_listen(struct cfg_ctx *c, struct fy_node *v, void *base, const char *path)
+{
+    struct hlsd_config *cfg = base;
+    const char *s, *colon;
+    char addr[256];
+    long port;
+    int r = cfg_is_null(v) ? cfg_fail(c, v, "%s: a value is required", path)
+                           : cfg_get_scalar(c, v, path, &s);
+    if (r < 0)
+        return r;
+    size_t alen;
+    if (s[0] == '[') { /* [::1]:8080 */
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':')
+            goto bad;
+        alen = (size_t)(close - s - 1);
+        if (alen == 0 || alen >= sizeof(addr))
+            goto bad;
+        memcpy(addr, s + 1, alen);
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon)
+            goto bad;
+        alen = (size_t)(colon - s);
+        /* an IPv6 address needs brackets */
+        if (alen == 0 || alen >= sizeof(addr) || memchr(s, ':', alen))
+            goto bad;
+        memcpy(addr, s, alen);
+    }
+    addr[alen] = '\0';
+    if (util_parse_int(colon + 1, 1, 65535, &port) < 0)
+        goto bad;
+    cfg_set_str(&cfg->listen_addr, addr);
+    cfg->listen_port = (int)port;
+    return 0;
+bad:
+    return cfg_fail(
+        c, v, "%s: expected ADDRESS:PORT such as 127.0.0.1:8080 or [::1]:8080 (got '%s')", path, s);
+}
+
+static int set_fast_start(struct cfg_ctx *c, struct fy_node *v, void *base, const char *path)
+{
+    struct cfg_vod *vod = base;
+    return cfg_set_double_list(c, v, path, 0.1, 60, false, &vod->fast_start, &vod->n_fast_start);
+}
+
+static int set_watch_dirs(struct cfg_ctx *c, struct fy_node *v, void *base, const char *path)
+{
+    struct cfg_vod *vod = base;
+    return cfg_set_str_list(c, v, path, false, &vod->watch_dirs, &vod->n_watch_dirs);
+}
+
+#define VOD(m) offsetof(struct cfg_vod, m)
+static const struct cfg_field vod_fields[] = {
+    {.key = "max_concurrent", .type = F_INT, .off = VOD(max_concurrent), .min = 1, .max = 64},
+    {.key = "ready_timeout", .type = F_DOUBLE, .off = VOD(ready_timeout), .min = 0.1, .max = 3600},
+    {.key = "max_range", .type = F_DOUBLE, .off = VOD(max_range), .min = 1, .max = 2678400},
+    {.key = "ttl", .type = F_DOUBLE, .off = VOD(ttl), .min = 1, .max = 604800},
+    {.key = "lookahead", .type = F_INT, .off = VOD(lookahead), .min = 1, .max = 10000},
+    {.key = "nice", .type = F_INT, .off = VOD(nice), .min = -20, .max = 19},
+    {.key = "segment_seconds",
+     .type = F_DOUBLE,
+     .off = VOD(segment_seconds),
+     .min = 0.5,
+     .max = 60},
+    {.key = "fast_start", .type = F_CUSTOM, .fn = set_fast_start},
+    {.key = "max_height",
+     .type = F_INT,
+     .off = VOD(max_height),
+     .min = 16,
+     .max = 8192,
+     .flags = FL_EVEN},
+    {.key = "crf", .type = F_INT, .off = VOD(crf), .min = 0, .max = 51},
+    {.key = "preset", .type = F_STR, .off = VOD(preset)},
+    {.key = "encoder", .type = F_STR, .off = VOD(encoder)},
+    {.key = "audio_bitrate", .type = F_BITRATE, .off = VOD(audio_bitrate)},
+    {.key = "passthrough", .type = F_BOOL, .off = VOD(passthrough)},
+    {.key = "watch_dirs", .type = F_CUSTOM, .fn = set_watch_dirs},
+    {.key = "sample_recording", .type = F_BOOL, .off = VOD(sample_recording)},
+    {0},
+};
+
+static int set_role(struct cfg_ctx *c, struct fy_node *v, void *base, const char *path)
+{
+    struct cfg_user *u = base;
+    const char *s;
+    int r = cfg_get_scalar(c, v, path, &s);
+    if (r < 0)
+        return r;
+    if (!strcmp(s, "admin"))
+        u->role = CFG_ROLE_ADMIN;
+    else if (!strcmp(s, "viewer"))
+        u->role = CFG_ROLE_VIEWER;
+    else
+        return cfg_fail(c, v, "%s: must be admin or viewer (got '%s')", path, s);
+    return 0;
+}
+
+static int set_cameras(struct cfg_ctx *c, struct fy_node *v, void *base, const char *path)
+{
+    struct cfg_user *u = base;
+    return cfg_set_str_list(c, v, path, true, &u->cameras, &u->n_cameras);
+}
+
+static int set_token_hash(struct cfg_ctx *c, struct fy_node *v, void *base, const char *path)
+{
+    struct cfg_user *u = base;
+    const char *s;
+    int r = cfg_get_scalar(c, v, path, &s);
+    if (r < 0)
+        return r;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n; i++)
+        if (!isxdigit((unsigned char)s[i]))
+            n = 0;
+    if (n != 64)
+        return cfg_fail(c, v,
+                        "%s: expected the token's SHA-256 as 64 hex characters "
+                        "(e.g. from `printf %%s TOKEN | sha256sum`)",
+                        path);
+    cfg_set_str(&u->token_sha256, s);
+    for (char *p = u->token_sha256; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return 0;
+}
+
+#define USR(m) offsetof(struct cfg_user, m)
+static const struct cfg_field user_fields[] = {
+    {.key = "name", .type = F_NAME, .off = USR(name)},
+    {.key = "role", .type = F_CUSTOM, .fn = set_role},
+    {.key = "cameras", .type = F_CUSTOM, .fn = set_cameras},
+    {.key = "token_sha256", .type = F_CUSTOM, .fn = set_token_hash},
+    {0},
+};
+
+static int set_users(struct cfg_ctx *c, struct fy_node *v, void *base, const char *path)
+{
+    struct cfg_auth *a = base;
+    struct fy_node *item;
+    void *it = NULL;
+    int r;
+    for (size_t i = 0; i < a->n_users; i++)
+        cfg_user_clear(&a->users[i]);
+    free(a->users);
+    a->users = NULL;
+    a->n_users = 0;
+    if (cfg_is_null(v))
+        return 0;
+    if ((r = cfg_check_list(c, v, path)) < 0)
+        return r;
+    int count = fy_node_sequence_item_count(v);
+    if (count <= 0)
+        return 0;
+    a->users = calloc((size_t)count, sizeof(*a->users));
+    if (!a->users)
+        return -ENOMEM;
+    while ((item = fy_node_sequence_iterate(v, &it))) {
+        size_t i = a->n_users++;
+        struct cfg_user *u = &a->users[i];
+        char sub[256];
+        snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+        u->role = CFG_ROLE_VIEWER;
+        if (!fy_node_is_mapping(item))
+            return cfg_fail(c, item, "%s: expected a mapping with name, role and token_sha256",
+                            sub);
+        if ((r = cfg_apply_mapping(c, item, user_fields, u, sub)) < 0)
+            return r;
+        if (!u->name)
+            return cfg_fail(c, item, "%s: name is required", sub);
+        if (!u->token_sha256)
+            return cfg_fail(c, item, "%s: token_sha256 is required", sub);
+        for (size_t j = 0; j < i; j++) {
+            if (!strcmp(a->users[j].name, u->name))
+                return cfg_fail(c, item, "%s: name '%s' is already used by %s[%zu]", sub, u->name,
+                                path, j);
+            if (!strcmp(a->users[j].token_sha256, u->token_sha256))
+                return cfg_fail(c, item, "%s: same token as user '%s'", sub, a->users[j].name);
+        }
+    }
+    return 0;
+}
+
+#define AUT(m) offsetof(struct cfg_auth, m)
+static const struct cfg_field auth_fields[] = {
+    {.key = "enabled", .type = F_BOOL, .off = AUT(enabled)},
+    {.key = "users", .type = F_CUSTOM, .fn = set_users},
+    {.key = "login_attempts_per_minute",
+     .type = F_INT,
+     .off = AUT(login_attempts_per_minute),
+     .min = 0,
+     .max = 100000},
+    {0},
+};
+
+#define LIM(m) offsetof(struct cfg_limits, m)
+static const struct cfg_field limits_fields[] = {
+    {.key = "max_connections",
+     .type = F_INT,
+     .off = LIM(max_connections),
+     .min = 1,
+     .max = 1000000},
+    {.key = "connection_timeout",
+     .type = F_INT,
+     .off = LIM(connection_timeout),
+     .min = 1,
+     .max = 86400},
+    {.key = "max_request_bytes",
+     .type = F_SIZE,
+     .off = LIM(max_request_bytes),
+     .min = 1024,
+     .max = 1 << 30},
+    {.key = "connection_memory",
+     .type = F_SIZE,
+     .off = LIM(connection_memory),
+     .min = 4096,
+     .max = 1 << 24},
+    {.key = "per_ip_connections",
+     .type = F_INT,
+     .off = LIM(per_ip_connections),
+     .min = 0,
+     .max = 1000000},
+    {0},
+};
+
+#define WRK(m) offsetof(struct cfg_workers, m)
+static const struct cfg_field workers_fields[] = {
+    {.key = "memory_mb", .type = F_LONG, .off = WRK(memory_mb), .min = 0, .max = 16777216},
+    {.key = "cpu_seconds", .type = F_LONG, .off = WRK(cpu_seconds), .min = 0, .max = 1e9},
+    {0},
+};
+
+static const struct cfg_field metrics_fields[] = {
+    {.key = "loopback", .type = F_BOOL, .off = offsetof(struct hlsd_config, metrics_from_loopback)},
+    {0},
+};
+
+static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
+#define TOP(m) offsetof(struct hlsd_config, m)
+static const struct cfg_field top_fields[] = {
+    {.key = "listen", .type = F_CUSTOM, .fn = set_listen},
+    {.key = "state_dir", .type = F_STR, .off = TOP(state_dir)},
+    {.key = "log_level", .type = F_CHOICE, .off = TOP(log_level), .choices = log_levels},
+    {.key = "web_dir", .type = F_STR_OPT, .off = TOP(web_dir)},
+    {.key = "metrics", .type = F_SECTION, .off = 0, .sub = metrics_fields},
+    {.key = "preview",
+     .type = F_SECTION,
+     .off = TOP(preview),
+     .sub = preview_fields,
+     .fn = check_preview},
+    {.key = "ports", .type = F_CUSTOM, .fn = set_ports},
+    {.key = "vod", .type = F_SECTION, .off = TOP(vod), .sub = vod_fields},
+    {.key = "auth", .type = F_SECTION, .off = TOP(auth), .sub = auth_fields},
+    {.key = "limits", .type = F_SECTION, .off = TOP(limits), .sub = limits_fields},
+    {.key = "workers", .type = F_SECTION, .off = TOP(workers), .sub = workers_fields},
+    {0},
+};
+
+int cfg_apply_document(struct cfg_ctx *c, struct fy_node *root, struct hlsd_config *cfg)
+{
+    return cfg_apply_mapping(c, root, top_fields, cfg, "");
+}

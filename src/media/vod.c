@@ -1,0 +1,460 @@
+/* The vod job: parse, probe the sources, plan, write the complete playlist,
+ * then produce segments on demand (see vod.h and vod_run.c). */
+#include "media/vod.h"
+
+#include "core/log.h"
+#include "core/util.h"
+#include "media/jobutil.h"
+#include "media/playlist.h"
+#include "media/vod_priv.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libavutil/error.h>
+
+#define MAX_SOURCES 100000
+#define MAX_FAST_START 16
+/* "want" of a missing segment this far ahead of the encoder restarts it there. */
+#define SEEK_AHEAD 3
+#define PROGRESS_INTERVAL 1.0
+#define PAUSE_WAIT_MS 1000
+/* Commands are polled this often while encoding (a syscall each). */
+#define COMMAND_POLL 0.02
+
+static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return ret;
+}
+
+static int seg_name(const struct vod *v, long i, char *buf, size_t size)
+{
+    return util_fmt(buf, size, "%s%ld.ts", v->prefix, i);
+}
+
+static bool seg_exists(const struct vod *v, long i)
+{
+    char name[256], path[PATH_MAX];
+    struct stat sb;
+    return seg_name(v, i, name, sizeof(name)) == 0 &&
+           util_fmt(path, sizeof(path), "%s/%s", v->out_dir, name) == 0 &&
+           stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static int cmp_source(const void *a, const void *b)
+{
+    const struct vod_source *x = a, *y = b;
+    if (x->wall_start != y->wall_start)
+        return x->wall_start < y->wall_start ? -1 : 1;
+    return x->path < y->path ? -1 : x->path > y->path; /* stable enough: distinct pointers */
+}
+
+static int parse_job(struct vod *v, const cJSON *job, double *range_start, double *range_end,
+                     double *seg_s, double *fast, size_t *n_fast, bool *want_pass, char *err,
+                     size_t errlen)
+{
+    v->name = jobutil_str(job, "name", "vod");
+    v->out_dir = jobutil_str(job, "out_dir", NULL);
+    v->prefix = jobutil_str(job, "segment_prefix", NULL);
+    const char *playlist = jobutil_str(job, "playlist", NULL);
+    if (!v->out_dir || !v->out_dir[0])
+        return fail(err, errlen, -EINVAL, "job key 'out_dir': missing");
+    if (!v->prefix || !util_is_safe_name(v->prefix))
+        return fail(err, errlen, -EINVAL, "job key 'segment_prefix': missing or unsafe");
+    if (!playlist || !util_is_safe_name(playlist))
+        return fail(err, errlen, -EINVAL, "job key 'playlist': missing or unsafe");
+    double look;
+    int ret;
+    if ((ret = jobutil_num(job, "range_start", 0, 1e11, NAN, range_start, err, errlen)) < 0 ||
+        (ret = jobutil_num(job, "range_end", 0, 1e11, NAN, range_end, err, errlen)) < 0 ||
+        (ret = jobutil_num(job, "segment_seconds", 0.5, 60, 6, seg_s, err, errlen)) < 0 ||
+        (ret = jobutil_num(job, "lookahead", 1, 100000, 10, &look, err, errlen)) < 0)
+        return ret;
+    if (!(*range_end > *range_start))
+        return fail(err, errlen, -EINVAL, "job: range_start/range_end missing or end <= start");
+    v->lookahead = (int)look;
+    *want_pass = jobutil_bool(job, "passthrough", false);
+
+    const cJSON *fs = cJSON_GetObjectItemCaseSensitive(job, "fast_start"), *it;
+    *n_fast = 0;
+    if (fs && !cJSON_IsNull(fs) && !cJSON_IsArray(fs))
+        return fail(err, errlen, -EINVAL, "job key 'fast_start': expected an array");
+    cJSON_ArrayForEach(it, fs)
+    {
+        if (!cJSON_IsNumber(it) || !(it->valuedouble >= 0.1 && it->valuedouble <= 60) ||
+            *n_fast >= MAX_FAST_START)
+            return fail(err, errlen, -EINVAL, "job key 'fast_start': up to %d lengths in 0.1..60 s",
+                        MAX_FAST_START);
+        fast[(*n_fast)++] = it->valuedouble;
+    }
+
+    if ((ret = media_video_settings_parse(cJSON_GetObjectItemCaseSensitive(job, "video"),
+                                          &v->video, err, errlen)) < 0 ||
+        (ret = media_audio_settings_parse(cJSON_GetObjectItemCaseSensitive(job, "audio"),
+                                          &v->audio, err, errlen)) < 0)
+        return ret;
+
+    const cJSON *srcs = cJSON_GetObjectItemCaseSensitive(job, "sources");
+    int n = cJSON_GetArraySize(srcs);
+    if (!cJSON_IsArray(srcs) || n < 1 || n > MAX_SOURCES)
+        return fail(err, errlen, -EINVAL, "job key 'sources': expected 1..%d recordings",
+                    MAX_SOURCES);
+    v->src = calloc((size_t)n, sizeof(*v->src));
+    if (!v->src)
+        return -ENOMEM;
+    cJSON_ArrayForEach(it, srcs)
+    {
+        struct vod_source *s = &v->src[v->n_src];
+        double st, en;
+        s->path = jobutil_str(it, "path", NULL);
+        if (!s->path || !s->path[0])
+            return fail(err, errlen, -EINVAL, "sources[%zu]: no path", v->n_src);
+        if ((ret = jobutil_num(it, "start_time", 0, 1e11, NAN, &st, err, errlen)) < 0 ||
+            (ret = jobutil_num(it, "end_time", 0, 1e11, NAN, &en, err, errlen)) < 0)
+            return ret;
+        if (!isfinite(st))
+            return fail(err, errlen, -EINVAL, "sources[%zu]: no start_time", v->n_src);
+        s->wall_start = st;
+        s->wall_end = en > st ? en : INFINITY; /* unknown: the probed duration decides */
+        v->n_src++;
+    }
+    qsort(v->src, v->n_src, sizeof(*v->src), cmp_source);
+    return 0;
+}
+
+/* Probes the sources that overlap the range and decides passthrough. */
+static int probe_sources(struct vod *v, double rs, double re, bool want_pass, char *err,
+                         size_t errlen)
+{
+    bool any = false, all_copy = true, audio_copy = true;
+    char perr[200] = "";
+    for (size_t i = 0; i < v->n_src; i++) {
+        struct vod_source *s = &v->src[i];
+        if (s->wall_start >= re || s->wall_end <= rs)
+            continue;
+        int ret = media_source_probe(s->path, false, &s->info, perr, sizeof(perr));
+        if (ret < 0)
+            return fail(err, errlen, ret, "%s: %s", s->path, perr);
+        s->used = true;
+        any = true;
+        s->wall_end = fmin(s->wall_end, s->wall_start + s->info.duration);
+        if (!s->info.video_copyable || !media_source_fits(&s->info, v->video.max_width,
+                                                          v->video.max_height)) {
+            if (want_pass && all_copy)
+                LOG_INFO(v->name, "no passthrough: %s: %s", s->path,
+                         s->info.video_copyable ? "larger than the output size" : s->info.why_not);
+            all_copy = false;
+        }
+        if (s->info.has_audio && !s->info.audio_copyable)
+            audio_copy = false;
+    }
+    if (!any)
+        return fail(err, errlen, -ENOENT, "no recording overlaps the range");
+    v->passthrough = want_pass && all_copy;
+    v->audio_copy = audio_copy;
+    if (!v->passthrough)
+        return 0;
+    for (size_t i = 0; i < v->n_src; i++) {
+        struct vod_source *s = &v->src[i];
+        if (!s->used)
+            continue;
+        media_source_info_clear(&s->info);
+        int ret = media_source_probe(s->path, true, &s->info, perr, sizeof(perr));
+        if (ret < 0)
+            return fail(err, errlen, ret, "%s: %s", s->path, perr);
+    }
+    return 0;
+}
+
+static int make_plan(struct vod *v, double rs, double re, double seg_s, const double *fast,
+                     size_t n_fast, char *err, size_t errlen)
+{
+    struct grid_source *gs = calloc(v->n_src, sizeof(*gs));
+    if (!gs)
+        return -ENOMEM;
+    for (size_t i = 0; i < v->n_src; i++) {
+        const struct vod_source *s = &v->src[i];
+        gs[i] = (struct grid_source){.wall_start = s->wall_start,
+                                     .wall_end = s->used ? s->wall_end : s->wall_start,
+                                     .fps = s->info.fps,
+                                     .keyframes = v->passthrough && s->used ? s->info.keyframes : NULL,
+                                     .n_keyframes = v->passthrough && s->used ? s->info.n_keyframes : 0};
+        if (!isfinite(gs[i].wall_end))
+            gs[i].wall_end = gs[i].wall_start;
+    }
+    struct grid_params p = {.range_start = rs, .range_end = re, .segment_seconds = seg_s,
+                            .fast_start = fast, .n_fast_start = n_fast,
+                            .discontinuity_every_source = v->passthrough};
+    int ret = grid_plan(gs, v->n_src, &p, &v->plan);
+    free(gs);
+    if (ret == -ENOENT)
+        return fail(err, errlen, ret, "no recorded media in the range");
+    if (ret < 0)
+        return fail(err, errlen, ret, "cannot plan segments: %s", strerror(-ret));
+    /* A change of audio presence needs a discontinuity even without a gap. */
+    for (size_t i = 1; i < v->plan.n; i++) {
+        struct grid_segment *s = &v->plan.segs[i];
+        if (s->source != v->plan.segs[i - 1].source &&
+            v->src[s->source].info.has_audio != v->src[v->plan.segs[i - 1].source].info.has_audio)
+            s->discontinuity = true;
+    }
+    v->max_len = seg_s;
+    for (size_t i = 0; i < n_fast; i++)
+        v->max_len = fmax(v->max_len, fast[i]);
+    return 0;
+}
+
+static int write_playlist(struct vod *v, const char *playlist, char *err, size_t errlen)
+{
+    struct playlist pl;
+    char name[256], path[PATH_MAX];
+    int ret = 0;
+    playlist_init(&pl, PLAYLIST_VOD, 0);
+    for (size_t i = 0; i < v->plan.n && ret == 0; i++) {
+        const struct grid_segment *s = &v->plan.segs[i];
+        ret = seg_name(v, (long)i, name, sizeof(name));
+        if (ret == 0)
+            ret = playlist_add_segment(&pl, name, s->duration, s->discontinuity, s->pdt);
+    }
+    if (ret == 0)
+        ret = util_fmt(path, sizeof(path), "%s/%s", v->out_dir, playlist);
+    if (ret == 0)
+        ret = playlist_write(&pl, path);
+    playlist_clear(&pl);
+    if (ret < 0)
+        return fail(err, errlen, ret, "cannot write the playlist %s/%s: %s", v->out_dir, playlist,
+                    strerror(-ret));
+    return 0;
+}
+
+static void emit_plan(struct vod *v)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *d = cJSON_AddArrayToObject(o, "durations");
+    cJSON_AddNumberToObject(o, "segments", (double)v->plan.n);
+    cJSON_AddNumberToObject(o, "duration", round(v->plan.duration * 1000) / 1000);
+    cJSON_AddBoolToObject(o, "passthrough", v->passthrough);
+    for (size_t i = 0; d && i < v->plan.n; i++)
+        cJSON_AddItemToArray(d, cJSON_CreateNumber(round(v->plan.segs[i].duration * 1000) / 1000));
+    jobutil_emit(v->ctl, "plan", o);
+}
+
+void vod_started(struct vod *v, int width, int height, double fps, bool audio)
+{
+    if (v->started_sent)
+        return;
+    v->started_sent = true;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "width", width);
+    cJSON_AddNumberToObject(o, "height", height);
+    cJSON_AddNumberToObject(o, "fps", round(fps * 1000) / 1000);
+    cJSON_AddBoolToObject(o, "audio", audio);
+    cJSON_AddBoolToObject(o, "passthrough", v->passthrough);
+    jobutil_emit(v->ctl, "started", o);
+}
+
+void vod_segment_written(struct vod *v, long index, const char *file, double start,
+                         double duration, int64_t bytes)
+{
+    if (index < 0 || (size_t)index >= v->plan.n) {
+        snprintf(v->err, sizeof(v->err), "segment %ld is outside the plan", index);
+        return;
+    }
+    const struct grid_segment *s = &v->plan.segs[index];
+    /* A missed cut would shift every later file by one segment: refuse. */
+    if (fabs(start - s->start) > fmax(0.25 * s->duration, 0.1)) {
+        snprintf(v->err, sizeof(v->err),
+                 "segment %ld starts at %.3f s instead of the planned %.3f s", index, start,
+                 s->start);
+        return;
+    }
+    if (fabs(duration - s->duration) > 0.05)
+        LOG_DEBUG(v->name, "segment %ld: %.3f s written, %.3f s planned", index, duration,
+                  s->duration);
+    if (!v->have[index]) {
+        v->have[index] = true;
+        v->n_have++;
+    }
+    v->next = index + 1;
+    v->last_written = index;
+    v->media_done += s->duration;
+    v->bytes += bytes;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "index", (double)index);
+    cJSON_AddStringToObject(o, "file", file);
+    cJSON_AddNumberToObject(o, "duration", round(s->duration * 1000) / 1000);
+    jobutil_emit(v->ctl, "segment", o);
+}
+
+static void emit_progress(struct vod *v, bool paused)
+{
+    double now = util_now_mono();
+    if (now - v->t_last_progress < PROGRESS_INTERVAL)
+        return;
+    double dt = now - v->t_last_progress;
+    int64_t frames = v->frames + (v->run ? vod_run_frames(v->run) : 0);
+    double elapsed = now - v->t_start;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "frames", (double)frames);
+    cJSON_AddNumberToObject(o, "fps", elapsed > 0 ? round(frames / elapsed * 10) / 10 : 0);
+    cJSON_AddNumberToObject(o, "speed",
+                            paused ? 0 : round((v->media_done - v->media_done_at_last) / dt * 100) / 100);
+    cJSON_AddNumberToObject(o, "bitrate", v->media_done > 0 ? round(v->bytes * 8 / v->media_done) : 0);
+    cJSON_AddNumberToObject(o, "segments", (double)v->n_have);
+    cJSON_AddNumberToObject(o, "percent", round(v->n_have * 1000.0 / v->plan.n) / 10);
+    cJSON_AddNumberToObject(o, "encoded_up_to", (double)v->last_written);
+    jobutil_emit(v->ctl, "progress", o);
+    v->t_last_progress = now;
+    v->media_done_at_last = v->media_done;
+}
+
+static void stop_run(struct vod *v)
+{
+    if (v->run) {
+        v->frames += vod_run_frames(v->run);
+        vod_run_close(&v->run);
+    }
+}
+
+/* Handles one command; a far "want" repositions the encoder. */
+static void handle_command(struct vod *v, const cJSON *cmd)
+{
+    const char *name = jobutil_str(cmd, "cmd", "");
+    const cJSON *seg = cJSON_GetObjectItemCaseSensitive(cmd, "segment");
+    if (strcmp(name, "want") != 0 || !cJSON_IsNumber(seg))
+        return;
+    double d = seg->valuedouble;
+    if (!(d >= 0 && d < (double)v->plan.n))
+        return;
+    long n = (long)d;
+    if (n > v->wanted_max)
+        v->wanted_max = n;
+    if (v->have[n])
+        return;
+    if (n > v->next + SEEK_AHEAD || n < v->next) {
+        LOG_INFO(v->name, "seek: segment %ld wanted, encoder at %ld", n, v->next);
+        stop_run(v);
+        v->next = n;
+    }
+}
+
+static int control_loop(struct vod *v, char *err, size_t errlen)
+{
+    double last_poll = 0;
+    for (;;) {
+        if (v->err[0])
+            return fail(err, errlen, AVERROR(EIO), "%s", v->err);
+        /* Skip what exists; a jump means the encoder must reposition. */
+        long m = v->next;
+        while (m < (long)v->plan.n && v->have[m])
+            m++;
+        if (m != v->next) {
+            stop_run(v);
+            v->next = m;
+        }
+        bool finished = v->next >= (long)v->plan.n;
+        if (finished && v->n_have == v->plan.n)
+            return 0;
+        /* Paused at the lookahead limit, the run stays open (input, decoder,
+         * encoder) so resuming costs no seek. */
+        bool paused = finished || v->next > v->wanted_max + v->lookahead;
+        emit_progress(v, paused);
+        double now = util_now_mono();
+        if (paused || now - last_poll >= COMMAND_POLL) {
+            last_poll = now;
+            cJSON *cmd = v->ctl->next_command(v->ctl->arg, paused ? PAUSE_WAIT_MS : 0);
+            if (cmd) {
+                handle_command(v, cmd);
+                cJSON_Delete(cmd);
+                last_poll = 0;
+                continue; /* drain commands before working */
+            }
+        }
+        if (jobutil_should_stop(v->ctl))
+            return 0;
+        if (paused)
+            continue;
+        if (!v->run) {
+            int ret = vod_run_open(v, v->next, &v->run, err, errlen);
+            if (ret < 0)
+                return ret;
+        }
+        err[0] = '\0';
+        int ret = vod_run_step(v->run, err, errlen);
+        if (ret == AVERROR_EXIT)
+            return 0; /* stop */
+        if (ret < 0)
+            return ret;
+        vod_run_frames(v->run); /* reports "started" once the output is known */
+        if (ret == 1) {
+            long last = v->next - 1;
+            stop_run(v);
+            if (v->err[0])
+                continue;
+            const struct grid_segment *s = &v->plan.segs[last >= 0 ? last : 0];
+            /* The piece is done; its last segment must be the last of its source. */
+            if (v->next < (long)v->plan.n && v->plan.segs[v->next].source == s->source &&
+                !v->have[v->next])
+                return fail(err, errlen, AVERROR_INVALIDDATA,
+                            "%s ended before segment %ld (at %.3f s of the file)",
+                            v->src[s->source].path, v->next, v->plan.segs[v->next].src_start);
+        }
+    }
+}
+
+int media_vod_run(const cJSON *job, const struct media_ctl *ctl, char *err, size_t errlen)
+{
+    struct vod v = {.ctl = ctl, .wanted_max = 0, .last_written = -1};
+    double rs, re, seg_s, fast[MAX_FAST_START];
+    size_t n_fast = 0;
+    bool want_pass = false;
+    int ret;
+    err[0] = '\0';
+    v.t_start = v.t_last_progress = util_now_mono();
+    if ((ret = parse_job(&v, job, &rs, &re, &seg_s, fast, &n_fast, &want_pass, err, errlen)) < 0 ||
+        (ret = probe_sources(&v, rs, re, want_pass, err, errlen)) < 0 ||
+        (ret = make_plan(&v, rs, re, seg_s, fast, n_fast, err, errlen)) < 0 ||
+        (ret = write_playlist(&v, jobutil_str(job, "playlist", ""), err, errlen)) < 0)
+        goto out;
+    v.have = calloc(v.plan.n, sizeof(*v.have));
+    if (!v.have) {
+        ret = AVERROR(ENOMEM);
+        goto out;
+    }
+    for (size_t i = 0; i < v.plan.n; i++)
+        if ((v.have[i] = seg_exists(&v, (long)i)))
+            v.n_have++;
+    LOG_INFO(v.name, "plan: %zu segments, %.3f s, %s%s, %zu already on disk", v.plan.n,
+             v.plan.duration, v.passthrough ? "passthrough" : "transcode",
+             v.passthrough ? (v.audio_copy ? " (audio copied)" : " (audio re-encoded)") : "",
+             v.n_have);
+    emit_plan(&v);
+    if (v.passthrough) {
+        const struct media_source_info *i0 = &v.src[v.plan.segs[0].source].info;
+        vod_started(&v, i0->width, i0->height, i0->fps, i0->has_audio);
+    }
+    ret = control_loop(&v, err, errlen);
+    v.t_last_progress = 0;
+    emit_progress(&v, true);
+out:
+    stop_run(&v);
+    for (size_t i = 0; i < v.n_src; i++)
+        media_source_info_clear(&v.src[i].info);
+    free(v.src);
+    free(v.have);
+    grid_plan_free(&v.plan);
+    return ret;
+}

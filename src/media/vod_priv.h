@@ -1,0 +1,78 @@
+/* Internals of the vod job shared by vod.c (job, plan, control loop) and
+ * vod_run.c (reading one source into segments). */
+#ifndef HLSD_MEDIA_VOD_PRIV_H
+#define HLSD_MEDIA_VOD_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "media/encode.h"
+#include "media/grid.h"
+#include "media/job.h"
+#include "media/probe.h"
+
+struct vod_source {
+    const char *path; /* borrowed from the job */
+    double wall_start, wall_end;
+    bool used;        /* overlaps the range (probed) */
+    struct media_source_info info;
+};
+
+struct vod_run;
+
+struct vod {
+    const struct media_ctl *ctl;
+    const char *name, *out_dir, *prefix; /* borrowed from the job */
+
+    struct vod_source *src;
+    size_t n_src;
+    struct grid_plan plan;
+    double max_len;           /* longest planned segment length (encoder keyint) */
+    bool passthrough;         /* video copied */
+    bool audio_copy;          /* passthrough with AAC copied (else re-encoded) */
+    struct media_video_settings video;
+    struct media_audio_settings audio;
+    int lookahead;
+
+    bool *have;               /* segment file exists */
+    size_t n_have;
+    long next;                /* segment the encoder produces next */
+    long wanted_max;
+    long last_written;        /* the encoder's position for progress (-1 = none) */
+
+    struct vod_run *run;      /* NULL: not positioned */
+    bool started_sent;
+
+    /* progress */
+    double t_start, t_last_progress;
+    int64_t frames;           /* video frames encoded or copied */
+    double media_done;        /* seconds of segments written by this worker */
+    double media_done_at_last;
+    int64_t bytes;
+    char err[256];            /* fatal error raised inside a callback */
+};
+
+/* Opens source of plan segment `seg` positioned to produce seg..(end of its
+ * piece). 0 or negative AVERROR with err set. */
+int vod_run_open(struct vod *v, long seg, struct vod_run **out, char *err, size_t errlen);
+
+/* Reads and processes one packet. Returns 0 (more to do), 1 (the piece is
+ * complete: every segment of the run was written), or a negative AVERROR
+ * with err set. AVERROR_EXIT when a stop interrupted the read. */
+int vod_run_step(struct vod_run *r, char *err, size_t errlen);
+
+/* Video frames sent to the encoder or copied by this run. */
+int64_t vod_run_frames(const struct vod_run *r);
+
+/* Discards what is unfinished (temp file removed) and frees. Accepts NULL. */
+void vod_run_close(struct vod_run **r);
+
+/* Called by the run when a segment file is in place. */
+void vod_segment_written(struct vod *v, long index, const char *file, double start,
+                         double duration, int64_t bytes);
+
+/* Emits "started" once (width/height of the output). */
+void vod_started(struct vod *v, int width, int height, double fps, bool audio);
+
+#endif

@@ -1,0 +1,291 @@
+/* One "run" of the vod job: a source read from a planned segment to the end
+ * of its piece, through the encode pipeline (or copied, passthrough), into
+ * the segment writer. Output time of an input timestamp T (seconds on the
+ * file's clock) is T + offset, with offset chosen so that the piece's first
+ * frame lands on its planned playlist time: every run of every worker puts
+ * the same frame on the same timestamp. */
+#include "media/vod_priv.h"
+
+#include "core/log.h"
+#include "media/input.h"
+#include "media/pipeline.h"
+#include "media/tsseg.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavformat/avformat.h>
+
+#define TB90 ((AVRational){1, 90000})
+/* Reading stops once video decode times are this far past the piece end
+ * (frame reordering delay is far smaller). */
+#define END_MARGIN 1.0
+/* Segment cuts queued ahead in the writer (it holds at most 64). */
+#define CUTS_AHEAD 16
+
+struct vod_run {
+    struct vod *v;
+    size_t source;
+    long first, last;        /* segments this run produces */
+    long cut_next;           /* passthrough: next segment whose start is queued as a cut */
+    struct media_input *in;
+    struct media_pipeline *pipe;
+    struct media_tsseg *ts;
+    AVPacket *pkt;
+    double offset;           /* output t = input time + offset */
+    int64_t offset90;        /* (offset + MEDIA_TS_OFFSET) in 1/90000 */
+    double start_t, end_t;   /* output window */
+    double tol;              /* half a frame */
+    bool copy_video, copy_audio;
+    int64_t copied;
+};
+
+static const struct grid_segment *seg_of(const struct vod *v, long i)
+{
+    return &v->plan.segs[i];
+}
+
+/* Pipeline callback: the first planned boundary after t, within the run. */
+static double next_boundary(void *arg, double t)
+{
+    struct vod_run *r = arg;
+    const struct grid_plan *plan = &r->v->plan;
+    long i = grid_find(plan, t);
+    for (; i >= 0 && i <= r->last; i++)
+        if (plan->segs[i].start > t + 1e-6)
+            return plan->segs[i].start;
+    return INFINITY;
+}
+
+static void on_segment(void *arg, const struct media_tsseg_info *info)
+{
+    struct vod_run *r = arg;
+    vod_segment_written(r->v, (long)info->index, info->file, info->start, info->duration,
+                        info->bytes);
+}
+
+static int queue_cuts(struct vod_run *r)
+{
+    long limit = r->cut_next + CUTS_AHEAD;
+    for (; r->cut_next <= r->last && r->cut_next < limit; r->cut_next++) {
+        double t = seg_of(r->v, r->cut_next)->start;
+        int ret = media_tsseg_cut_at(r->ts, llround((t + MEDIA_TS_OFFSET - r->tol) * 90000));
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
+}
+
+/* Passthrough: the writer gets the source's own video (and AAC) parameters;
+ * audio that is not browser-safe goes through the pipeline. */
+static int open_passthrough(struct vod_run *r, char *err, size_t errlen)
+{
+    struct vod *v = r->v;
+    AVStream *vst = r->in->fmt->streams[r->in->video_index];
+    AVStream *ast = r->in->audio_index >= 0 ? r->in->fmt->streams[r->in->audio_index] : NULL;
+    AVCodecParameters *apar = NULL;
+    AVRational atb = TB90;
+    int ret = 0;
+    r->copy_video = true;
+    if (ast && v->src[r->source].info.audio_copyable) {
+        r->copy_audio = true;
+    } else if (ast) {
+        struct media_pipeline_cfg pc = {.name = v->name, .audio = &v->audio, .out = r->ts,
+                                        .video_passthrough = true};
+        ret = media_pipeline_open(&r->pipe, &pc, NULL, 0, ast, err, errlen);
+        if (ret < 0)
+            return ret;
+        const AVCodecContext *aenc = media_pipeline_audio_encoder(r->pipe);
+        if (aenc) {
+            apar = avcodec_parameters_alloc();
+            if (!apar)
+                return AVERROR(ENOMEM);
+            ret = avcodec_parameters_from_context(apar, aenc);
+            atb = aenc->time_base;
+        }
+    }
+    if (ret >= 0)
+        ret = media_tsseg_set_streams(r->ts, vst->codecpar, TB90,
+                                      r->copy_audio ? ast->codecpar : apar, atb);
+    avcodec_parameters_free(&apar);
+    if (ret < 0) {
+        snprintf(err, errlen, "segment writer: cannot declare streams");
+        return ret;
+    }
+    r->cut_next = r->first + 1;
+    return queue_cuts(r);
+}
+
+int vod_run_open(struct vod *v, long seg, struct vod_run **out, char *err, size_t errlen)
+{
+    const struct grid_segment *s = seg_of(v, seg);
+    struct vod_run *r = calloc(1, sizeof(*r));
+    int ret;
+    *out = NULL;
+    if (!r)
+        return AVERROR(ENOMEM);
+    r->v = v;
+    r->source = s->source;
+    r->first = seg;
+    r->last = seg;
+    while (r->last + 1 < (long)v->plan.n && seg_of(v, r->last + 1)->source == r->source)
+        r->last++;
+    long pf = seg;
+    while (pf > 0 && seg_of(v, pf - 1)->source == r->source)
+        pf--;
+    const struct vod_source *src = &v->src[r->source];
+    r->offset = seg_of(v, pf)->start - seg_of(v, pf)->src_start - src->info.video_start;
+    r->offset90 = llround((r->offset + MEDIA_TS_OFFSET) * 90000);
+    r->start_t = s->start;
+    const struct grid_segment *l = seg_of(v, r->last);
+    r->end_t = l->start + l->duration;
+    r->tol = src->info.fps > 0 ? 0.5 / src->info.fps : 0.02;
+
+    struct media_input_cfg ic = {.name = v->name, .url = src->path,
+                                 .should_stop = v->ctl->should_stop, .stop_arg = v->ctl->arg};
+    struct media_tsseg_cfg tc = {.dir = v->out_dir, .prefix = v->prefix, .first_index = seg,
+                                 .on_segment = on_segment, .arg = r};
+    r->pkt = av_packet_alloc();
+    ret = r->pkt ? 0 : AVERROR(ENOMEM);
+    if (ret == 0 && (ret = media_input_open(&r->in, &ic, err, errlen)) < 0)
+        goto fail;
+    if (ret == 0 && r->in->video_index < 0) {
+        snprintf(err, errlen, "%s: no video stream", src->path);
+        ret = AVERROR_STREAM_NOT_FOUND;
+        goto fail;
+    }
+    /* Passthrough segments start on a keyframe at src_start: land on it, not
+     * on the one before. Encoding decodes from the keyframe before and drops. */
+    double at = src->info.video_start + s->src_start + (v->passthrough ? r->tol / 2 : 0);
+    if (ret == 0 && s->src_start > 0.001 && (ret = media_input_seek(r->in, at)) < 0) {
+        snprintf(err, errlen, "%s: cannot seek to %.3f s", src->path, s->src_start);
+        goto fail;
+    }
+    if (ret == 0 && (ret = media_tsseg_create(&r->ts, &tc)) < 0)
+        goto fail;
+    if (ret == 0 && v->passthrough) {
+        ret = open_passthrough(r, err, errlen);
+    } else if (ret == 0) {
+        AVStream *vst = r->in->fmt->streams[r->in->video_index];
+        AVStream *ast = r->in->audio_index >= 0 ? r->in->fmt->streams[r->in->audio_index] : NULL;
+        struct media_pipeline_cfg pc = {.name = v->name, .video = &v->video, .audio = &v->audio,
+                                        .gop_seconds = v->max_len, .next_boundary = next_boundary,
+                                        .boundary_arg = r, .out = r->ts};
+        ret = media_pipeline_open(&r->pipe, &pc, vst, media_input_rotation(vst), ast, err, errlen);
+    }
+    if (ret < 0)
+        goto fail;
+    if (r->pipe)
+        media_pipeline_set_window(r->pipe, r->start_t, r->end_t);
+    LOG_DEBUG(v->name, "run: segments %ld..%ld from %s at %.3f s", r->first, r->last, src->path,
+              s->src_start);
+    *out = r;
+    return 0;
+fail:
+    vod_run_close(&r);
+    return ret;
+}
+
+static int finish(struct vod_run *r, char *err, size_t errlen)
+{
+    int ret = 0;
+    if (r->pipe && (ret = media_pipeline_drain(r->pipe, err, errlen)) < 0)
+        return ret;
+    if ((ret = media_tsseg_finish(r->ts)) < 0) {
+        snprintf(err, errlen, "writing segment %ld failed: %s", r->v->next,
+                 av_err2str(ret));
+        return ret;
+    }
+    return 1;
+}
+
+/* Copies a packet onto the output timeline (1/90000). */
+static int copy_packet(struct vod_run *r, int which, AVStream *st)
+{
+    AVPacket *p = r->pkt;
+    if (p->pts != AV_NOPTS_VALUE)
+        p->pts = av_rescale_q(p->pts, st->time_base, TB90) + r->offset90;
+    if (p->dts != AV_NOPTS_VALUE)
+        p->dts = av_rescale_q(p->dts, st->time_base, TB90) + r->offset90;
+    p->duration = av_rescale_q(p->duration, st->time_base, TB90);
+    p->pos = -1;
+    int ret = media_tsseg_write(r->ts, which, p);
+    if (ret >= 0 && which == MEDIA_TSSEG_VIDEO) {
+        r->copied++;
+        ret = queue_cuts(r);
+    }
+    return ret;
+}
+
+int vod_run_step(struct vod_run *r, char *err, size_t errlen)
+{
+    int ret = media_input_read(r->in, r->pkt);
+    if (ret == AVERROR_EOF)
+        return finish(r, err, errlen);
+    if (ret < 0) {
+        if (ret != AVERROR_EXIT)
+            snprintf(err, errlen, "%s: read failed: %s", r->v->src[r->source].path,
+                     av_err2str(ret));
+        return ret;
+    }
+    AVPacket *p = r->pkt;
+    bool video = p->stream_index == r->in->video_index;
+    bool audio = p->stream_index == r->in->audio_index;
+    AVStream *st = r->in->fmt->streams[p->stream_index];
+    double t = media_input_pkt_time(r->in, p) + r->offset; /* pts, else dts */
+    double td = p->dts != AV_NOPTS_VALUE ? p->dts * av_q2d(st->time_base) + r->offset : t;
+    ret = 0;
+    if (video && td > r->end_t + END_MARGIN) {
+        av_packet_unref(p);
+        return finish(r, err, errlen);
+    }
+    if (!video && !audio) {
+        /* other streams: ignored */
+    } else if (r->copy_video && video) {
+        if (t >= r->start_t - r->tol && t < r->end_t - r->tol)
+            ret = copy_packet(r, MEDIA_TSSEG_VIDEO, st);
+    } else if (r->copy_audio && audio) {
+        if (t >= r->start_t - r->tol && t < r->end_t - r->tol)
+            ret = copy_packet(r, MEDIA_TSSEG_AUDIO, st);
+    } else if (r->pipe && !(audio && t > r->end_t + END_MARGIN)) {
+        ret = media_pipeline_send(r->pipe, video ? MEDIA_VIDEO : MEDIA_AUDIO, p,
+                                  llround(r->offset * 1e6), err, errlen);
+        av_packet_unref(p);
+        return ret < 0 ? ret : 0;
+    }
+    av_packet_unref(p);
+    if (ret < 0 && !err[0])
+        snprintf(err, errlen, "writing a segment failed: %s", av_err2str(ret));
+    return ret < 0 ? ret : 0;
+}
+
+int64_t vod_run_frames(const struct vod_run *r)
+{
+    if (r->copy_video)
+        return r->copied;
+    struct media_pipeline_info info;
+    if (!r->pipe)
+        return 0;
+    media_pipeline_get_info(r->pipe, &info);
+    if (info.video_ready)
+        vod_started(r->v, info.width, info.height, info.fps, info.audio);
+    return info.video_frames;
+}
+
+void vod_run_close(struct vod_run **pr)
+{
+    struct vod_run *r = *pr;
+    if (!r)
+        return;
+    if (r->ts)
+        media_tsseg_abort(r->ts, 0);
+    media_pipeline_free(&r->pipe);
+    media_tsseg_free(&r->ts);
+    media_input_close(&r->in);
+    av_packet_free(&r->pkt);
+    free(r);
+    *pr = NULL;
+}

@@ -1,0 +1,29 @@
+/* Access control for the HTTP server: the authentication hook (Bearer token
+ * or login-session cookie) and the routes POST /api/login, POST /api/logout,
+ * GET /api/me. Roles and per-camera rights are then enforced by the HTTP
+ * server (HTTP_ROUTE_ADMIN) and by handlers (http_req_may_see()).
+ *
+ * With auth.enabled and no configured users, the first start generates an
+ * admin token, stores its SHA-256 in <state_dir>/admin_token.sha256 and logs
+ * the token once. With auth.enabled false no hook is installed (everyone is
+ * an admin named "anonymous") and a warning is logged when the listen address
+ * is not loopback. */
+#ifndef HLSD_AUTH_H
+#define HLSD_AUTH_H
+
+#include "core/config.h"
+#include "server/http.h"
+
+struct auth;
+
+/* The session cookie set by POST /api/login. */
+#define AUTH_COOKIE "hlsd_session"
+
+/* Installs the hook and the routes on http (call right after
+ * http_server_new(), before other routes are added is not required). cfg and
+ * http are borrowed and must outlive *out; free *out only after
+ * http_server_free(). Returns 0 or -errno (logged here with the cause). */
+int auth_new(const struct hlsd_config *cfg, struct http_server *http, struct auth **out);
+void auth_free(struct auth **a);
+
+#endif

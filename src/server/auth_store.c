@@ -1,0 +1,342 @@
+/* Access-control state: users, sessions, failed-login windows, and the
+ * generated admin token. See auth_store.h. */
+#include "server/auth_store.h"
+
+#include "core/util.h"
+#include "media/digest.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define RATE_WINDOW_SECONDS 60.0
+
+struct auth_session {
+    char key[65];
+    const struct cfg_user *user;
+    double last_used;
+};
+
+struct auth_attempts {
+    char addr[64]; /* "" = free slot */
+    double window_start;
+    int failures;
+};
+
+struct auth_store {
+    const struct cfg_user *users;
+    size_t n_users;
+    struct cfg_user generated_admin; /* used when no users are configured */
+    int attempts_per_minute;
+    struct auth_session *sessions;
+    size_t n_sessions;
+    struct auth_attempts *attempts; /* AUTH_MAX_TRACKED_ADDRS slots */
+};
+
+static bool is_hex64(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (!isxdigit((unsigned char)s[n]))
+            return false;
+    return n == 64;
+}
+
+int auth_store_new(const struct cfg_user *users, size_t n_users, const char *admin_hash,
+                   int attempts_per_minute, struct auth_store **out)
+{
+    struct auth_store *s = calloc(1, sizeof(*s));
+    *out = NULL;
+    if (!s)
+        return -ENOMEM;
+    s->attempts = calloc(AUTH_MAX_TRACKED_ADDRS, sizeof(*s->attempts));
+    if (!s->attempts) {
+        free(s);
+        return -ENOMEM;
+    }
+    s->attempts_per_minute = attempts_per_minute;
+    if (n_users > 0) {
+        s->users = users;
+        s->n_users = n_users;
+    } else if (admin_hash) {
+        if (!is_hex64(admin_hash)) {
+            auth_store_free(&s);
+            return -EINVAL;
+        }
+        s->generated_admin.name = util_xstrdup("admin");
+        s->generated_admin.role = CFG_ROLE_ADMIN;
+        s->generated_admin.token_sha256 = util_xstrdup(admin_hash);
+        for (char *p = s->generated_admin.token_sha256; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        s->users = &s->generated_admin;
+        s->n_users = 1;
+    }
+    *out = s;
+    return 0;
+}
+
+void auth_store_free(struct auth_store **sp)
+{
+    struct auth_store *s = sp ? *sp : NULL;
+    if (!s)
+        return;
+    /* Session keys are credentials: do not leave them in freed memory. */
+    if (s->sessions)
+        memset(s->sessions, 0, s->n_sessions * sizeof(*s->sessions));
+    free(s->sessions);
+    free(s->attempts);
+    free(s->generated_admin.name);
+    free(s->generated_admin.token_sha256);
+    free(s);
+    *sp = NULL;
+}
+
+const struct cfg_user *auth_store_check_token(const struct auth_store *s, const char *token)
+{
+    char hash[65];
+    const struct cfg_user *match = NULL;
+    if (!s || !token || !*token || strlen(token) > AUTH_TOKEN_MAX)
+        return NULL;
+    if (digest_sha256_hex(token, strlen(token), hash) < 0)
+        return NULL;
+    /* Every user is compared, so the time taken does not tell which matched. */
+    for (size_t i = 0; i < s->n_users; i++) {
+        int eq = digest_equal(hash, s->users[i].token_sha256);
+        if (eq && !match)
+            match = &s->users[i];
+    }
+    return match;
+}
+
+static void session_remove(struct auth_store *s, size_t i)
+{
+    s->sessions[i] = s->sessions[s->n_sessions - 1];
+    memset(&s->sessions[s->n_sessions - 1], 0, sizeof(s->sessions[0]));
+    s->n_sessions--;
+}
+
+static void sessions_prune(struct auth_store *s, double now)
+{
+    for (size_t i = 0; i < s->n_sessions;) {
+        if (now - s->sessions[i].last_used >= AUTH_SESSION_IDLE_SECONDS)
+            session_remove(s, i);
+        else
+            i++;
+    }
+}
+
+int auth_store_session_new(struct auth_store *s, const struct cfg_user *user, double now,
+                           char key[65])
+{
+    int r;
+    sessions_prune(s, now);
+    if (s->n_sessions >= AUTH_MAX_SESSIONS) {
+        size_t lru = 0;
+        for (size_t i = 1; i < s->n_sessions; i++)
+            if (s->sessions[i].last_used < s->sessions[lru].last_used)
+                lru = i;
+        session_remove(s, lru);
+    }
+    if (!s->sessions) {
+        s->sessions = calloc(AUTH_MAX_SESSIONS, sizeof(*s->sessions));
+        if (!s->sessions)
+            return -ENOMEM;
+    }
+    r = util_random_hex(key, 32);
+    if (r < 0)
+        return r;
+    struct auth_session *se = &s->sessions[s->n_sessions++];
+    memcpy(se->key, key, 65);
+    se->user = user;
+    se->last_used = now;
+    return 0;
+}
+
+/* Index of the session with this key, or -1; compares every key in constant time. */
+static long session_find(const struct auth_store *s, const char *key)
+{
+    long found = -1;
+    if (!key || strlen(key) != 64)
+        return -1;
+    for (size_t i = 0; i < s->n_sessions; i++) {
+        int eq = digest_equal(key, s->sessions[i].key);
+        if (eq && found < 0)
+            found = (long)i;
+    }
+    return found;
+}
+
+const struct cfg_user *auth_store_session_get(struct auth_store *s, const char *key, double now)
+{
+    long i = session_find(s, key);
+    if (i < 0)
+        return NULL;
+    if (now - s->sessions[i].last_used >= AUTH_SESSION_IDLE_SECONDS) {
+        session_remove(s, (size_t)i);
+        return NULL;
+    }
+    s->sessions[i].last_used = now;
+    return s->sessions[i].user;
+}
+
+bool auth_store_session_end(struct auth_store *s, const char *key)
+{
+    long i = session_find(s, key);
+    if (i < 0)
+        return false;
+    session_remove(s, (size_t)i);
+    return true;
+}
+
+size_t auth_store_session_count(const struct auth_store *s)
+{
+    return s ? s->n_sessions : 0;
+}
+
+static struct auth_attempts *attempts_find(struct auth_store *s, const char *addr)
+{
+    for (size_t i = 0; i < AUTH_MAX_TRACKED_ADDRS; i++)
+        if (s->attempts[i].addr[0] && strcmp(s->attempts[i].addr, addr) == 0)
+            return &s->attempts[i];
+    return NULL;
+}
+
+double auth_store_blocked_for(struct auth_store *s, const char *addr, double now)
+{
+    if (!s || s->attempts_per_minute <= 0 || !addr)
+        return 0;
+    struct auth_attempts *a = attempts_find(s, addr);
+    if (!a || now - a->window_start >= RATE_WINDOW_SECONDS || a->failures < s->attempts_per_minute)
+        return 0;
+    return a->window_start + RATE_WINDOW_SECONDS - now;
+}
+
+void auth_store_record_failure(struct auth_store *s, const char *addr, double now)
+{
+    if (!s || s->attempts_per_minute <= 0 || !addr)
+        return;
+    struct auth_attempts *a = attempts_find(s, addr);
+    if (!a) {
+        /* A free or expired slot, else the oldest window (a flood of
+         * addresses can only make the limit forget, never block others). */
+        size_t pick = 0;
+        for (size_t i = 0; i < AUTH_MAX_TRACKED_ADDRS; i++) {
+            struct auth_attempts *c = &s->attempts[i];
+            if (!c->addr[0] || now - c->window_start >= RATE_WINDOW_SECONDS) {
+                pick = i;
+                break;
+            }
+            if (c->window_start < s->attempts[pick].window_start)
+                pick = i;
+        }
+        a = &s->attempts[pick];
+        snprintf(a->addr, sizeof(a->addr), "%s", addr);
+        a->failures = 0;
+        a->window_start = now;
+    } else if (now - a->window_start >= RATE_WINDOW_SECONDS) {
+        a->failures = 0;
+        a->window_start = now;
+    }
+    a->failures++;
+}
+
+/* temp file (0600, never following a planted link) + fsync + rename. */
+static int write_private_file(const char *path, const char *data, size_t len)
+{
+    char tmp[4096];
+    int fd = -1, r;
+    r = util_fmt(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+    if (r < 0)
+        return r;
+    unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -errno;
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, data + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r = -errno;
+            goto fail;
+        }
+        off += (size_t)n;
+    }
+    if (fsync(fd) < 0) {
+        r = -errno;
+        goto fail;
+    }
+    if (close(fd) < 0) {
+        fd = -1;
+        r = -errno;
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, path) < 0) {
+        r = -errno;
+        goto fail;
+    }
+    return 0;
+fail:
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    return r;
+}
+
+int auth_admin_hash_load_or_create(const char *state_dir, char hash[65], char token_out[49],
+                                   char *path_out, size_t path_len)
+{
+    char path[4096];
+    char *text = NULL;
+    size_t len = 0;
+    int r;
+
+    token_out[0] = '\0';
+    r = util_fmt(path, sizeof(path), "%s/admin_token.sha256", state_dir);
+    if (r < 0)
+        return r;
+    if (path_out && path_len)
+        snprintf(path_out, path_len, "%s", path);
+    r = util_read_file(path, 4096, &text, &len);
+    if (r == 0) {
+        /* Accept the hash with surrounding white space (an editor's newline). */
+        char *p = text, *end = text + len;
+        while (p < end && isspace((unsigned char)*p))
+            p++;
+        while (end > p && isspace((unsigned char)end[-1]))
+            *--end = '\0';
+        r = is_hex64(p) ? 0 : -EINVAL;
+        if (r == 0) {
+            for (int i = 0; i < 64; i++)
+                hash[i] = (char)tolower((unsigned char)p[i]);
+            hash[64] = '\0';
+        }
+        free(text);
+        return r;
+    }
+    if (r != -ENOENT)
+        return r;
+
+    r = util_random_hex(token_out, 24);
+    if (r < 0)
+        return r;
+    r = digest_sha256_hex(token_out, strlen(token_out), hash);
+    if (r < 0)
+        goto fail;
+    char line[66];
+    snprintf(line, sizeof(line), "%s\n", hash);
+    r = write_private_file(path, line, 65);
+    if (r < 0)
+        goto fail;
+    return 0;
+fail:
+    memset(token_out, 0, 49);
+    return r;
+}

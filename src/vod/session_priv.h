@@ -1,0 +1,122 @@
+/* Internal to src/vod (session.c, session_http.c, catalog.c): the manager and
+ * session structures. Everything here runs on the daemon's loop thread. */
+#ifndef HLSD_VOD_SESSION_PRIV_H
+#define HLSD_VOD_SESSION_PRIV_H
+
+#include "core/config.h"
+#include "core/loop.h"
+#include "server/http.h"
+#include "vod/index.h"
+#include "vod/session.h"
+#include "worker/supervisor.h"
+
+#include <cjson/cJSON.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define VOD_ID_LEN 24          /* hex characters of the keyed hash */
+#define VOD_PLAYLIST "master.m3u8"
+#define VOD_MAX_VIEWERS 16
+#define VOD_VIEWER_WINDOW 30.0 /* seconds a client address counts as watching */
+#define VOD_MAX_SOURCES 5000   /* recordings in one session (job line size) */
+
+struct vod_session;
+
+/* A suspended request waiting for the plan (segment == -1) or a segment. */
+struct vod_waiter {
+    struct vod_waiter *next;
+    struct vod_session *s;
+    struct http_request *req;
+    int segment;
+    bool api; /* the /api/transcode call: answered with JSON, not a file */
+};
+
+struct vod_viewer {
+    char addr[64];
+    double last; /* monotonic */
+};
+
+struct vod_session {
+    struct vod_session *next;
+    struct vod_manager *m;
+    char id[VOD_ID_LEN + 1];
+    char name[16];           /* log prefix "vod <first 8 of id>" */
+    char camera[VOD_CAMERA_MAX + 1];
+    double start, end;       /* the requested range */
+    char dir[PATH_MAX];      /* <state>/transcode/<id> */
+    char prefix[32];         /* segment file prefix, fixed for the session's life */
+    cJSON *job;              /* kept for restarts */
+
+    struct worker *w;        /* NULL when no worker process runs */
+    pid_t pid;
+    int restarts;
+    bool planned, done, failed;
+    char error[256];         /* the last worker error */
+
+    int n_segments;
+    double duration;
+    bool passthrough;
+    unsigned char *have;     /* n_segments flags: written */
+    int n_have;
+    int max_wanted;
+    int encoded_up_to;
+    double percent, speed, fps;
+
+    double created;          /* wall clock */
+    double last_access;      /* monotonic: playlist/segment/API requests */
+    struct vod_viewer viewers[VOD_MAX_VIEWERS];
+    struct vod_waiter *waiters;
+};
+
+struct vod_manager {
+    struct loop *loop;
+    const struct hlsd_config *cfg;
+    struct http_server *http;
+    struct vod_index *ix;
+    char transcode_dir[PATH_MAX];
+    unsigned char key[32];
+    struct vod_session *sessions;
+    struct loop_timer *tick;
+    bool shutting_down;
+    bool trash_pending;      /* a removed session folder could not be fully deleted */
+
+    pid_t scan_pid, sample_pid;
+    double next_scan;        /* monotonic */
+};
+
+/* session.c */
+struct vod_session *vod_session_find(struct vod_manager *m, const char *id);
+/* Derives the session id of (camera, start, end). 0 or -errno. */
+int vod_session_id(const struct vod_manager *m, const char *camera, double start, double end,
+                   char id[VOD_ID_LEN + 1]);
+bool vod_valid_id(const char *id);
+/* Creates a session and starts its worker. 0, -ENOENT (no recording in range),
+ * -E2BIG (too many recordings), -EBUSY (max_concurrent reached), -errno. */
+int vod_session_create(struct vod_manager *m, const char *camera, double start, double end,
+                       const char *id, struct vod_session **out);
+/* Starts the worker again when it is not running. 0, -EBUSY, -errno. */
+int vod_session_ensure_worker(struct vod_session *s);
+/* Stops the worker, removes the folder, answers waiters, frees. */
+void vod_session_destroy(struct vod_session *s, unsigned status, const char *why);
+int vod_active_count(const struct vod_manager *m);
+void vod_session_touch(struct vod_session *s, struct http_request *req);
+/* Sends {"cmd":"want","segment":n} when a worker runs. */
+void vod_session_want(struct vod_session *s, int n);
+/* Adds a waiter (suspends req until the plan / segment, or ready_timeout). */
+int vod_session_wait(struct vod_session *s, struct http_request *req, int segment, bool api);
+/* "starting", "encoding", "paused", "done", "failed", "stopped". */
+const char *vod_session_state(const struct vod_session *s);
+cJSON *vod_session_status_json(const struct vod_session *s, bool admin);
+/* Answers the /api/transcode call with the session's JSON. */
+int vod_respond_started(struct vod_session *s, struct http_request *req);
+bool vod_segment_exists(const struct vod_session *s, int n);
+void vod_segment_name(const struct vod_session *s, int n, char *buf, size_t size);
+
+/* session_http.c */
+int vod_register_session_routes(struct vod_manager *m);
+
+/* catalog.c */
+int vod_register_catalog_routes(struct vod_manager *m);
+
+#endif

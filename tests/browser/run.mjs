@@ -1,0 +1,389 @@
+#!/usr/bin/env node
+// Browser tests of the web page: Debian's Chromium driven by playwright-core
+// against a real hlsd on a free loopback port.
+//   node tests/browser/run.mjs --hlsd build/hlsd --work build/browser [-k FILTER]
+// Screenshots go to the --work folder; the last line is
+// "integration: N passed, N failed" (read by tests/run-all.sh).
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { chromium } from 'playwright-core';
+import { Abort, Daemon, launchChromium, log, makeMedia, sha256, waitFor } from './lib.mjs';
+
+const { values: opt } = parseArgs({
+  options: {
+    hlsd: { type: 'string', default: 'build/hlsd' },
+    work: { type: 'string', default: 'build/browser' },
+    k: { type: 'string', default: '' },
+  },
+});
+
+const WORK = path.resolve(opt.work);
+const ADMIN_TOKEN = 'browser-admin-token-0123456789';
+const VIEWER_TOKEN = 'browser-viewer-token-9876543210';
+// The recordings sit on a fixed UTC day, so the test does not depend on the clock.
+const DAY = '2024-01-15';
+const REC_START = Date.UTC(2024, 0, 15, 10, 0, 0) / 1000; // cam1: 30 s H.265 + AAC
+const REC_SECONDS = 30;
+const PASS_START = Date.UTC(2024, 0, 15, 11, 0, 0) / 1000; // cam2: 6 s H.264 + AAC
+
+const TILE0 = '[data-testid="port-tile"][data-port-index="0"]';
+
+function config() {
+  return `# written by tests/browser/run.mjs
+ports:
+  - index: 0
+    name: testcam
+    input: { format: lavfi, url: "testsrc2=size=320x180:rate=25" }
+    audio_input: { format: lavfi, url: "sine=frequency=440:sample_rate=48000" }
+    preview:
+      video: { width: 320, height: 180, bitrate: 400k }
+      audio: { bitrate: 64k }
+      hls: { segment_seconds: 1, list_size: 4 }
+  - index: 1
+    name: spare
+    input: { format: lavfi, url: "testsrc2=size=320x180:rate=25" }
+vod:
+  sample_recording: false
+  max_height: 180
+auth:
+  enabled: true
+  users:
+    - { name: admin, role: admin, token_sha256: ${sha256(ADMIN_TOKEN)} }
+    - { name: viewer, role: viewer, cameras: [testcam, spare, cam1], token_sha256: ${sha256(VIEWER_TOKEN)} }
+`;
+}
+
+// ------------------------------------------------------------------ harness
+const tests = [];
+const test = (name, fn) => tests.push({ name, fn });
+let daemon;
+let chrome;
+
+async function newPage(t) {
+  const ctx = await chrome.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await ctx.newPage();
+  t.pageErrors = t.pageErrors || [];
+  page.on('pageerror', (e) => t.pageErrors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') log(`#   console: ${m.text()}`); });
+  t.contexts.push(ctx);
+  return page;
+}
+
+async function shot(page, name) {
+  const file = path.join(WORK, name);
+  await page.screenshot({ path: file, fullPage: true });
+  log(`#   screenshot ${file}`);
+}
+
+async function login(page, token, who) {
+  await page.goto(`${daemon.base}/`);
+  await page.waitForSelector('#login-view:not([hidden])', { timeout: 15000 });
+  await page.fill('#login-token', token);
+  await page.click('#login-submit');
+  await page.waitForSelector('#user-box:not([hidden])', { timeout: 15000 });
+  const name = await page.textContent('#user-name');
+  if (name !== who) throw new Error(`signed in as '${name}', expected '${who}'`);
+}
+
+function eq(a, b, what) {
+  if (a !== b) throw new Error(`${what}: got ${JSON.stringify(a)}, expected ${JSON.stringify(b)}`);
+}
+function ok(cond, what) {
+  if (!cond) throw new Error(what);
+}
+
+async function fatalErrors(page) {
+  return page.evaluate(() => (window.hlsdDebug ? window.hlsdDebug.fatalErrors : []));
+}
+
+async function noFatal(page) {
+  const f = await fatalErrors(page);
+  if (f.length) throw new Abort(`fatal hls.js error: ${JSON.stringify(f)}`);
+}
+
+const videoState = (page, sel) => page.evaluate((s) => {
+  const v = document.querySelector(s);
+  return v && { t: v.currentTime, d: v.duration, paused: v.paused, ready: v.readyState, err: v.error && v.error.message,
+    latency: v.dataset.latency === undefined ? null : Number(v.dataset.latency) };
+}, sel);
+
+// Waits until the video at `sel` plays `seconds` beyond its first position;
+// returns {start, end, firstFrameMs, totalMs}.
+async function waitPlays(page, sel, seconds, deadlineMs, minTime = 0) {
+  const t0 = Date.now();
+  let first = null, firstAt = null;
+  const end = await waitFor(async () => {
+    await noFatal(page);
+    const s = await videoState(page, sel);
+    if (s && s.err) throw new Abort(`<video> error: ${s.err}`);
+    if (!s || !(s.t > 0)) return false;
+    if (first === null) { first = s.t; firstAt = Date.now(); }
+    return s.t - first >= seconds && s.t > minTime ? s.t : false;
+  }, deadlineMs, `${sel} to play ${seconds} s`, 200);
+  return { start: first, end, firstFrameMs: firstAt - t0, totalMs: Date.now() - t0 };
+}
+
+// ------------------------------------------------------------------ tests
+test('wrong_token_shows_error', async (t) => {
+  const page = await newPage(t);
+  await page.goto(`${daemon.base}/`);
+  await page.waitForSelector('#login-view:not([hidden])', { timeout: 15000 });
+  await shot(page, 'login.png');
+  await page.fill('#login-token', 'not-a-valid-token');
+  await page.click('#login-submit');
+  await page.waitForSelector('#login-error:not([hidden])', { timeout: 10000 });
+  const msg = (await page.textContent('#login-error')).trim();
+  log(`#   login error shown: "${msg}"`);
+  // The words must be the server's, not a generic placeholder.
+  const r = await daemon.api('POST', '/api/login', { body: { token: 'not-a-valid-token-either' } });
+  ok(r.status === 401 || r.status === 403, `API answered ${r.status} to a wrong token`);
+  ok(r.json && r.json.message && msg.includes(r.json.message), `error "${msg}" lacks the API message "${r.json && r.json.message}"`);
+  ok(await page.isHidden('#user-box'), 'user box shown after a refused login');
+  ok(await page.isHidden('#live-view'), 'live view shown after a refused login');
+  await shot(page, 'login-error.png');
+});
+
+test('live_preview_plays_and_stops', async (t) => {
+  const page = await newPage(t);
+  await login(page, ADMIN_TOKEN, 'admin');
+  eq((await page.textContent('#user-role')).trim(), 'admin', 'role shown');
+  await page.waitForSelector(TILE0, { timeout: 10000 });
+  ok(await page.isVisible(`${TILE0} [data-testid=port-start]`), 'admin sees no Start button on a stopped port');
+  await page.click(`${TILE0} [data-testid=port-start]`);
+  const video = `${TILE0} video`;
+  const p = await waitPlays(page, video, 3, 45000, 3);
+  log(`#   port 0: first frame ${(p.firstFrameMs / 1000).toFixed(1)} s after Start; currentTime ${p.start.toFixed(2)} -> ${p.end.toFixed(2)} after ${(p.totalMs / 1000).toFixed(1)} s`);
+  const lat = await waitFor(async () => (await videoState(page, video)).latency, 10000, 'latency from EXT-X-PROGRAM-DATE-TIME');
+  const latText = await page.textContent(`${TILE0} [data-testid=port-latency]`);
+  log(`#   port 0 latency behind live: ${lat.toFixed(2)} s ("${latText}")`);
+  ok(lat > 0 && lat < 20, `latency ${lat} s out of range`);
+  ok(/behind live/.test(latText), `latency text "${latText}"`);
+  await waitFor(async () => (await page.getAttribute(TILE0, 'data-state')) === 'running', 10000, 'tile state running');
+  await shot(page, 'live.png');
+
+  // The enlarged player (low-latency mode) plays too, and the tile gives up its player.
+  await page.click(`${TILE0} [data-testid=port-enlarge]`);
+  await page.waitForSelector('#main-player:not([hidden])', { timeout: 5000 });
+  const m = await waitPlays(page, '#main-video', 1.5, 30000);
+  const mainLat = await waitFor(async () => (await videoState(page, '#main-video')).latency, 10000, 'enlarged latency');
+  log(`#   enlarged: first frame after ${(m.firstFrameMs / 1000).toFixed(1)} s, latency ${mainLat.toFixed(2)} s`);
+  const lowLatency = await page.evaluate(() => window.hlsdDebug.players.main && window.hlsdDebug.players.main.lowLatencyMode);
+  ok(lowLatency === true, 'enlarged player not in low-latency mode');
+  ok(!(await page.evaluate(() => 'port-0' in window.hlsdDebug.players)), 'tile player still running while enlarged');
+  await shot(page, 'live-enlarged.png');
+  await page.click('#main-close');
+  await page.waitForSelector('#main-player', { state: 'hidden', timeout: 5000 });
+  await waitPlays(page, video, 1, 30000);
+
+  await page.click(`${TILE0} [data-testid=port-stop]`);
+  await waitFor(async () => (await page.getAttribute(TILE0, 'data-state')) === 'stopped', 15000, 'tile state stopped');
+  ok(!(await page.evaluate(() => 'port-0' in window.hlsdDebug.players)), 'tile player left running after Stop');
+  const st = await daemon.api('GET', '/api/ports/0/preview', { token: ADMIN_TOKEN });
+  eq(st.status, 200, 'GET /api/ports/0/preview');
+  eq(st.json.previewing, false, 'previewing after Stop');
+  await noFatal(page);
+});
+
+async function openRecordings(page, camera) {
+  await page.click('#tab-recordings');
+  await page.waitForSelector('#recordings-view:not([hidden])', { timeout: 5000 });
+  await waitFor(async () => (await page.$$eval('#rec-camera option', (o) => o.map((x) => x.value))).includes(camera),
+    10000, `camera ${camera} in the list`);
+  await page.selectOption('#rec-camera', camera);
+  await page.fill('#rec-date', DAY);
+  await page.waitForSelector('[data-testid=rec-bar]', { timeout: 10000 });
+}
+
+const clock = (epoch) => new Date(epoch * 1000).toISOString().slice(11, 19);
+
+async function playRange(page, start, end) {
+  await page.fill('#rec-start', clock(start));
+  await page.fill('#rec-end', clock(end));
+  const resp = page.waitForResponse((r) => r.url().includes('/api/transcode/'), { timeout: 30000 });
+  await page.click('#rec-play');
+  const r = await resp;
+  const body = await r.json();
+  eq(r.status(), 200, `transcode answer ${JSON.stringify(body)}`);
+  await page.waitForSelector('#vod-card:not([hidden])', { timeout: 5000 });
+  return body;
+}
+
+test('recording_plays_and_seeks', async (t) => {
+  const page = await newPage(t);
+  await login(page, ADMIN_TOKEN, 'admin');
+  await openRecordings(page, 'cam1');
+  const bars = await page.$$('[data-testid=rec-bar]');
+  eq(bars.length, 1, 'recording bars on the timeline');
+
+  // Drag across the recording on the timeline: the range inputs follow.
+  const bar = await bars[0].boundingBox();
+  const tl = await (await page.$('#timeline')).boundingBox();
+  const y = tl.y + tl.height / 2;
+  await page.mouse.move(bar.x - 15, y);
+  await page.mouse.down();
+  await page.mouse.move(bar.x + 5, y, { steps: 4 });
+  await page.mouse.move(bar.x + bar.width + 15, y, { steps: 4 });
+  await page.mouse.up();
+  const from = await page.inputValue('#rec-start'), to = await page.inputValue('#rec-end');
+  log(`#   dragged selection: ${from} – ${to}`);
+  ok(await page.isVisible('#timeline-selection'), 'no selection drawn after the drag');
+  ok(from < clock(REC_START) && to > clock(REC_START + REC_SECONDS), `drag selected ${from}–${to}, not around the recording`);
+
+  const t0 = Date.now();
+  const res = await playRange(page, REC_START, REC_START + REC_SECONDS);
+  log(`#   transcode answer after ${Date.now() - t0} ms: ${JSON.stringify(res)}`);
+  eq(!!res.passthrough, false, 'passthrough for an H.265 recording');
+  ok(await page.isHidden('#passthrough-badge'), 'passthrough badge shown for a re-encoded recording');
+  // The whole length is known at once, before the encoder got far.
+  const d = await waitFor(async () => {
+    await noFatal(page);
+    const s = await videoState(page, '#vod-video');
+    return Number.isFinite(s.d) && s.d > 0 ? s : false;
+  }, 30000, 'the recording duration');
+  log(`#   duration shown ${d.d.toFixed(2)} s at currentTime ${d.t.toFixed(2)} after ${Date.now() - t0} ms`);
+  ok(Math.abs(d.d - REC_SECONDS) < 1.5, `duration ${d.d} s, expected about ${REC_SECONDS} s`);
+
+  const p = await waitPlays(page, '#vod-video', 0.5, 30000);
+  log(`#   playback started: first frame ${(p.firstFrameMs / 1000).toFixed(1)} s after Play answered`);
+  const target = 0.8 * d.d;
+  await page.evaluate((x) => { document.querySelector('#vod-video').currentTime = x; }, target);
+  const s0 = Date.now();
+  const after = await waitFor(async () => {
+    await noFatal(page);
+    const s = await videoState(page, '#vod-video');
+    return s.t > target + 0.5 ? s.t : false;
+  }, 30000, `currentTime past the seek point ${target.toFixed(2)} s`, 100);
+  log(`#   seek to ${target.toFixed(2)} s (80%): currentTime ${after.toFixed(2)} after ${((Date.now() - s0) / 1000).toFixed(2)} s`);
+  const status = await page.textContent('#vod-status');
+  log(`#   status line: "${status}"`);
+  ok(/segments loaded/.test(status), `no progress in the status line: "${status}"`);
+  // Admins see the session with its progress.
+  await page.waitForSelector(`#sessions-tbody tr[data-session-id="${res.session_id}"]`, { timeout: 10000 });
+  await shot(page, 'recordings.png');
+
+  // A range without recordings: the API's words reach the user.
+  const empty0 = REC_START + 7200, empty1 = empty0 + 60;
+  const api = await daemon.api('GET', `/api/transcode/cam1/start/${empty0}/end/${empty1}`, { token: ADMIN_TOKEN });
+  ok(api.status >= 400 && api.json && api.json.message, `API answered ${api.status} ${api.text} for an empty range`);
+  await page.fill('#rec-start', clock(empty0));
+  await page.fill('#rec-end', clock(empty1));
+  await page.click('#rec-play');
+  const toast = await page.waitForSelector(`[data-testid=error-toast]:has-text(${JSON.stringify(api.json.message)})`, { timeout: 10000 });
+  log(`#   empty range error shown: "${(await toast.textContent()).trim()}"`);
+  await noFatal(page);
+});
+
+test('passthrough_badge', async (t) => {
+  const page = await newPage(t);
+  await login(page, ADMIN_TOKEN, 'admin');
+  await openRecordings(page, 'cam2');
+  const res = await playRange(page, PASS_START, PASS_START + 6);
+  eq(res.passthrough, true, 'passthrough for an H.264 + AAC recording');
+  ok(await page.isVisible('#passthrough-badge'), 'passthrough badge hidden');
+  const p = await waitPlays(page, '#vod-video', 1, 30000);
+  log(`#   passthrough playback: first frame after ${(p.firstFrameMs / 1000).toFixed(1)} s`);
+  await noFatal(page);
+});
+
+test('viewer_sees_no_admin_controls', async (t) => {
+  const page = await newPage(t);
+  await login(page, VIEWER_TOKEN, 'viewer');
+  eq((await page.textContent('#user-role')).trim(), 'viewer', 'role shown');
+  await page.waitForSelector(TILE0, { timeout: 10000 });
+  ok(await page.isHidden(`${TILE0} [data-testid=port-start]`), 'viewer sees a Start button');
+  ok(await page.isHidden('#stop-all'), 'viewer sees Stop all');
+  await page.click('#tab-recordings');
+  await waitFor(async () => (await page.$$eval('#rec-camera option', (o) => o.map((x) => x.value))).includes('cam1'),
+    10000, 'cam1 in the viewer\'s list');
+  const cams = await page.$$eval('#rec-camera option', (o) => o.map((x) => x.value));
+  ok(!cams.includes('cam2'), `viewer sees cam2, which is not theirs: ${cams}`);
+  ok(await page.isHidden('#sessions-card'), 'viewer sees the admin session list');
+  await shot(page, 'viewer.png');
+});
+
+test('logout_returns_to_login', async (t) => {
+  const page = await newPage(t);
+  await login(page, ADMIN_TOKEN, 'admin');
+  await page.click('#logout-button');
+  await page.waitForSelector('#login-view:not([hidden])', { timeout: 10000 });
+  await page.reload();
+  await page.waitForSelector('#login-view:not([hidden])', { timeout: 10000 });
+  ok(await page.isHidden('#user-box'), 'still signed in after logout and reload');
+});
+
+// ------------------------------------------------------------------ main
+async function setup() {
+  fs.mkdirSync(WORK, { recursive: true });
+  for (const f of fs.readdirSync(WORK)) if (f.endsWith('.png')) fs.rmSync(path.join(WORK, f));
+  const media = path.join(WORK, 'media');
+  const h265 = makeMedia(media, `h265_320x180_${REC_SECONDS}s.mp4`, [
+    '-f', 'lavfi', '-i', `testsrc2=size=320x180:rate=25:duration=${REC_SECONDS}`,
+    '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${REC_SECONDS}`,
+    '-c:v', 'libx265', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-x265-params', 'log-level=error',
+    '-tag:v', 'hvc1', '-c:a', 'aac', '-b:a', '64k', '-shortest']);
+  const h264 = makeMedia(media, 'h264_320x180_6s.mp4', [
+    '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25:duration=6',
+    '-f', 'lavfi', '-i', 'sine=frequency=880:sample_rate=48000:duration=6',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', '25',
+    '-c:a', 'aac', '-b:a', '64k', '-shortest']);
+  const dir = path.join(WORK, 'run');
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  daemon = new Daemon({ hlsd: opt.hlsd, dir, config: config() });
+  daemon.addRecording(h265, 'cam1', REC_START);
+  daemon.addRecording(h264, 'cam2', PASS_START);
+  await daemon.start();
+  log(`# hlsd on ${daemon.base}, log ${daemon.logPath}`);
+  chrome = await launchChromium(chromium);
+}
+
+async function main() {
+  let passed = 0, failed = 0;
+  const selected = tests.filter((x) => !opt.k || x.name.includes(opt.k));
+  try {
+    await setup();
+    for (const tc of selected) {
+      const t = { contexts: [], pageErrors: [] };
+      const t0 = Date.now();
+      try {
+        await tc.fn(t);
+        if (t.pageErrors.length) throw new Error(`uncaught errors in the page: ${t.pageErrors.join(' | ')}`);
+        passed += 1;
+        log(`PASS ${tc.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      } catch (e) {
+        failed += 1;
+        log(`FAIL ${tc.name} (${((Date.now() - t0) / 1000).toFixed(1)} s): ${e.stack || e}`);
+        for (const ctx of t.contexts) {
+          for (const pg of ctx.pages()) {
+            try { await shot(pg, `FAIL-${tc.name}.png`); } catch { /* page gone */ }
+          }
+        }
+        log(`#   hlsd log tail:\n${daemon.logTail(3000).replace(/^/gm, '#   | ')}`);
+      } finally {
+        for (const ctx of t.contexts) await ctx.close().catch(() => {});
+      }
+    }
+  } catch (e) {
+    failed += 1;
+    log(`FAIL setup: ${e.stack || e}`);
+    if (daemon) log(`#   hlsd log tail:\n${daemon.logTail(3000).replace(/^/gm, '#   | ')}`);
+  } finally {
+    if (chrome) await chrome.close();
+    if (daemon) await daemon.stop();
+  }
+  log(`integration: ${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}
+
+// Interrupted: still take the daemon and Chromium down.
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, async () => {
+    log(`# ${sig}: stopping Chromium and hlsd`);
+    if (chrome) await chrome.close();
+    if (daemon) await daemon.stop();
+    process.exit(130);
+  });
+}
+
+await main();

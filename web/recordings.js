@@ -1,0 +1,497 @@
+// Recordings view: camera + UTC day, a 24 h timeline of recordings with gaps,
+// range selection (drag or time inputs), playback through a transcode session,
+// and its progress (admin: GET /api/transcode; otherwise from hls.js events).
+import {
+  $, api, showError, clearError, fmtClock, fmtDate, fmtDuration, fmtSecondsOfDay,
+  parseTimeOfDay, dayStart, pick,
+} from './api.js';
+import { createPlayer } from './player.js';
+
+const DAY = 86400;
+const SESSIONS_POLL_MS = 2000;
+
+let isAdmin = false;
+let active = false;
+let camerasLoaded = false;
+let cameras = [];
+let recordings = []; // of the shown day: {start, end, ...raw}
+let sel = null;      // {start, end} seconds of the shown day
+let vod = null;      // {sessionId, camera, start, end, duration, player, frags, loaded, ...}
+let sessionsTimer = null;
+let loadSeq = 0;
+let selVersion = 0;  // bumped on every selection, so a late load does not override the user's
+
+let initialized = false;
+
+export function initRecordings(admin) {
+  isAdmin = admin;
+  if (initialized) return;
+  initialized = true;
+  $('rec-camera').onchange = () => { sel = null; rememberDefaultDay(); loadDay(); };
+  $('rec-date').onchange = () => { $('rec-date').dataset.auto = '0'; sel = null; loadDay(); };
+  $('rec-prev-day').onclick = () => shiftDay(-1);
+  $('rec-next-day').onclick = () => shiftDay(1);
+  $('rec-start').onchange = $('rec-end').onchange = () => selectionFromInputs();
+  $('rec-start').oninput = $('rec-end').oninput = () => selectionFromInputs();
+  $('range-form').onsubmit = (ev) => { ev.preventDefault(); play(); };
+  $('vod-close').onclick = () => closeVod();
+  $('vod-video').addEventListener('timeupdate', updatePlayhead);
+  initTimelineDrag();
+  drawAxis();
+}
+
+export function setRecordingsAdmin(admin) { isAdmin = admin; }
+
+export async function showRecordings() {
+  if (active) return;
+  active = true;
+  if (!camerasLoaded) await loadCameras();
+  else loadDay();
+  if (isAdmin) pollSessions();
+}
+
+export function hideRecordings() {
+  active = false;
+  clearTimeout(sessionsTimer);
+  sessionsTimer = null;
+  const v = $('vod-video');
+  if (!v.paused) v.pause();
+}
+
+export function resetRecordings() {
+  hideRecordings();
+  closeVod();
+  camerasLoaded = false;
+  cameras = [];
+  recordings = [];
+  sel = null;
+  $('rec-camera').replaceChildren();
+}
+
+// ---------------------------------------------------------------- cameras, day
+async function loadCameras() {
+  try {
+    const data = await api('GET', '/api/cameras');
+    const list = Array.isArray(data) ? data : (data.cameras || []);
+    cameras = list.map((c) => (typeof c === 'string' ? { name: c } : c)).filter((c) => c && c.name);
+    camerasLoaded = true;
+  } catch (e) {
+    showError(`Cameras: ${e.message}`, 'cameras');
+    return;
+  }
+  clearError('cameras');
+  const sel = $('rec-camera');
+  sel.replaceChildren(...cameras.map((c) => {
+    const o = document.createElement('option');
+    o.value = c.name;
+    o.textContent = c.name;
+    return o;
+  }));
+  if (!cameras.length) {
+    $('rec-summary').textContent = 'No camera has recordings yet.';
+    renderDay();
+    return;
+  }
+  rememberDefaultDay();
+  loadDay();
+}
+
+// The day of the camera's latest recording when the API says it, else today.
+function rememberDefaultDay() {
+  const cam = cameras.find((c) => c.name === $('rec-camera').value);
+  const last = Number(pick(cam, 'last', 'end', 'last_end', 'latest', 'end_time'));
+  if (!$('rec-date').value || $('rec-date').dataset.auto === '1') {
+    $('rec-date').value = fmtDate(Number.isFinite(last) && last > 0 ? last - 1 : Date.now() / 1000);
+    $('rec-date').dataset.auto = '1';
+  }
+}
+
+function shiftDay(n) {
+  const d = dayStart($('rec-date').value);
+  $('rec-date').value = fmtDate((Number.isFinite(d) ? d : Date.now() / 1000) + n * DAY);
+  $('rec-date').dataset.auto = '0';
+  sel = null;
+  loadDay();
+}
+
+function currentDay() { return dayStart($('rec-date').value); }
+
+async function loadDay() {
+  const cam = $('rec-camera').value;
+  const day = currentDay();
+  if (!cam || !Number.isFinite(day)) { recordings = []; renderDay(); return; }
+  const seq = ++loadSeq;
+  const selAtStart = selVersion;
+  let data;
+  try {
+    data = await api('GET', `/api/recordings/${encodeURIComponent(cam)}?after=${day}&before=${day + DAY}`);
+  } catch (e) {
+    if (seq !== loadSeq) return;
+    showError(`Recordings of ${cam}: ${e.message}`, 'recordings');
+    recordings = [];
+    renderDay();
+    return;
+  }
+  if (seq !== loadSeq) return; // a newer choice is already loading
+  clearError('recordings');
+  const list = Array.isArray(data) ? data : (data.recordings || []);
+  recordings = list.map((r) => {
+    const start = Number(pick(r, 'start_time', 'start'));
+    let end = Number(pick(r, 'end_time', 'end'));
+    if (!Number.isFinite(end)) end = start + Number(pick(r, 'duration') || 0);
+    return Object.assign({}, r, { start, end });
+  }).filter((r) => Number.isFinite(r.start) && r.end > r.start).sort((a, b) => a.start - b.start);
+  const gapsRaw = Array.isArray(data.gaps) ? data.gaps : [];
+  const gaps = gapsRaw.map((g) => (Array.isArray(g)
+    ? { start: +g[0], end: +g[1] }
+    : { start: Number(pick(g, 'start_time', 'start', 'from')), end: Number(pick(g, 'end_time', 'end', 'to')) }))
+    .filter((g) => Number.isFinite(g.start) && g.end > g.start);
+  renderDay(gaps.length ? gaps : computeGaps(recordings));
+  // Start with the first recording of the day selected, unless the user chose a range.
+  if (selVersion === selAtStart && !sel && recordings.length) selectRecording(recordings[0]);
+  else drawSelection();
+}
+
+function computeGaps(recs) {
+  const gaps = [];
+  for (let i = 1; i < recs.length; i++) {
+    const prevEnd = Math.max(...recs.slice(0, i).map((r) => r.end));
+    if (recs[i].start - prevEnd > 0.5) gaps.push({ start: prevEnd, end: recs[i].start });
+  }
+  return gaps;
+}
+
+// ---------------------------------------------------------------- timeline
+function pct(secOfDay) { return `${(Math.max(0, Math.min(DAY, secOfDay)) / DAY) * 100}%`; }
+
+function drawAxis() {
+  const axis = $('timeline-axis');
+  axis.replaceChildren();
+  for (let h = 0; h <= 24; h += 3) {
+    const s = document.createElement('span');
+    s.style.left = pct(h * 3600);
+    s.textContent = `${String(h).padStart(2, '0')}:00`;
+    axis.append(s);
+  }
+}
+
+function renderDay(gaps = []) {
+  const day = currentDay();
+  const track = $('timeline-track');
+  track.replaceChildren();
+  const tbody = $('rec-tbody');
+  tbody.replaceChildren();
+  for (const g of gaps) {
+    const el = document.createElement('div');
+    el.className = 'gap-bar';
+    el.dataset.testid = 'gap-bar';
+    el.style.left = pct(g.start - day);
+    el.style.width = `calc(${pct(g.end - day)} - ${pct(g.start - day)})`;
+    el.title = `gap ${fmtClock(g.start)} – ${fmtClock(g.end)} (${fmtDuration(g.end - g.start)})`;
+    track.append(el);
+  }
+  for (const r of recordings) {
+    const el = document.createElement('div');
+    el.className = 'rec-bar';
+    el.dataset.testid = 'rec-bar';
+    el.style.left = pct(r.start - day);
+    el.style.width = `calc(${pct(r.end - day)} - ${pct(r.start - day)})`;
+    el.title = `${fmtClock(r.start)} – ${fmtClock(r.end)} (${fmtDuration(r.end - r.start)})`;
+    el.recording = r;
+    track.append(el);
+
+    const tr = document.createElement('tr');
+    const vcodec = [pick(r, 'video_codec', 'vcodec'), r.width && r.height ? `${r.width}×${r.height}` : '']
+      .filter(Boolean).join(' ');
+    const cells = [fmtClock(r.start), fmtClock(r.end), fmtDuration(r.end - r.start), vcodec || '–',
+      pick(r, 'audio_codec', 'acodec') || 'none'];
+    for (const c of cells) {
+      const td = document.createElement('td');
+      td.textContent = c;
+      tr.append(td);
+    }
+    const td = document.createElement('td');
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'btn btn-ghost';
+    b.textContent = 'Select';
+    b.onclick = () => selectRecording(r);
+    td.append(b);
+    tr.append(td);
+    tbody.append(tr);
+  }
+  $('rec-empty').hidden = recordings.length > 0;
+  const total = recordings.reduce((a, r) => a + Math.min(r.end, day + DAY) - Math.max(r.start, day), 0);
+  $('rec-summary').textContent = cameras.length
+    ? `${recordings.length} recording${recordings.length === 1 ? '' : 's'} · ${fmtDuration(total)} recorded · ${gaps.length} gap${gaps.length === 1 ? '' : 's'}`
+    : 'No camera has recordings yet.';
+  drawSelection();
+  updatePlayhead();
+}
+
+function selectRecording(r) {
+  const day = currentDay();
+  setSelection(Math.max(0, r.start - day), Math.min(DAY - 1, r.end - day));
+}
+
+function setSelection(a, b) {
+  const s = Math.max(0, Math.min(a, b)), e = Math.min(DAY - 1, Math.max(a, b));
+  sel = { start: Math.floor(s), end: Math.ceil(e) };
+  selVersion += 1;
+  if (sel.end <= sel.start) sel.end = Math.min(DAY - 1, sel.start + 1);
+  $('rec-start').value = fmtSecondsOfDay(sel.start);
+  $('rec-end').value = fmtSecondsOfDay(sel.end);
+  drawSelection();
+}
+
+function selectionFromInputs() {
+  const s = parseTimeOfDay($('rec-start').value.trim()), e = parseTimeOfDay($('rec-end').value.trim());
+  selVersion += 1;
+  if (!Number.isFinite(s) || !Number.isFinite(e)) {
+    sel = null;
+    drawSelection();
+    $('range-length').textContent = 'times are UTC, as HH:MM:SS';
+    return false;
+  }
+  sel = { start: s, end: e };
+  drawSelection();
+  return true;
+}
+
+function drawSelection() {
+  const el = $('timeline-selection');
+  if (!sel || !(sel.end > sel.start)) {
+    el.hidden = true;
+    $('range-length').textContent = sel ? 'the end must be after the start' : '';
+    return;
+  }
+  el.hidden = false;
+  el.style.left = pct(sel.start);
+  el.style.width = `calc(${pct(sel.end)} - ${pct(sel.start)})`;
+  const day = currentDay();
+  const covered = recordings.reduce((a, r) => a + Math.max(0, Math.min(r.end, day + sel.end) - Math.max(r.start, day + sel.start)), 0);
+  $('range-length').textContent = `${fmtDuration(sel.end - sel.start)} selected, ${fmtDuration(covered)} recorded`;
+}
+
+function initTimelineDrag() {
+  const tl = $('timeline');
+  let drag = null;
+  const secAt = (ev) => {
+    const rect = tl.getBoundingClientRect();
+    return Math.max(0, Math.min(1, (ev.clientX - rect.left) / rect.width)) * DAY;
+  };
+  tl.addEventListener('pointerdown', (ev) => {
+    if (ev.button !== 0) return;
+    tl.setPointerCapture(ev.pointerId);
+    drag = { x: ev.clientX, from: secAt(ev), moved: false, target: ev.target };
+  });
+  tl.addEventListener('pointermove', (ev) => {
+    if (!drag) return;
+    if (!drag.moved && Math.abs(ev.clientX - drag.x) < 3) return;
+    drag.moved = true;
+    setSelection(drag.from, secAt(ev));
+  });
+  const end = (ev) => {
+    if (!drag) return;
+    const d = drag;
+    drag = null;
+    if (d.moved) setSelection(d.from, secAt(ev));
+    else if (d.target && d.target.recording) selectRecording(d.target.recording);
+  };
+  tl.addEventListener('pointerup', end);
+  tl.addEventListener('pointercancel', () => { drag = null; });
+}
+
+function updatePlayhead() {
+  const ph = $('timeline-playhead');
+  if (!vod) { ph.hidden = true; return; }
+  const v = $('vod-video');
+  const pd = vod.player && vod.player.hls && vod.player.hls.playingDate;
+  const t = pd ? pd.getTime() / 1000 : vod.start + (v.currentTime || 0);
+  const off = t - currentDay();
+  ph.hidden = !(vod.camera === $('rec-camera').value && off >= 0 && off <= DAY);
+  ph.style.left = pct(off);
+  $('vod-clock').textContent = `${fmtDate(t)} ${fmtClock(t)} UTC`;
+}
+
+// ---------------------------------------------------------------- playback
+async function play() {
+  const cam = $('rec-camera').value;
+  const day = currentDay();
+  const valid = selectionFromInputs();
+  if (!cam) { showError('Choose a camera first.'); return; }
+  if (!valid) { showError('Times must be UTC times of the day, as HH:MM:SS (for example 09:30:00).'); return; }
+  if (!Number.isFinite(day)) { showError('Choose a day first.'); return; }
+  if (!sel || !(sel.end > sel.start)) { showError('Choose a range: the end must be after the start.'); return; }
+  const start = day + sel.start, end = day + sel.end;
+  const btn = $('rec-play');
+  btn.disabled = true;
+  let res;
+  try {
+    res = await api('GET', `/api/transcode/${encodeURIComponent(cam)}/start/${start}/end/${end}`);
+  } catch (e) {
+    showError(`Play ${cam} ${fmtClock(start)}–${fmtClock(end)}: ${e.message}`);
+    return;
+  } finally {
+    btn.disabled = false;
+  }
+  openVod(cam, start, end, res);
+}
+
+function openVod(camera, start, end, res) {
+  closeVod();
+  const id = pick(res, 'session_id', 'id');
+  const duration = Number(res.duration);
+  vod = { sessionId: id, camera, start, end, duration, player: null, total: 0, loaded: new Set(),
+    waiting: null, encoder: null, note: '' };
+  $('vod-card').hidden = false;
+  $('vod-card').dataset.sessionId = id || '';
+  $('vod-title').textContent = `${camera} · ${fmtDate(start)} ${fmtClock(start)} – ${fmtClock(end)} UTC · ${fmtDuration(Number.isFinite(duration) ? duration : end - start)}`;
+  $('passthrough-badge').hidden = !res.passthrough;
+  $('vod-error').hidden = true;
+  const v = $('vod-video');
+  v.dataset.sessionId = id || '';
+  const cur = vod;
+  vod.player = createPlayer(v, res.playlist, {
+    label: 'vod',
+    live: false,
+    onFatal: (msg) => {
+      if (vod !== cur) return;
+      $('vod-error').textContent = `Playback failed: ${msg}`;
+      $('vod-error').hidden = false;
+      showError(`Recording ${camera}: ${msg}`, 'player-vod');
+    },
+    onError: (msg, data) => {
+      if (vod !== cur) return;
+      if (data && data.details && data.details.startsWith('frag')) cur.note = `retrying: ${msg}`;
+      renderVodStatus();
+    },
+    events: {
+      LEVEL_LOADED: (_e, data) => { cur.total = data.details.fragments.length; renderVodStatus(); },
+      FRAG_LOADING: (_e, data) => { cur.waiting = data.frag.sn; renderVodStatus(); },
+      FRAG_LOADED: (_e, data) => {
+        cur.loaded.add(data.frag.sn);
+        if (cur.waiting === data.frag.sn) cur.waiting = null;
+        cur.note = '';
+        renderVodStatus();
+      },
+    },
+  });
+  $('vod-card').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+  renderVodStatus();
+  if (isAdmin) pollSessions();
+}
+
+function closeVod() {
+  if (!vod) return;
+  if (vod.player) vod.player.destroy();
+  vod = null;
+  $('vod-card').hidden = true;
+  clearError('player-vod');
+  updatePlayhead();
+}
+
+function renderVodStatus() {
+  if (!vod) return;
+  const parts = [];
+  let frac = null;
+  const e = vod.encoder;
+  if (e) {
+    if (e.state) parts.push(`transcoder ${e.state}`);
+    if (Number.isFinite(e.percent)) { parts.push(`${e.percent.toFixed(0)}% encoded`); frac = e.percent / 100; }
+    if (Number.isFinite(e.speed)) parts.push(`${e.speed.toFixed(1)}× real time`);
+    if (e.error) parts.push(`error: ${e.error}`);
+  }
+  if (vod.total) {
+    parts.push(`${vod.loaded.size}/${vod.total} segments loaded`);
+    if (frac === null) frac = vod.loaded.size / vod.total;
+  }
+  if (vod.waiting !== null && vod.waiting !== undefined) parts.push(`waiting for segment ${vod.waiting}`);
+  if (vod.note) parts.push(vod.note);
+  $('vod-status').textContent = parts.join(' · ') || 'starting…';
+  $('vod-progress-bar').style.width = `${Math.round(Math.max(0, Math.min(1, frac || 0)) * 100)}%`;
+}
+
+// ---------------------------------------------------------------- sessions (admin)
+function sessionFields(s) {
+  const prog = typeof s.progress === 'object' && s.progress ? s.progress : {};
+  const percent = Number(pick(prog, 'percent') ?? pick(s, 'percent') ?? (typeof s.progress === 'number' ? s.progress : undefined));
+  return {
+    id: pick(s, 'session_id', 'id'),
+    camera: s.camera,
+    start: Number(pick(s, 'start', 'start_ts', 'start_time')),
+    end: Number(pick(s, 'end', 'end_ts', 'end_time')),
+    state: pick(s, 'state', 'status'),
+    percent,
+    speed: Number(pick(prog, 'speed') ?? pick(s, 'speed')),
+    viewers: pick(s, 'viewers'),
+    idle: Number(pick(s, 'idle_seconds', 'idle', 'idle_time')),
+    passthrough: !!s.passthrough,
+    error: pick(s, 'last_error', 'error'),
+  };
+}
+
+async function pollSessions() {
+  clearTimeout(sessionsTimer);
+  sessionsTimer = null;
+  if (!active || !isAdmin) return;
+  try {
+    const data = await api('GET', '/api/transcode');
+    const list = (Array.isArray(data) ? data : (data.sessions || [])).map(sessionFields);
+    clearError('sessions');
+    renderSessions(list);
+    if (vod) {
+      const mine = list.find((s) => s.id === vod.sessionId);
+      vod.encoder = mine || { state: 'gone (stopped or expired)' };
+      renderVodStatus();
+    }
+  } catch (e) {
+    if (e.status !== 401) showError(`Transcode sessions: ${e.message}`, 'sessions');
+  }
+  if (active && isAdmin) sessionsTimer = setTimeout(pollSessions, SESSIONS_POLL_MS);
+}
+
+function renderSessions(list) {
+  const tbody = $('sessions-tbody');
+  tbody.replaceChildren();
+  for (const s of list) {
+    const tr = document.createElement('tr');
+    tr.dataset.sessionId = s.id || '';
+    const range = Number.isFinite(s.start) && Number.isFinite(s.end)
+      ? `${fmtDate(s.start)} ${fmtClock(s.start)} – ${fmtClock(s.end)}` : '–';
+    const progress = [Number.isFinite(s.percent) ? `${s.percent.toFixed(0)}%` : '',
+      Number.isFinite(s.speed) ? `${s.speed.toFixed(1)}×` : '', s.passthrough ? 'passthrough' : '']
+      .filter(Boolean).join(' · ') || '–';
+    const cells = [s.id || '–', s.camera || '–', range, s.error ? `${s.state || 'failed'}: ${s.error}` : (s.state || '–'),
+      progress, s.viewers ?? '–', Number.isFinite(s.idle) ? fmtDuration(s.idle) : '–'];
+    cells.forEach((c, i) => {
+      const td = document.createElement('td');
+      if (i === 0) {
+        const code = document.createElement('code');
+        code.textContent = c;
+        td.append(code);
+      } else td.textContent = c;
+      tr.append(td);
+    });
+    const td = document.createElement('td');
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'btn btn-danger';
+    b.textContent = 'Stop';
+    b.onclick = () => deleteSession(s.id);
+    td.append(b);
+    tr.append(td);
+    tbody.append(tr);
+  }
+  $('sessions-empty').hidden = list.length > 0;
+}
+
+async function deleteSession(id) {
+  try {
+    await api('DELETE', `/api/transcode/${encodeURIComponent(id)}`);
+    if (vod && vod.sessionId === id) closeVod();
+  } catch (e) {
+    showError(`Stop session ${id}: ${e.message}`);
+  }
+  pollSessions();
+}
