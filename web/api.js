@@ -70,7 +70,7 @@ export function showError(message, key) {
   const close = document.createElement('button');
   close.type = 'button';
   close.title = 'Dismiss';
-  close.textContent = '×';
+  close.setAttribute('aria-label', 'Dismiss'); // the × is drawn by CSS, outside the message text
   close.addEventListener('click', () => clearError(k));
   el.append(span, count, close);
   box.append(el);

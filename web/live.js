@@ -53,7 +53,8 @@ async function poll() {
     const ports = Array.isArray(data) ? data : (data.ports || []);
     // The list may carry only the basics; a running port's numbers come from its status.
     await Promise.all(ports.map(async (p) => {
-      if (isRunning(p) && p.fps === undefined && p.segments === undefined) {
+      const needsStatus = isRunning(p) || (p.state && p.state !== 'stopped');
+      if (needsStatus && p.fps === undefined && p.segments === undefined) {
         try {
           const st = await api('GET', `/api/ports/${encodeURIComponent(p.index)}/preview`);
           Object.assign(p, st.status || st);
@@ -257,10 +258,22 @@ function openMain(t) {
   const video = $('main-video');
   video.dataset.portIndex = String(t.index);
   main = { index: t.index, player: null };
+  $('main-player-mode').textContent = 'loading';
   main.player = createPlayer(video, playlistOf(p), {
     label: 'main',
     live: true,
     lowLatency: true,
+    events: {
+      // LL-HLS needs parts in the playlist; the badge says what the stream offers.
+      LEVEL_LOADED: (_e, data) => {
+        const d = data.details || {};
+        const ll = (d.partList && d.partList.length > 0) || d.canBlockReload;
+        $('main-player-mode').textContent = ll ? 'low latency' : 'standard HLS';
+        $('main-player-mode').title = ll
+          ? 'LL-HLS: parts and blocking playlist reloads'
+          : 'This port serves plain HLS segments (no parts): latency follows the segment length';
+      },
+    },
     onFatal: (msg) => {
       $('main-player-error').textContent = msg;
       $('main-player-error').hidden = false;

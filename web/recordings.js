@@ -36,6 +36,12 @@ export function initRecordings(admin) {
   $('range-form').onsubmit = (ev) => { ev.preventDefault(); play(); };
   $('vod-close').onclick = () => closeVod();
   $('vod-video').addEventListener('timeupdate', updatePlayhead);
+  $('tl-zoom-in').onclick = () => zoom(1);
+  $('tl-zoom-out').onclick = () => zoom(-1);
+  $('tl-fit').onclick = () => fitSelection();
+  $('tl-day').onclick = () => setView(DAY / 2, DAY);
+  $('tl-left').onclick = () => setView(view.from + view.span / 2 - view.span * 0.75, view.span);
+  $('tl-right').onclick = () => setView(view.from + view.span / 2 + view.span * 0.75, view.span);
   initTimelineDrag();
   drawAxis();
 }
@@ -47,7 +53,7 @@ export async function showRecordings() {
   active = true;
   if (!camerasLoaded) await loadCameras();
   else loadDay();
-  if (isAdmin) pollSessions();
+  pollSessions();
 }
 
 export function hideRecordings() {
@@ -147,6 +153,7 @@ async function loadDay() {
     : { start: Number(pick(g, 'start_time', 'start', 'from')), end: Number(pick(g, 'end_time', 'end', 'to')) }))
     .filter((g) => Number.isFinite(g.start) && g.end > g.start);
   renderDay(gaps.length ? gaps : computeGaps(recordings));
+  if (data.truncated) showError(`Recordings of ${cam}: the list of this day is truncated (too many recordings); the timeline is incomplete.`, 'recordings');
   // Start with the first recording of the day selected, unless the user chose a range.
   if (selVersion === selAtStart && !sel && recordings.length) selectRecording(recordings[0]);
   else drawSelection();
@@ -162,20 +169,59 @@ function computeGaps(recs) {
 }
 
 // ---------------------------------------------------------------- timeline
-function pct(secOfDay) { return `${(Math.max(0, Math.min(DAY, secOfDay)) / DAY) * 100}%`; }
+// The timeline shows [view.from, view.from + view.span] seconds of the day;
+// zooming in makes short recordings and gaps visible.
+const ZOOMS = [DAY, 6 * 3600, 3600, 600, 120];
+let view = { from: 0, span: DAY };
+let lastGaps = [];
+
+function pos(sec) { return ((sec - view.from) / view.span) * 100; }
+function pct(sec) { return `${Math.max(-1, Math.min(101, pos(sec)))}%`; }
+function widthPct(a, b) { return `${Math.max(0, Math.min(101, pos(b)) - Math.max(-1, pos(a)))}%`; }
+
+function setView(center, span) {
+  span = Math.min(DAY, span);
+  const from = Math.max(0, Math.min(DAY - span, center - span / 2));
+  view = { from, span };
+  renderDay(lastGaps);
+}
+
+function zoom(dir) {
+  const i = ZOOMS.findIndex((z) => z <= view.span + 1);
+  const next = ZOOMS[Math.max(0, Math.min(ZOOMS.length - 1, (i < 0 ? ZOOMS.length - 1 : i) + dir))];
+  const center = sel && sel.end > sel.start && sel.start >= view.from && sel.end <= view.from + view.span
+    ? (sel.start + sel.end) / 2 : view.from + view.span / 2;
+  setView(center, next);
+}
+
+function fitSelection() {
+  if (!sel || !(sel.end > sel.start)) { setView(DAY / 2, DAY); return; }
+  const len = sel.end - sel.start;
+  setView((sel.start + sel.end) / 2, Math.max(60, len * 1.5));
+}
 
 function drawAxis() {
   const axis = $('timeline-axis');
   axis.replaceChildren();
-  for (let h = 0; h <= 24; h += 3) {
+  const steps = [10, 30, 60, 300, 600, 1800, 3600, 3 * 3600];
+  const step = steps.find((x) => view.span / x <= 10) || 3 * 3600;
+  const first = Math.ceil(view.from / step) * step;
+  for (let t = first; t <= view.from + view.span + 0.001; t += step) {
     const s = document.createElement('span');
-    s.style.left = pct(h * 3600);
-    s.textContent = `${String(h).padStart(2, '0')}:00`;
+    s.style.left = `${pos(t)}%`;
+    if (pos(t) < 3) s.style.transform = 'none';
+    else if (pos(t) > 97) s.style.transform = 'translateX(-100%)';
+    const txt = fmtSecondsOfDay(Math.min(t, DAY - 1));
+    s.textContent = t >= DAY ? '24:00' : step < 60 ? txt : txt.slice(0, 5);
     axis.append(s);
   }
+  const cut = (x) => (view.span < 3600 ? fmtSecondsOfDay(x) : fmtSecondsOfDay(x).slice(0, 5));
+  $('tl-view').textContent = view.span >= DAY ? 'whole day' : `${cut(view.from)}–${cut(view.from + view.span)}`;
 }
 
 function renderDay(gaps = []) {
+  lastGaps = gaps;
+  drawAxis();
   const day = currentDay();
   const track = $('timeline-track');
   track.replaceChildren();
@@ -186,7 +232,7 @@ function renderDay(gaps = []) {
     el.className = 'gap-bar';
     el.dataset.testid = 'gap-bar';
     el.style.left = pct(g.start - day);
-    el.style.width = `calc(${pct(g.end - day)} - ${pct(g.start - day)})`;
+    el.style.width = widthPct(g.start - day, g.end - day);
     el.title = `gap ${fmtClock(g.start)} – ${fmtClock(g.end)} (${fmtDuration(g.end - g.start)})`;
     track.append(el);
   }
@@ -195,7 +241,7 @@ function renderDay(gaps = []) {
     el.className = 'rec-bar';
     el.dataset.testid = 'rec-bar';
     el.style.left = pct(r.start - day);
-    el.style.width = `calc(${pct(r.end - day)} - ${pct(r.start - day)})`;
+    el.style.width = widthPct(r.start - day, r.end - day);
     el.title = `${fmtClock(r.start)} – ${fmtClock(r.end)} (${fmtDuration(r.end - r.start)})`;
     el.recording = r;
     track.append(el);
@@ -267,7 +313,7 @@ function drawSelection() {
   }
   el.hidden = false;
   el.style.left = pct(sel.start);
-  el.style.width = `calc(${pct(sel.end)} - ${pct(sel.start)})`;
+  el.style.width = widthPct(sel.start, sel.end);
   const day = currentDay();
   const covered = recordings.reduce((a, r) => a + Math.max(0, Math.min(r.end, day + sel.end) - Math.max(r.start, day + sel.start)), 0);
   $('range-length').textContent = `${fmtDuration(sel.end - sel.start)} selected, ${fmtDuration(covered)} recorded`;
@@ -278,7 +324,7 @@ function initTimelineDrag() {
   let drag = null;
   const secAt = (ev) => {
     const rect = tl.getBoundingClientRect();
-    return Math.max(0, Math.min(1, (ev.clientX - rect.left) / rect.width)) * DAY;
+    return view.from + Math.max(0, Math.min(1, (ev.clientX - rect.left) / rect.width)) * view.span;
   };
   tl.addEventListener('pointerdown', (ev) => {
     if (ev.button !== 0) return;
@@ -309,7 +355,7 @@ function updatePlayhead() {
   const pd = vod.player && vod.player.hls && vod.player.hls.playingDate;
   const t = pd ? pd.getTime() / 1000 : vod.start + (v.currentTime || 0);
   const off = t - currentDay();
-  ph.hidden = !(vod.camera === $('rec-camera').value && off >= 0 && off <= DAY);
+  ph.hidden = !(vod.camera === $('rec-camera').value && off >= view.from && off <= view.from + view.span);
   ph.style.left = pct(off);
   $('vod-clock').textContent = `${fmtDate(t)} ${fmtClock(t)} UTC`;
 }
@@ -379,7 +425,7 @@ function openVod(camera, start, end, res) {
   });
   $('vod-card').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
   renderVodStatus();
-  if (isAdmin) pollSessions();
+  pollSessions();
 }
 
 function closeVod() {
@@ -399,7 +445,8 @@ function renderVodStatus() {
   if (e) {
     if (e.state) parts.push(`transcoder ${e.state}`);
     if (Number.isFinite(e.percent)) { parts.push(`${e.percent.toFixed(0)}% encoded`); frac = e.percent / 100; }
-    if (Number.isFinite(e.speed)) parts.push(`${e.speed.toFixed(1)}× real time`);
+    if (Number.isFinite(e.segmentsReady) && Number.isFinite(e.segments)) parts.push(`${e.segmentsReady}/${e.segments} segments ready`);
+    if (Number.isFinite(e.speed) && e.speed > 0) parts.push(`${e.speed.toFixed(1)}× real time`);
     if (e.error) parts.push(`error: ${e.error}`);
   }
   if (vod.total) {
@@ -427,19 +474,40 @@ function sessionFields(s) {
     viewers: pick(s, 'viewers'),
     idle: Number(pick(s, 'idle_seconds', 'idle', 'idle_time')),
     passthrough: !!s.passthrough,
+    segments: Number(pick(s, 'segments')),
+    segmentsReady: Number(pick(s, 'segments_ready')),
     error: pick(s, 'last_error', 'error'),
   };
 }
 
+// Admins poll the list of sessions; everyone else polls the status of the
+// session they watch (GET /api/transcode/{id}) while it is open.
 async function pollSessions() {
   clearTimeout(sessionsTimer);
   sessionsTimer = null;
-  if (!active || !isAdmin) return;
+  if (!active) return;
+  if (!isAdmin) {
+    if (!vod || !vod.sessionId) return;
+    const cur = vod;
+    try {
+      const data = await api('GET', `/api/transcode/${encodeURIComponent(cur.sessionId)}`);
+      if (vod === cur) cur.encoder = sessionFields(data.session || data);
+      clearError('sessions');
+    } catch (e) {
+      if (e.status === 401) return;
+      if (vod === cur) cur.encoder = { state: e.status === 404 ? 'gone (stopped or expired)' : undefined, error: e.message };
+    }
+    renderVodStatus();
+    if (active && vod) sessionsTimer = setTimeout(pollSessions, SESSIONS_POLL_MS);
+    return;
+  }
   try {
     const data = await api('GET', '/api/transcode');
     const list = (Array.isArray(data) ? data : (data.sessions || [])).map(sessionFields);
     clearError('sessions');
     renderSessions(list);
+    $('sessions-count').textContent = Number.isFinite(data.active) && Number.isFinite(data.max_concurrent)
+      ? `· ${data.active} of at most ${data.max_concurrent} active` : '';
     if (vod) {
       const mine = list.find((s) => s.id === vod.sessionId);
       vod.encoder = mine || { state: 'gone (stopped or expired)' };
@@ -460,7 +528,9 @@ function renderSessions(list) {
     const range = Number.isFinite(s.start) && Number.isFinite(s.end)
       ? `${fmtDate(s.start)} ${fmtClock(s.start)} – ${fmtClock(s.end)}` : '–';
     const progress = [Number.isFinite(s.percent) ? `${s.percent.toFixed(0)}%` : '',
-      Number.isFinite(s.speed) ? `${s.speed.toFixed(1)}×` : '', s.passthrough ? 'passthrough' : '']
+      Number.isFinite(s.speed) && s.speed > 0 ? `${s.speed.toFixed(1)}×` : '',
+      Number.isFinite(s.segmentsReady) && Number.isFinite(s.segments) ? `${s.segmentsReady}/${s.segments} seg.` : '',
+      s.passthrough ? 'passthrough' : '']
       .filter(Boolean).join(' · ') || '–';
     const cells = [s.id || '–', s.camera || '–', range, s.error ? `${s.state || 'failed'}: ${s.error}` : (s.state || '–'),
       progress, s.viewers ?? '–', Number.isFinite(s.idle) ? fmtDuration(s.idle) : '–'];

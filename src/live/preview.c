@@ -24,20 +24,25 @@ static void idle_cb(void *arg);
 const char *live_state_name(enum live_state s)
 {
     switch (s) {
-    case LIVE_STOPPED: return "stopped";
-    case LIVE_STARTING: return "starting";
-    case LIVE_RUNNING: return "running";
-    case LIVE_RECONNECTING: return "reconnecting";
-    case LIVE_STOPPING: return "stopping";
-    case LIVE_FAILED: return "failed";
+    case LIVE_STOPPED:
+        return "stopped";
+    case LIVE_STARTING:
+        return "starting";
+    case LIVE_RUNNING:
+        return "running";
+    case LIVE_RECONNECTING:
+        return "reconnecting";
+    case LIVE_STOPPING:
+        return "stopping";
+    case LIVE_FAILED:
+        return "failed";
     }
     return "unknown";
 }
 
 bool live_port_previewing(const struct live_port *p)
 {
-    return p->state == LIVE_STARTING || p->state == LIVE_RUNNING ||
-           p->state == LIVE_RECONNECTING;
+    return p->state == LIVE_STARTING || p->state == LIVE_RUNNING || p->state == LIVE_RECONNECTING;
 }
 
 struct live_port *live_find_port(struct live_manager *m, long index)

@@ -16,9 +16,9 @@
 
 static bool is_secret_key(const char *k, size_t n)
 {
-    static const char *const keys[] = {"password", "passwd", "pass", "pwd", "token",
-                                       "secret", "auth", "key", "passphrase", "user",
-                                       "username", "login", "pkey", "apikey", "api_key"};
+    static const char *const keys[] = {"password", "passwd", "pass", "pwd",        "token",
+                                       "secret",   "auth",   "key",  "passphrase", "user",
+                                       "username", "login",  "pkey", "apikey",     "api_key"};
     for (size_t i = 0; i < UTIL_ARRAY_LEN(keys); i++)
         if (strlen(keys[i]) == n && strncasecmp(k, keys[i], n) == 0)
             return true;

@@ -29,23 +29,23 @@ struct live_port {
     char file_prefix[40];       /* "port_3-": every segment of the port starts with it */
 
     enum live_state state;
-    struct worker *w;           /* NULL while stopped or waiting to respawn */
-    bool restart_after_stop;    /* POST (or a viewer) arrived during the stop ladder */
-    bool fatal;                 /* the current worker reported a fatal "error" */
-    bool have_segment;          /* this preview (since its start) wrote a segment */
+    struct worker *w;        /* NULL while stopped or waiting to respawn */
+    bool restart_after_stop; /* POST (or a viewer) arrived during the stop ladder */
+    bool fatal;              /* the current worker reported a fatal "error" */
+    bool have_segment;       /* this preview (since its start) wrote a segment */
 
-    double started_at;          /* wall clock of the start, NAN before the first */
-    double fps, bitrate;        /* last progress event */
-    int width, height;          /* output size from "started" */
-    long segments;              /* segment events since the start */
-    long restarts_base;         /* crashes + input restarts of earlier workers */
-    long worker_restarts;       /* input restarts reported by the current worker */
-    char *last_error;           /* owned, NULL = none */
+    double started_at;    /* wall clock of the start, NAN before the first */
+    double fps, bitrate;  /* last progress event */
+    int width, height;    /* output size from "started" */
+    long segments;        /* segment events since the start */
+    long restarts_base;   /* crashes + input restarts of earlier workers */
+    long worker_restarts; /* input restarts reported by the current worker */
+    char *last_error;     /* owned, NULL = none */
 
-    unsigned crash_streak;      /* consecutive crashes without a segment: backoff index */
+    unsigned crash_streak; /* consecutive crashes without a segment: backoff index */
     struct loop_timer *respawn_timer;
     struct loop_timer *idle_timer;
-    double last_request;        /* monotonic time of the last playlist/segment request */
+    double last_request; /* monotonic time of the last playlist/segment request */
 
     struct http_request **waiters; /* playlist requests suspended until a segment exists */
     size_t n_waiters, cap_waiters;

@@ -95,13 +95,13 @@ int media_audio_settings_parse(const cJSON *audio, struct media_audio_settings *
 }
 
 /* Sets a private option, ignoring encoders that do not have it. */
-static void try_opt(AVCodecContext *ctx, const char *key, const char *val, const char *log_name)
+static void try_opt(AVCodecContext *ctx, const char *key, const char *val)
 {
     if (!val)
         return;
     int r = av_opt_set(ctx->priv_data, key, val, 0);
     if (r < 0 && r != AVERROR_OPTION_NOT_FOUND)
-        LOG_WARN(log_name, "%s: option %s=%s refused", ctx->codec->name, key, val);
+        LOG_WARN(NULL, "%s: option %s=%s refused", ctx->codec->name, key, val);
 }
 
 static bool is_x264(const AVCodec *c)
@@ -143,8 +143,7 @@ static void venc_reset(struct media_venc *e)
 
 static int try_open(struct media_venc *e, const AVCodec *codec,
                     const struct media_video_settings *s, int width, int height,
-                    AVRational frame_rate, double gop_seconds, const char *log_name, char *why,
-                    size_t whylen)
+                    AVRational frame_rate, double gop_seconds, char *why, size_t whylen)
 {
     int r;
     e->ctx = avcodec_alloc_context3(codec);
@@ -178,22 +177,22 @@ static int try_open(struct media_venc *e, const AVCodec *codec,
         }
     }
     if (is_x264(codec)) {
-        try_opt(c, "preset", s->preset, log_name);
-        try_opt(c, "tune", s->tune, log_name);
-        try_opt(c, "profile", "high", log_name);
-        try_opt(c, "forced-idr", "1", log_name);
+        try_opt(c, "preset", s->preset);
+        try_opt(c, "tune", s->tune);
+        try_opt(c, "profile", "high");
+        try_opt(c, "forced-idr", "1");
         if (s->bitrate <= 0) {
             char crf[16];
             snprintf(crf, sizeof(crf), "%d", s->crf);
-            try_opt(c, "crf", crf, log_name);
+            try_opt(c, "crf", crf);
         }
         /* Keyframes only where a segment starts. */
-        try_opt(c, "x264-params", "scenecut=0:open-gop=0", log_name);
+        try_opt(c, "x264-params", "scenecut=0:open-gop=0");
     } else {
         /* Hardware encoders name their presets differently: best effort. */
-        try_opt(c, "preset", s->preset, log_name);
-        try_opt(c, "profile", "high", log_name);
-        try_opt(c, "forced-idr", "1", log_name);
+        try_opt(c, "preset", s->preset);
+        try_opt(c, "profile", "high");
+        try_opt(c, "forced-idr", "1");
         if (s->bitrate <= 0) {
             char q[16];
             snprintf(q, sizeof(q), "%d", s->crf);
@@ -219,6 +218,7 @@ int media_venc_open(struct media_venc **out, const struct media_video_settings *
 {
     char why[256] = "";
     int r;
+    (void)log_name; /* the worker's process prefix names the job already */
     *out = NULL;
     media_avlog_init();
     struct media_venc *e = calloc(1, sizeof(*e));
@@ -233,11 +233,11 @@ int media_venc_open(struct media_venc **out, const struct media_video_settings *
         snprintf(why, sizeof(why), "not an H.264 encoder");
         r = AVERROR(EINVAL);
     } else {
-        r = try_open(e, codec, s, width, height, frame_rate, gop_seconds, log_name, why,
+        r = try_open(e, codec, s, width, height, frame_rate, gop_seconds, why,
                      sizeof(why));
     }
     if (r < 0 && strcmp(name, "libx264") != 0) {
-        LOG_WARN(log_name, "video encoder %s cannot be used (%s); falling back to libx264", name,
+        LOG_WARN(NULL, "video encoder %s cannot be used (%s); falling back to libx264", name,
                  why);
         venc_reset(e);
         e->fell_back = true;
@@ -250,7 +250,7 @@ int media_venc_open(struct media_venc **out, const struct media_video_settings *
             /* The hardware encoder's preset names mean nothing to x264. */
             x.preset = "veryfast";
             x.tune = NULL;
-            r = try_open(e, codec, &x, width, height, frame_rate, gop_seconds, log_name, why,
+            r = try_open(e, codec, &x, width, height, frame_rate, gop_seconds, why,
                          sizeof(why));
         }
         name = "libx264";

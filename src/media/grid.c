@@ -198,7 +198,14 @@ int grid_plan(const struct grid_source *sources, size_t n_sources,
             start = s->keyframes[k];
             if (start >= e - MIN_PIECE)
                 continue;
-            if (s->fps > 0) /* the last frame ends on the frame grid */
+            /* The end extends to the next keyframe too: frames before it may
+             * reference frames after the range end (B-frames). */
+            double src_len = s->wall_end - s->wall_start;
+            while (k < s->n_keyframes && s->keyframes[k] < e - EPS)
+                k++;
+            if (k < s->n_keyframes && s->keyframes[k] < src_len - EPS)
+                e = s->keyframes[k];
+            else if ((e = src_len) > 0 && s->fps > 0) /* the last frame ends on the frame grid */
                 e = start + (double)grid_frame_ceil(e - start, s->fps) / s->fps;
             ret = plan_keyframes(&b, &p, first_piece, s->keyframes, s->n_keyframes, start, e);
         } else if (frames) {

@@ -18,11 +18,11 @@
  * the first frame of every segment, so ffprobe measures EXTINF within a frame.
  * Without a frame rate the planned times are used unrounded.
  *
- * Passthrough (keyframes given). The first segment of a piece starts at the
- * last keyframe at or before the range start (the piece may begin slightly
- * before the range: nothing is cut inside a GOP), later boundaries are the
- * keyframes closest to the planned lengths, and EXTINF are the real keyframe
- * distances. */
+ * Passthrough (keyframes given). Nothing is cut inside a GOP: a piece starts
+ * at the last keyframe at or before the range start and ends at the first
+ * keyframe at or after the range end (or at the end of the source), so it may
+ * extend slightly beyond the range. Boundaries are the keyframes closest to
+ * the planned lengths, and EXTINF are the real keyframe distances. */
 #ifndef HLSD_GRID_H
 #define HLSD_GRID_H
 

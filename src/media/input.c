@@ -168,9 +168,13 @@ int media_input_open(struct media_input **out, const struct media_input_cfg *cfg
         r = AVERROR(ENOMEM);
         goto fail;
     }
+    /* Devices (v4l2, alsa...) would block in the kernel, out of reach of
+     * the interrupt callback: read them non-blocking (EAGAIN is retried). */
+    if (ifmt && ifmt->priv_class && AV_IS_INPUT_DEVICE(ifmt->priv_class->category))
+        in->fmt->flags |= AVFMT_FLAG_NONBLOCK;
     in->fmt->interrupt_callback.callback = interrupt_cb;
     in->fmt->interrupt_callback.opaque = in;
-    double open_limit = fmax(fmax(cfg->stall_timeout, cfg->io_timeout) * 2, 10.0);
+    double open_limit = fmax(fmax(cfg->stall_timeout, cfg->io_timeout) * 2, 3.0);
     in->deadline = (cfg->stall_timeout > 0 || cfg->io_timeout > 0) ? util_now_mono() + open_limit
                                                                     : 0;
 
@@ -182,7 +186,7 @@ int media_input_open(struct media_input **out, const struct media_input_cfg *cfg
     }
     const AVDictionaryEntry *left = NULL;
     while ((left = av_dict_get(opts, "", left, AV_DICT_IGNORE_SUFFIX)))
-        LOG_WARN(in->name, "input option '%s' was not used by the %s demuxer", left->key,
+        LOG_WARN(NULL, "input option '%s' was not used by the %s demuxer", left->key,
                  in->fmt->iformat->name);
 
     r = avformat_find_stream_info(in->fmt, NULL);
@@ -275,8 +279,9 @@ int media_input_read(struct media_input *in, AVPacket *pkt)
         double deadline = in->deadline;
         in->deadline = 0;
         if (r == AVERROR(EAGAIN)) {
-            /* Some devices answer "try again": wait a little, not a busy loop. */
-            if ((r = sleep_until(in, util_now_mono() + 0.005)) < 0)
+            /* A non-blocking device without a frame yet: wait a little (as
+             * the ffmpeg CLI does), not a busy loop. */
+            if ((r = sleep_until(in, util_now_mono() + 0.01)) < 0)
                 return r;
             if (deadline > 0 && util_now_mono() > deadline)
                 return -ETIMEDOUT;

@@ -1,11 +1,515 @@
-/* The "live" job: placeholder until written. */
+/* The "live" job (docs/WORKER-PROTOCOL.md): a capture, network or test input
+ * to a rolling HLS playlist, reconnecting by itself with backoff when the
+ * input fails, ends or stalls, until stopped.
+ *
+ * Timeline: seconds since the job started on the monotonic clock. Each input
+ * is anchored to it at its first packet (reader.c), so a separate audio input
+ * stays in sync with the video, PROGRAM-DATE-TIME is the wall clock of the
+ * capture, and a reconnect continues the timeline (after a discontinuity). */
+#include "core/log.h"
+#include "core/util.h"
+#include "media/input.h"
+#include "media/jobutil.h"
+#include "media/pipeline.h"
+#include "media/playlist.h"
+#include "media/reader.h"
 #include "media/transcode.h"
+#include "media/tsseg.h"
+
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_BACKOFF 32
+
+enum run_end { RUN_STOPPED, RUN_INPUT_FAILED, RUN_FATAL };
+
+struct pending_delete {
+    char *uri;
+    uint64_t due; /* unlink once this media sequence number is written */
+};
+
+struct live {
+    const struct media_ctl *ctl;
+    const char *name, *out_dir;
+    char playlist_path[PATH_MAX];
+    double seg;
+    int list_size;
+    bool delete_segments;
+    double stall_timeout, io_timeout;
+    double backoff[MAX_BACKOFF];
+    size_t n_backoff;
+    struct media_input_cfg vcfg, acfg;
+    bool has_audio_input;
+    struct media_video_settings vs;
+    struct media_audio_settings as;
+
+    struct playlist pl;
+    bool pending_discontinuity;
+    struct pending_delete *dels;
+    size_t n_dels;
+
+    double t0_mono, t0_wall;
+    struct media_tsseg *ts;
+    int fatal;
+    char fatal_msg[PATH_MAX + 128];
+
+    /* the current run */
+    struct media_readq *rq;
+    struct media_pipeline *pipe;
+    double origin;
+    bool origin_set;
+    bool started_sent;
+    int64_t run_segments;
+
+    /* statistics */
+    int64_t frames_before; /* frames of earlier runs */
+    int64_t segments;
+    double seg_seconds_total;
+    double prog_mono, prog_t;
+    int64_t prog_frames;
+    int restarts;
+};
+
+/* Truncating copy (snprintf "%s" trips -Wformat-truncation on big buffers). */
+static void copy_msg(char *dst, size_t size, const char *src)
+{
+    size_t n = strnlen(src, size - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static bool input_should_stop(void *arg)
+{
+    struct live *L = arg;
+    return (L->rq && media_readq_stopping(L->rq)) || jobutil_should_stop(L->ctl);
+}
+
+/* Boundaries every segment length from the first frame of each run. */
+static double next_boundary(void *arg, double t)
+{
+    struct live *L = arg;
+    if (!L->origin_set) {
+        L->origin_set = true;
+        L->origin = t;
+    }
+    return L->origin + (floor((t - L->origin) / L->seg + 1e-6) + 1) * L->seg;
+}
+
+static void delete_due(struct live *L, uint64_t seq)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < L->n_dels; i++) {
+        if (L->dels[i].due <= seq) {
+            char path[PATH_MAX];
+            if (util_fmt(path, sizeof(path), "%s/%s", L->out_dir, L->dels[i].uri) == 0 &&
+                unlink(path) < 0 && errno != ENOENT)
+                LOG_WARN(NULL, "cannot delete %s: %s", path, strerror(errno));
+            free(L->dels[i].uri);
+        } else {
+            L->dels[k++] = L->dels[i];
+        }
+    }
+    L->n_dels = k;
+}
+
+static void on_segment(void *arg, const struct media_tsseg_info *info)
+{
+    struct live *L = arg;
+    char **removed = NULL;
+    uint64_t seq = (uint64_t)info->index;
+    int r = playlist_live_append(&L->pl, info->file, info->duration, L->pending_discontinuity,
+                                 L->t0_wall + info->start, (size_t)L->list_size, &removed);
+    if (r < 0) {
+        L->fatal = r;
+        snprintf(L->fatal_msg, sizeof(L->fatal_msg), "playlist: %s", strerror(-r));
+        return;
+    }
+    L->pending_discontinuity = false;
+    for (size_t i = 0; removed && removed[i]; i++) {
+        if (!L->delete_segments)
+            continue;
+        struct pending_delete *d = realloc(L->dels, (L->n_dels + 1) * sizeof(*d));
+        if (!d)
+            break;
+        L->dels = d;
+        /* Grace: a player that just read the old playlist may still fetch
+         * it, so keep it for another window's worth of segments. */
+        L->dels[L->n_dels++] = (struct pending_delete){util_xstrdup(removed[i]),
+                                                       seq + (uint64_t)L->list_size};
+    }
+    playlist_free_strv(&removed);
+    if ((r = playlist_write(&L->pl, L->playlist_path)) < 0) {
+        L->fatal = r;
+        snprintf(L->fatal_msg, sizeof(L->fatal_msg), "cannot write %s: %s", L->playlist_path,
+                 strerror(-r));
+        return;
+    }
+    delete_due(L, seq);
+    L->segments++;
+    L->run_segments++;
+    L->seg_seconds_total += info->duration;
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddNumberToObject(ev, "index", (double)seq);
+    cJSON_AddStringToObject(ev, "file", info->file);
+    cJSON_AddNumberToObject(ev, "duration", round(info->duration * 1000) / 1000);
+    jobutil_emit(L->ctl, "segment", ev);
+}
+
+static void report(struct live *L)
+{
+    struct media_pipeline_info pi;
+    if (!L->pipe)
+        return;
+    media_pipeline_get_info(L->pipe, &pi);
+    if (!L->started_sent && pi.video_ready) {
+        L->started_sent = true;
+        cJSON *ev = cJSON_CreateObject();
+        cJSON_AddNumberToObject(ev, "width", pi.width);
+        cJSON_AddNumberToObject(ev, "height", pi.height);
+        cJSON_AddNumberToObject(ev, "fps", round(pi.fps * 100) / 100);
+        cJSON_AddBoolToObject(ev, "audio", pi.audio);
+        cJSON_AddBoolToObject(ev, "passthrough", false);
+        cJSON_AddStringToObject(ev, "encoder", pi.encoder);
+        jobutil_emit(L->ctl, "started", ev);
+        L->prog_mono = util_now_mono();
+        L->prog_t = pi.last_t;
+        L->prog_frames = L->frames_before + pi.video_frames;
+        return;
+    }
+    double now = util_now_mono();
+    if (!L->started_sent || now - L->prog_mono < 1.0)
+        return;
+    int64_t frames = L->frames_before + pi.video_frames;
+    double dt = now - L->prog_mono;
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddNumberToObject(ev, "frames", (double)frames);
+    cJSON_AddNumberToObject(ev, "fps", round((frames - L->prog_frames) / dt * 10) / 10);
+    cJSON_AddNumberToObject(ev, "speed", round((pi.last_t - L->prog_t) / dt * 100) / 100);
+    cJSON_AddNumberToObject(ev, "bitrate",
+                            L->seg_seconds_total > 0
+                                ? round(media_tsseg_bytes(L->ts) * 8 / L->seg_seconds_total)
+                                : 0);
+    cJSON_AddNumberToObject(ev, "segments", (double)L->segments);
+    jobutil_emit(L->ctl, "progress", ev);
+    L->prog_mono = now;
+    L->prog_t = pi.last_t;
+    L->prog_frames = frames;
+}
+
+static void describe_read_error(int r, char *msg, size_t len)
+{
+    char eb[AV_ERROR_MAX_STRING_SIZE];
+    if (r == AVERROR_EOF)
+        snprintf(msg, len, "the input ended");
+    else if (r == -ETIMEDOUT || r == AVERROR(ETIMEDOUT))
+        snprintf(msg, len, "the input stalled (no data)");
+    else
+        snprintf(msg, len, "reading the input failed: %s", media_strerror(r, eb, sizeof(eb)));
+}
+
+/* One connection: open, run until stop or failure, then close the current
+ * segment short. msg receives the reason of a failure. */
+static enum run_end run_once(struct live *L, char *msg, size_t msglen)
+{
+    struct media_input *vin = NULL, *ain = NULL;
+    enum run_end end = RUN_INPUT_FAILED;
+    char err[512] = "";
+    int r;
+
+    L->origin_set = false;
+    L->started_sent = false;
+    L->run_segments = 0;
+    if (media_readq_create(&L->rq, L->t0_mono, 512) < 0) {
+        snprintf(msg, msglen, "out of memory");
+        return RUN_FATAL;
+    }
+    L->vcfg.should_stop = L->acfg.should_stop = input_should_stop;
+    L->vcfg.stop_arg = L->acfg.stop_arg = L;
+    if ((r = media_input_open(&vin, &L->vcfg, err, sizeof(err))) < 0) {
+        snprintf(msg, msglen, "cannot open the input: %s", err);
+        goto out;
+    }
+    if (vin->video_index < 0) {
+        snprintf(msg, msglen, "no video stream in the input");
+        goto out;
+    }
+    const AVStream *vst = vin->fmt->streams[vin->video_index];
+    const AVStream *ast = NULL;
+    if (L->has_audio_input) {
+        if ((r = media_input_open(&ain, &L->acfg, err, sizeof(err))) < 0) {
+            snprintf(msg, msglen, "cannot open the audio input: %s", err);
+            goto out;
+        }
+        if (ain->audio_index < 0) {
+            snprintf(msg, msglen, "no audio stream in the audio input");
+            goto out;
+        }
+        ast = ain->fmt->streams[ain->audio_index];
+    } else if (vin->audio_index >= 0) {
+        ast = vin->fmt->streams[vin->audio_index];
+    }
+    struct media_pipeline_cfg pc = {
+        .name = L->name,
+        .video = &L->vs,
+        .audio = &L->as,
+        .gop_seconds = L->seg,
+        .next_boundary = next_boundary,
+        .boundary_arg = L,
+        .out = L->ts,
+    };
+    if ((r = media_pipeline_open(&L->pipe, &pc, vst, media_input_rotation(vst), ast, err,
+                                 sizeof(err))) < 0) {
+        copy_msg(msg, msglen, err);
+        goto out;
+    }
+    if ((r = media_readq_add(L->rq, 0, vin)) < 0 ||
+        (ain && (r = media_readq_add(L->rq, 1, ain)) < 0)) {
+        snprintf(msg, msglen, "cannot start a reader thread: %s", strerror(-r));
+        end = RUN_FATAL;
+        goto out;
+    }
+    double max_skew = fmax(10.0, 3 * L->seg);
+    for (;;) {
+        if (jobutil_should_stop(L->ctl)) {
+            end = RUN_STOPPED;
+            break;
+        }
+        struct media_readq_item it;
+        if (media_readq_pop(L->rq, 200, &it)) {
+            if (!it.pkt) {
+                if (it.error == AVERROR_EXIT && jobutil_should_stop(L->ctl)) {
+                    end = RUN_STOPPED;
+                    break;
+                }
+                describe_read_error(it.error, msg, msglen);
+                if (it.source == 1)
+                    snprintf(msg + strlen(msg), msglen - strlen(msg), " (audio input)");
+                break;
+            }
+            struct media_input *in = it.source == 0 ? vin : ain;
+            int which = -1;
+            if (it.source == 0 && it.pkt->stream_index == vin->video_index)
+                which = MEDIA_VIDEO;
+            else if (it.pkt->stream_index == in->audio_index && (it.source == 1 || !ain))
+                which = MEDIA_AUDIO;
+            r = 0;
+            if (which >= 0) {
+                double t = media_input_pkt_time(in, it.pkt) + it.offset_us / 1e6;
+                double now = util_now_mono() - L->t0_mono;
+                if (!isnan(t) && fabs(t - now) > max_skew) {
+                    snprintf(msg, msglen, "the input's timestamps jumped by %.1f s", t - now);
+                    av_packet_free(&it.pkt);
+                    break;
+                }
+                r = media_pipeline_send(L->pipe, which, it.pkt, it.offset_us, err, sizeof(err));
+            }
+            av_packet_free(&it.pkt);
+            if (r < 0) {
+                copy_msg(msg, msglen, err);
+                end = r == AVERROR_INVALIDDATA ? RUN_INPUT_FAILED : RUN_FATAL;
+                break;
+            }
+            if (L->fatal) {
+                copy_msg(msg, msglen, L->fatal_msg);
+                end = RUN_FATAL;
+                break;
+            }
+        }
+        report(L);
+    }
+
+out:
+    /* Close the current segment short: everything captured is published. */
+    media_readq_stop(L->rq);
+    if (L->pipe) {
+        struct media_pipeline_info pi;
+        if (end != RUN_FATAL && media_pipeline_drain(L->pipe, err, sizeof(err)) < 0)
+            LOG_WARN(NULL, "draining the encoder: %s", err);
+        media_pipeline_get_info(L->pipe, &pi);
+        L->frames_before += pi.video_frames;
+    }
+    if (L->ts && end != RUN_FATAL && (r = media_tsseg_finish(L->ts)) < 0) {
+        snprintf(msg, msglen, "writing the last segment failed: %s", av_err2str(r));
+        end = RUN_FATAL;
+    }
+    if (L->fatal && end != RUN_FATAL) {
+        copy_msg(msg, msglen, L->fatal_msg);
+        end = RUN_FATAL;
+    }
+    media_pipeline_free(&L->pipe);
+    media_readq_free(&L->rq);
+    media_input_close(&ain);
+    media_input_close(&vin);
+    return end;
+}
+
+static int parse_job(struct live *L, const cJSON *job, char *err, size_t errlen)
+{
+    int r;
+    double v;
+    L->name = jobutil_str(job, "name", "live");
+    L->out_dir = jobutil_str(job, "out_dir", NULL);
+    const char *playlist = jobutil_str(job, "playlist", NULL);
+    const char *prefix = jobutil_str(job, "segment_prefix", NULL);
+    if (!L->out_dir || !playlist || !prefix || !util_is_safe_name(playlist) ||
+        !util_is_safe_name(prefix)) {
+        snprintf(err, errlen, "live job: out_dir, playlist and segment_prefix are required "
+                              "(plain names)");
+        return -EINVAL;
+    }
+    if (util_fmt(L->playlist_path, sizeof(L->playlist_path), "%s/%s", L->out_dir, playlist) < 0) {
+        snprintf(err, errlen, "live job: out_dir too long");
+        return -ENAMETOOLONG;
+    }
+    const cJSON *hls = cJSON_GetObjectItemCaseSensitive(job, "hls");
+    if ((r = jobutil_num(hls, "segment_seconds", 0.5, 60, 5, &L->seg, err, errlen)) < 0 ||
+        (r = jobutil_num(hls, "list_size", 1, 1000, 3, &v, err, errlen)) < 0)
+        return r;
+    L->list_size = (int)v;
+    L->delete_segments = jobutil_bool(hls, "delete_segments", true);
+    const char *variant = jobutil_str(hls, "variant", "mpegts");
+    if (strcmp(variant, "mpegts") != 0)
+        LOG_WARN(NULL, "hls variant '%s' is not supported by this worker: using mpegts",
+                 variant);
+    if ((r = jobutil_num(job, "stall_timeout", 0.5, 3600, 5, &L->stall_timeout, err, errlen)) < 0 ||
+        (r = jobutil_num(job, "io_timeout", 0.5, 3600, 5, &L->io_timeout, err, errlen)) < 0)
+        return r;
+    const cJSON *bo = cJSON_GetObjectItemCaseSensitive(job, "backoff"), *it;
+    cJSON_ArrayForEach(it, bo)
+    {
+        if (!cJSON_IsNumber(it) || !(it->valuedouble >= 0 && it->valuedouble <= 3600)) {
+            snprintf(err, errlen, "live job: backoff entries must be seconds in 0..3600");
+            return -EINVAL;
+        }
+        if (L->n_backoff < MAX_BACKOFF)
+            L->backoff[L->n_backoff++] = it->valuedouble;
+    }
+    if (L->n_backoff == 0) {
+        static const double def[] = {1, 1, 1, 1, 1, 5, 5, 5, 5, 5, 30};
+        memcpy(L->backoff, def, sizeof(def));
+        L->n_backoff = UTIL_ARRAY_LEN(def);
+    }
+    if ((r = media_video_settings_parse(cJSON_GetObjectItemCaseSensitive(job, "video"), &L->vs,
+                                        err, errlen)) < 0 ||
+        (r = media_audio_settings_parse(cJSON_GetObjectItemCaseSensitive(job, "audio"), &L->as,
+                                        err, errlen)) < 0 ||
+        (r = jobutil_input_cfg(cJSON_GetObjectItemCaseSensitive(job, "input"), "input", &L->vcfg,
+                               err, errlen)) < 0)
+        return r;
+    const cJSON *ai = cJSON_GetObjectItemCaseSensitive(job, "audio_input");
+    if (ai && !cJSON_IsNull(ai)) {
+        if ((r = jobutil_input_cfg(ai, "audio_input", &L->acfg, err, errlen)) < 0)
+            return r;
+        L->has_audio_input = true;
+    }
+    bool realtime = jobutil_bool(job, "realtime", true);
+    L->vcfg.name = L->acfg.name = L->name;
+    L->vcfg.realtime = L->acfg.realtime = realtime;
+    L->vcfg.stall_timeout = L->acfg.stall_timeout = L->stall_timeout;
+    L->vcfg.io_timeout = L->acfg.io_timeout = L->io_timeout;
+    return 0;
+}
+
+static void start_playlist(struct live *L, bool cont)
+{
+    int target = (int)ceil(L->seg - 1e-9);
+    if (cont) {
+        struct playlist old;
+        int r = playlist_read(L->playlist_path, &old);
+        if (r == 0 && old.n_segs > 0) {
+            L->pl = old;
+            L->pl.type = PLAYLIST_LIVE;
+            L->pl.ended = false;
+            L->pl.target_duration = target;
+            L->pending_discontinuity = true;
+            LOG_INFO(NULL, "continuing %s at media sequence %llu", L->playlist_path,
+                     (unsigned long long)(old.media_sequence + old.n_segs));
+            return;
+        }
+        if (r == 0)
+            playlist_clear(&old);
+        LOG_WARN(NULL, "cannot continue %s (%s): starting a new playlist", L->playlist_path,
+                 r < 0 ? strerror(-r) : "no segments");
+    }
+    playlist_init(&L->pl, PLAYLIST_LIVE, target);
+}
+
 int media_live_run(const cJSON *job, const struct media_ctl *ctl, char *err, size_t errlen)
 {
-    (void)job;
-    (void)ctl;
-    snprintf(err, errlen, "live jobs: not yet");
-    return -ENOSYS;
+    struct live L = {.ctl = ctl};
+    int r;
+    char msg[512];
+
+    playlist_init(&L.pl, PLAYLIST_LIVE, 5);
+    if ((r = parse_job(&L, job, err, errlen)) < 0)
+        goto out;
+    if (access(L.out_dir, W_OK) < 0) {
+        r = -errno;
+        snprintf(err, errlen, "cannot write to %s: %s", L.out_dir, strerror(errno));
+        goto out;
+    }
+    start_playlist(&L, jobutil_bool(job, "continue", false));
+    L.t0_mono = util_now_mono();
+    L.t0_wall = util_now_wall();
+    const char *prefix = jobutil_str(job, "segment_prefix", "");
+    struct media_tsseg_cfg tc = {.dir = L.out_dir,
+                                 .prefix = prefix,
+                                 .first_index = (int64_t)(L.pl.media_sequence + L.pl.n_segs),
+                                 .on_segment = on_segment,
+                                 .arg = &L};
+    if ((r = media_tsseg_create(&L.ts, &tc)) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+
+    size_t fails = 0;
+    for (;;) {
+        enum run_end end = run_once(&L, msg, sizeof(msg));
+        if (end == RUN_FATAL) {
+            copy_msg(err, errlen, msg);
+            r = AVERROR(EIO);
+            break;
+        }
+        if (end == RUN_STOPPED || jobutil_should_stop(ctl)) {
+            r = 0;
+            break;
+        }
+        if (L.run_segments > 0)
+            fails = 0; /* it worked for a while: start the backoff over */
+        double delay = L.backoff[fails < L.n_backoff ? fails : L.n_backoff - 1];
+        fails++;
+        L.restarts++;
+        if (L.pl.n_segs > 0)
+            L.pending_discontinuity = true;
+        LOG_WARN(NULL, "%s; reconnecting in %g s (restart %d)", msg, delay, L.restarts);
+        cJSON *ev = cJSON_CreateObject();
+        cJSON_AddStringToObject(ev, "message", msg);
+        cJSON_AddNumberToObject(ev, "restarts", L.restarts);
+        cJSON_AddNumberToObject(ev, "retry_in", delay);
+        jobutil_emit(ctl, "input_error", ev);
+        if (jobutil_wait_stop(ctl, delay)) {
+            r = 0;
+            break;
+        }
+    }
+    if (L.pl.n_segs > 0) {
+        L.pl.ended = true;
+        int w = playlist_write(&L.pl, L.playlist_path);
+        if (w < 0 && r == 0) {
+            r = w;
+            snprintf(err, errlen, "cannot write %s: %s", L.playlist_path, strerror(-w));
+        }
+    }
+out:
+    media_tsseg_free(&L.ts);
+    for (size_t i = 0; i < L.n_dels; i++)
+        free(L.dels[i].uri);
+    free(L.dels);
+    playlist_clear(&L.pl);
+    return r;
 }

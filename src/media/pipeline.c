@@ -36,7 +36,7 @@ struct media_pipeline {
     int64_t next_dec_pts_us;  /* for frames without timestamps */
     bool first_done;
     double next_cut;
-    double half_frame;
+    double tol;
     int64_t frames;
     double last_t;
 
@@ -99,7 +99,9 @@ int media_pipeline_open(struct media_pipeline **out, const struct media_pipeline
         if ((r = media_decoder_open(&p->vdec, vst, 0, err, errlen)) < 0)
             goto fail;
         double fps = frame_rate_of(vst, &p->v_rate);
-        p->half_frame = fps > 0 ? 0.5 / fps : 0.005;
+        /* A boundary falls on the first frame at or after it (as grid.h plans);
+         * the tolerance only absorbs timestamp rounding. */
+        p->tol = fps > 0 ? 0.001 / fps : 1e-4;
         p->rotation = rotation;
         enum AVFieldOrder fo = vst->codecpar->field_order;
         p->field_interlaced = fo == AV_FIELD_TT || fo == AV_FIELD_BB || fo == AV_FIELD_TB ||
@@ -109,7 +111,7 @@ int media_pipeline_open(struct media_pipeline **out, const struct media_pipeline
         if ((r = media_decoder_open(&p->adec, ast, 1, err, errlen)) < 0) {
             /* A broken audio track must not sink a playable video. */
             if (vst) {
-                LOG_WARN(p->name, "audio ignored: %s", err);
+                LOG_WARN(NULL, "audio ignored: %s", err);
                 err[0] = '\0';
                 goto audio_done;
             }
@@ -206,11 +208,18 @@ static int open_video_encoder(struct media_pipeline *p, const AVFrame *f, char *
         return r;
     if ((r = declare_streams(p)) < 0)
         return fail_av(r, "segment writer", err, errlen);
-    LOG_INFO(p->name, "video %dx%d %s -> %dx%d H.264 (%s)%s%s", f->width, f->height,
+    LOG_INFO(NULL, "video %dx%d %s -> %dx%d H.264 (%s)%s%s", f->width, f->height,
              av_get_pix_fmt_name(f->format) ? av_get_pix_fmt_name(f->format) : "?", p->out_w,
              p->out_h, p->venc->encoder, p->rotation ? ", rotated" : "",
              p->field_interlaced || f->interlaced_frame ? ", deinterlaced" : "");
     return 0;
+}
+
+static void advance_cut(struct media_pipeline *p)
+{
+    double nb = p->cfg.next_boundary(p->cfg.boundary_arg, p->next_cut);
+    /* A plan that does not move forward would loop forever. */
+    p->next_cut = nb > p->next_cut ? nb : INFINITY;
 }
 
 /* A converted frame (pts in the filter's output time base): decide the
@@ -231,11 +240,14 @@ static int encode_video_frame(struct media_pipeline *p, AVFrame *f, AVRational t
         idr = true;
         p->next_cut = p->cfg.next_boundary ? p->cfg.next_boundary(p->cfg.boundary_arg, t)
                                            : INFINITY;
-    } else if (t >= p->next_cut - p->half_frame) {
+        /* A first frame a hair before a boundary starts that segment. */
+        while (p->next_cut <= t + p->tol)
+            advance_cut(p);
+    } else if (t >= p->next_cut - p->tol) {
         idr = true;
         /* Skip boundaries that fell into a gap of the input. */
-        while (t >= p->next_cut - p->half_frame)
-            p->next_cut = p->cfg.next_boundary(p->cfg.boundary_arg, p->next_cut);
+        while (t >= p->next_cut - p->tol)
+            advance_cut(p);
     }
     int r;
     if (idr && (r = media_tsseg_cut_at(p->out, enc_pts)) < 0)
@@ -290,7 +302,7 @@ static int process_video_frame(struct media_pipeline *p, AVFrame *f, char *err, 
     int64_t dur_us = p->v_rate.num ? av_rescale_q(1, av_inv_q(p->v_rate), US) : 40000;
     p->next_dec_pts_us = t_us + dur_us;
     double t = t_us / 1e6;
-    if (t < p->win_start - p->half_frame || t >= p->win_end - p->half_frame)
+    if (t < p->win_start - p->tol || t >= p->win_end - p->tol)
         return 0;
     if (f->width <= 0 || f->height <= 0)
         return 0;
@@ -299,7 +311,7 @@ static int process_video_frame(struct media_pipeline *p, AVFrame *f, char *err, 
     if (!p->venc && (r = open_video_encoder(p, f, err, errlen)) < 0)
         return r;
     if (p->vf && !media_vfilter_matches(p->vf, f)) {
-        LOG_INFO(p->name, "input video changed to %dx%d, rebuilding the conversion", f->width,
+        LOG_INFO(NULL, "input video changed to %dx%d, rebuilding the conversion", f->width,
                  f->height);
         if ((r = close_vfilter(p, err, errlen)) < 0)
             return r;
@@ -313,8 +325,9 @@ static int process_video_frame(struct media_pipeline *p, AVFrame *f, char *err, 
             .deinterlace = p->field_interlaced,
             .scale_flags = p->cfg.scale_flags ? p->cfg.scale_flags : "bicubic",
         };
+        /* A graph that cannot be built is the input's fault (odd format). */
         if ((r = media_vfilter_create(&p->vf, f, MEDIA_VIDEO_TB, p->v_rate, &vc, err, errlen)) < 0)
-            return r;
+            return r == AVERROR(ENOMEM) ? r : AVERROR_INVALIDDATA;
     }
     f->pts = av_rescale_q(t_us, US, MEDIA_VIDEO_TB);
     if ((r = media_vfilter_push(p->vf, f)) < 0)
@@ -384,7 +397,7 @@ static int process_audio_frame(struct media_pipeline *p, AVFrame *f, char *err, 
     }
     int r;
     if (p->af && !media_afilter_matches(p->af, f)) {
-        LOG_INFO(p->name, "input audio format changed, rebuilding the conversion");
+        LOG_INFO(NULL, "input audio format changed, rebuilding the conversion");
         if ((r = close_afilter(p, err, errlen)) < 0)
             return r;
     }
@@ -393,7 +406,7 @@ static int process_audio_frame(struct media_pipeline *p, AVFrame *f, char *err, 
         r = media_afilter_create(&p->af, f, in_tb, p->a_rate, p->a_channels,
                                  p->aenc->ctx->frame_size, err, errlen);
         if (r < 0)
-            return r;
+            return r == AVERROR(ENOMEM) ? r : AVERROR_INVALIDDATA;
     }
     f->pts = av_rescale_q(t_us, US, in_tb);
     if ((r = media_afilter_push(p->af, f)) < 0)

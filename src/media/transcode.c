@@ -21,6 +21,8 @@ struct tc {
     const struct media_ctl *ctl;
     const char *name;
     double seg;
+    double origin;
+    bool origin_set;
     double creation_time;
     struct playlist pl;
     int add_error;
@@ -31,10 +33,16 @@ struct tc {
     bool started;
 };
 
+/* The grid starts at the first video frame (audio priming or an edit list
+ * may put the container's start a little earlier). */
 static double grid_next(void *arg, double t)
 {
-    const struct tc *tc = arg;
-    return (floor(t / tc->seg + 1e-6) + 1) * tc->seg;
+    struct tc *tc = arg;
+    if (!tc->origin_set) {
+        tc->origin_set = true;
+        tc->origin = t;
+    }
+    return tc->origin + (floor((t - tc->origin) / tc->seg + 1e-6) + 1) * tc->seg;
 }
 
 static void on_segment(void *arg, const struct media_tsseg_info *info)
@@ -49,7 +57,7 @@ static void on_segment(void *arg, const struct media_tsseg_info *info)
     cJSON_AddStringToObject(ev, "file", info->file);
     cJSON_AddNumberToObject(ev, "duration", info->duration);
     jobutil_emit(tc->ctl, "segment", ev);
-    LOG_DEBUG(tc->name, "segment %s: %.3f s, %lld bytes", info->file, info->duration,
+    LOG_DEBUG(NULL, "segment %s: %.3f s, %lld bytes", info->file, info->duration,
               (long long)info->bytes);
 }
 
@@ -81,6 +89,8 @@ static void report(struct tc *tc, bool force)
     cJSON_AddNumberToObject(ev, "bitrate", t > 0 ? round(media_tsseg_bytes(tc->ts) * 8 / t) : 0);
     cJSON_AddNumberToObject(ev, "segments", (double)tc->pl.n_segs);
     double pct = tc->duration > 0 ? fmin(100.0, t / tc->duration * 100) : 0;
+    if (force)
+        pct = 100; /* the final report, after the last segment */
     cJSON_AddNumberToObject(ev, "percent", round(pct * 10) / 10);
     cJSON_AddNumberToObject(ev, "encoded_up_to", (double)tc->pl.n_segs - 1);
     jobutil_emit(tc->ctl, "progress", ev);
@@ -232,7 +242,7 @@ int media_transcode_run(const cJSON *job, const struct media_ctl *ctl, char *err
         goto out;
     }
     if (pi.decode_errors)
-        LOG_WARN(tc.name, "%u damaged packets were skipped", pi.decode_errors);
+        LOG_WARN(NULL, "%u damaged packets were skipped", pi.decode_errors);
     if (tc.add_error) {
         r = tc.add_error;
         snprintf(err, errlen, "playlist: %s", strerror(-r));
@@ -245,7 +255,7 @@ int media_transcode_run(const cJSON *job, const struct media_ctl *ctl, char *err
         goto out;
     }
     report(&tc, true);
-    LOG_INFO(tc.name, "%zu segments, %.3f s%s", tc.pl.n_segs, produced,
+    LOG_INFO(NULL, "%zu segments, %.3f s%s", tc.pl.n_segs, produced,
              stopped ? " (stopped early)" : "");
     r = 0;
 out:

@@ -94,8 +94,12 @@ int media_tsseg_cut_at(struct media_tsseg *w, int64_t pts)
 {
     if (w->ncuts && pts <= w->cuts[w->ncuts - 1])
         return 0;
-    if (w->ncuts == MAX_CUTS)
-        return AVERROR(ENOSPC);
+    if (w->ncuts == MAX_CUTS) {
+        /* An encoder that ignores forced keyframes: cuts then happen at its
+         * own keyframes; forget the oldest request. */
+        memmove(w->cuts, w->cuts + 1, (MAX_CUTS - 1) * sizeof(w->cuts[0]));
+        w->ncuts--;
+    }
     w->cuts[w->ncuts++] = pts;
     return 0;
 }

@@ -287,6 +287,8 @@ void vod_segment_written(struct vod *v, long index, const char *file, double sta
     if (!v->have[index]) {
         v->have[index] = true;
         v->n_have++;
+        if (v->wanted[index])
+            v->n_pending--;
     }
     v->next = index + 1;
     v->last_written = index;
@@ -344,6 +346,10 @@ static void handle_command(struct vod *v, const cJSON *cmd)
         v->wanted_max = n;
     if (v->have[n])
         return;
+    if (!v->wanted[n]) {
+        v->wanted[n] = true;
+        v->n_pending++;
+    }
     if (n > v->next + SEEK_AHEAD || n < v->next) {
         LOG_INFO(v->name, "seek: segment %ld wanted, encoder at %ld", n, v->next);
         stop_run(v);
@@ -371,6 +377,19 @@ static int control_loop(struct vod *v, char *err, size_t errlen)
         /* Paused at the lookahead limit, the run stays open (input, decoder,
          * encoder) so resuming costs no seek. */
         bool paused = finished || v->next > v->wanted_max + v->lookahead;
+        if (paused && v->n_pending > 0) {
+            /* Idle with requests waiting (several wants in a burst: only the
+             * last one moved the encoder): serve the earliest. */
+            long p = 0;
+            while (p < (long)v->plan.n && !(v->wanted[p] && !v->have[p]))
+                p++;
+            if (p < (long)v->plan.n) {
+                LOG_INFO(v->name, "resuming at wanted segment %ld", p);
+                stop_run(v);
+                v->next = p;
+                continue;
+            }
+        }
         emit_progress(v, paused);
         double now = util_now_mono();
         if (paused || now - last_poll >= COMMAND_POLL) {
@@ -430,7 +449,8 @@ int media_vod_run(const cJSON *job, const struct media_ctl *ctl, char *err, size
         (ret = write_playlist(&v, jobutil_str(job, "playlist", ""), err, errlen)) < 0)
         goto out;
     v.have = calloc(v.plan.n, sizeof(*v.have));
-    if (!v.have) {
+    v.wanted = calloc(v.plan.n, sizeof(*v.wanted));
+    if (!v.have || !v.wanted) {
         ret = AVERROR(ENOMEM);
         goto out;
     }
@@ -455,6 +475,7 @@ out:
         media_source_info_clear(&v.src[i].info);
     free(v.src);
     free(v.have);
+    free(v.wanted);
     grid_plan_free(&v.plan);
     return ret;
 }

@@ -37,6 +37,8 @@ struct vod {
 
     bool *have;               /* segment file exists */
     size_t n_have;
+    bool *wanted;             /* asked for by a client (served when the encoder is idle) */
+    size_t n_pending;         /* wanted and not yet written */
     long next;                /* segment the encoder produces next */
     long wanted_max;
     long last_written;        /* the encoder's position for progress (-1 = none) */

@@ -41,6 +41,7 @@ struct vod_run {
     double tol;              /* half a frame */
     bool copy_video, copy_audio;
     int64_t copied;
+    int64_t last_vdts;       /* copied video, 1/90000; AV_NOPTS_VALUE before the first */
 };
 
 static const struct grid_segment *seg_of(const struct vod *v, long i)
@@ -119,6 +120,32 @@ static int open_passthrough(struct vod_run *r, char *err, size_t errlen)
     return queue_cuts(r);
 }
 
+/* Seeks so that the first video keyframe read is at or before `at` (input
+ * clock, seconds). Indexed containers (MP4) land on it at once; others
+ * (MPEG-TS) seek by timestamp, possibly into the middle of a GOP, so seek
+ * further back until the first keyframe read is early enough. */
+static int seek_before(struct vod_run *r, double at, double file_start)
+{
+    double back = 0;
+    for (int attempt = 0;; attempt++) {
+        double to = at - back;
+        int ret = media_input_seek(r->in, to);
+        if (ret < 0 || to <= file_start || attempt >= 8)
+            return ret;
+        double key = NAN;
+        while (isnan(key) && (ret = media_input_read(r->in, r->pkt)) >= 0) {
+            if (r->pkt->stream_index == r->in->video_index && (r->pkt->flags & AV_PKT_FLAG_KEY))
+                key = media_input_pkt_time(r->in, r->pkt);
+            av_packet_unref(r->pkt);
+        }
+        if (ret == AVERROR_EXIT)
+            return ret;
+        if (!isnan(key) && key <= at)
+            return media_input_seek(r->in, to); /* the same place again */
+        back = back > 0 ? back * 2 : 1;
+    }
+}
+
 int vod_run_open(struct vod *v, long seg, struct vod_run **out, char *err, size_t errlen)
 {
     const struct grid_segment *s = seg_of(v, seg);
@@ -128,6 +155,7 @@ int vod_run_open(struct vod *v, long seg, struct vod_run **out, char *err, size_
     if (!r)
         return AVERROR(ENOMEM);
     r->v = v;
+    r->last_vdts = AV_NOPTS_VALUE;
     r->source = s->source;
     r->first = seg;
     r->last = seg;
@@ -160,7 +188,8 @@ int vod_run_open(struct vod *v, long seg, struct vod_run **out, char *err, size_
     /* Passthrough segments start on a keyframe at src_start: land on it, not
      * on the one before. Encoding decodes from the keyframe before and drops. */
     double at = src->info.video_start + s->src_start + (v->passthrough ? r->tol / 2 : 0);
-    if (ret == 0 && s->src_start > 0.001 && (ret = media_input_seek(r->in, at)) < 0) {
+    if (ret == 0 && s->src_start > 0.001 &&
+        (ret = seek_before(r, at, src->info.video_start)) < 0) {
         snprintf(err, errlen, "%s: cannot seek to %.3f s", src->path, s->src_start);
         goto fail;
     }
@@ -202,6 +231,29 @@ static int finish(struct vod_run *r, char *err, size_t errlen)
     return 1;
 }
 
+/* Matroska and friends store no decode times: libavformat guesses them only
+ * once its reorder buffer is full, so the first packets after a seek have
+ * none. Give them times below the real ones that follow (starting a few
+ * frames before the keyframe), always increasing and never after the pts. */
+static void fix_video_dts(struct vod_run *r, AVPacket *p, const AVStream *st)
+{
+    if (p->dts != AV_NOPTS_VALUE && (r->last_vdts == AV_NOPTS_VALUE || p->dts > r->last_vdts)) {
+        r->last_vdts = p->dts;
+        return;
+    }
+    double fps = r->v->src[r->source].info.fps;
+    int64_t fd = fps > 0 ? llround(90000 / fps) : 3600;
+    int64_t dts;
+    if (r->last_vdts == AV_NOPTS_VALUE)
+        dts = p->pts - (int64_t)(st->codecpar->video_delay + 2) * fd;
+    else
+        dts = r->last_vdts + fd < p->pts ? r->last_vdts + fd : p->pts;
+    if (dts <= r->last_vdts)
+        dts = r->last_vdts + 1;
+    p->dts = dts;
+    r->last_vdts = dts;
+}
+
 /* Copies a packet onto the output timeline (1/90000). */
 static int copy_packet(struct vod_run *r, int which, AVStream *st)
 {
@@ -210,6 +262,8 @@ static int copy_packet(struct vod_run *r, int which, AVStream *st)
         p->pts = av_rescale_q(p->pts, st->time_base, TB90) + r->offset90;
     if (p->dts != AV_NOPTS_VALUE)
         p->dts = av_rescale_q(p->dts, st->time_base, TB90) + r->offset90;
+    if (which == MEDIA_TSSEG_VIDEO && p->pts != AV_NOPTS_VALUE)
+        fix_video_dts(r, p, st);
     p->duration = av_rescale_q(p->duration, st->time_base, TB90);
     p->pos = -1;
     int ret = media_tsseg_write(r->ts, which, p);

@@ -47,8 +47,14 @@ static int split_listen(const char *s, struct hlsd_config *cfg, char *err, size_
         snprintf(err, errlen, "--listen: expected ADDR:PORT, got '%s'", s);
         return -EINVAL;
     }
+    /* "[::1]:8080": the brackets only delimit the IPv6 literal. */
+    size_t len = (size_t)(colon - s);
+    if (s[0] == '[' && len >= 2 && s[len - 1] == ']') {
+        s++;
+        len -= 2;
+    }
     free(cfg->listen_addr);
-    cfg->listen_addr = strndup(s, (size_t)(colon - s));
+    cfg->listen_addr = strndup(s, len);
     cfg->listen_port = (int)port;
     return cfg->listen_addr ? 0 : -ENOMEM;
 }

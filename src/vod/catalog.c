@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_LISTED 10000     /* recordings in one /api/recordings answer */
-#define GAP_TOLERANCE 0.5    /* seconds between files that are not a gap */
+#define MAX_LISTED 10000  /* recordings in one /api/recordings answer */
+#define GAP_TOLERANCE 0.5 /* seconds between files that are not a gap */
 
 static int h_cameras(void *arg, struct http_request *req)
 {

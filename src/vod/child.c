@@ -38,7 +38,9 @@ int vod_child_spawn(char *const argv[], int nice, bool idle, pid_t *out)
         if (dup2(devnull, 0) < 0 || dup2(2, 1) < 0)
             _exit(127);
         /* The daemon's sockets, epoll and database stay out of the child. */
-        syscall(SYS_close_range, 3U, ~0U, 0U);
+        if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
+            for (int fd = 3; fd < 4096; fd++) /* kernels before 5.9 */
+                close(fd);
         if (nice > 0)
             setpriority(PRIO_PROCESS, 0, nice);
         if (idle) {

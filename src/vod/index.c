@@ -53,15 +53,22 @@ static int fail(struct vod_index *ix, int rc)
     snprintf(ix->errmsg, sizeof(ix->errmsg), "%s", sqlite3_errmsg(ix->db));
     switch (rc & 0xff) {
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return -EBUSY;
-    case SQLITE_NOMEM: return -ENOMEM;
+    case SQLITE_LOCKED:
+        return -EBUSY;
+    case SQLITE_NOMEM:
+        return -ENOMEM;
     case SQLITE_READONLY:
     case SQLITE_PERM:
-    case SQLITE_AUTH: return -EACCES;
-    case SQLITE_FULL: return -ENOSPC;
-    case SQLITE_CANTOPEN: return -ENOENT;
-    case SQLITE_CONSTRAINT: return -EEXIST;
-    default: return -EIO;
+    case SQLITE_AUTH:
+        return -EACCES;
+    case SQLITE_FULL:
+        return -ENOSPC;
+    case SQLITE_CANTOPEN:
+        return -ENOENT;
+    case SQLITE_CONSTRAINT:
+        return -EEXIST;
+    default:
+        return -EIO;
     }
 }
 
@@ -484,8 +491,7 @@ int vod_index_prune(struct vod_index *ix, const char *dir, int *removed)
     if ((r = util_fmt(prefix, sizeof(prefix), "%s/", dir)) < 0)
         return r;
     /* substr() instead of LIKE: paths may contain % and _. */
-    if ((r = prepare(ix,
-                     "SELECT id, path FROM recordings WHERE substr(path, 1, length(?1)) = ?1",
+    if ((r = prepare(ix, "SELECT id, path FROM recordings WHERE substr(path, 1, length(?1)) = ?1",
                      &sel)) < 0)
         return r;
     if ((r = prepare(ix, "DELETE FROM recordings WHERE id = ?1", &del)) < 0)

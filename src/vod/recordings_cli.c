@@ -106,8 +106,7 @@ static int cmd_add(struct cli *c, int argc, char **argv)
         return 2;
     }
     if (c->start && (util_parse_double(c->start, &start) < 0 || start < 0)) {
-        fprintf(stderr, "hlsd recordings add: --start must be epoch seconds, got '%s'\n",
-                c->start);
+        fprintf(stderr, "hlsd recordings add: --start must be epoch seconds, got '%s'\n", c->start);
         return 2;
     }
     if (!realpath(argv[0], abs)) {
@@ -180,17 +179,17 @@ static int cmd_list(struct cli *c, int argc, char **argv)
         fprintf(stderr, "hlsd recordings list: %s\n", vod_index_errmsg(c->ix));
         return 1;
     }
-    printf("%-6s %-20s %-24s %-24s %9s %-6s %-9s %-6s %10s %s\n", "ID", "CAMERA", "START",
-           "END", "DURATION", "VIDEO", "SIZE", "AUDIO", "BYTES", "PATH");
+    printf("%-6s %-20s %-24s %-24s %9s %-6s %-9s %-6s %10s %s\n", "ID", "CAMERA", "START", "END",
+           "DURATION", "VIDEO", "SIZE", "AUDIO", "BYTES", "PATH");
     for (size_t i = 0; i < n; i++) {
         char a[40], b[40], dim[24];
         fmt_time(recs[i].start_time, a, sizeof(a));
         fmt_time(recs[i].end_time, b, sizeof(b));
         snprintf(dim, sizeof(dim), "%dx%d", recs[i].width, recs[i].height);
-        printf("%-6lld %-20s %-24s %-24s %9.3f %-6s %-9s %-6s %10lld %s\n",
-               (long long)recs[i].id, recs[i].camera, a, b, recs[i].duration,
-               recs[i].video_codec, dim, recs[i].audio_codec[0] ? recs[i].audio_codec : "-",
-               (long long)recs[i].size, recs[i].path);
+        printf("%-6lld %-20s %-24s %-24s %9.3f %-6s %-9s %-6s %10lld %s\n", (long long)recs[i].id,
+               recs[i].camera, a, b, recs[i].duration, recs[i].video_codec, dim,
+               recs[i].audio_codec[0] ? recs[i].audio_codec : "-", (long long)recs[i].size,
+               recs[i].path);
     }
     vod_recordings_free(&recs, n);
     return 0;
@@ -210,8 +209,8 @@ static int cmd_sample(struct cli *c, int argc, char **argv)
         fprintf(stderr, "hlsd recordings sample: unexpected argument '%s'\n", argv[0]);
         return 2;
     }
-    if (c->seconds && (util_parse_double(c->seconds, &seconds) < 0 || seconds < 1 ||
-                       seconds > 600)) {
+    if (c->seconds &&
+        (util_parse_double(c->seconds, &seconds) < 0 || seconds < 1 || seconds > 600)) {
         fprintf(stderr, "hlsd recordings sample: --seconds must be 1..600\n");
         return 2;
     }
@@ -225,8 +224,8 @@ static int cmd_sample(struct cli *c, int argc, char **argv)
     time_t start = (time_t)floor(util_now_wall() - seconds);
     struct tm tm;
     gmtime_r(&start, &tm);
-    if (util_fmt(dir, sizeof(dir), "%s/sample/%s/%04d-%02d-%02d/%02d", c->state_dir,
-                 SAMPLE_CAMERA, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour) < 0 ||
+    if (util_fmt(dir, sizeof(dir), "%s/sample/%s/%04d-%02d-%02d/%02d", c->state_dir, SAMPLE_CAMERA,
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour) < 0 ||
         util_fmt(path, sizeof(path), "%s/%02d.%02d.mp4", dir, tm.tm_min, tm.tm_sec) < 0 ||
         util_fmt(tmp, sizeof(tmp), "%s/.tmp-%d-%02d.%02d.mp4", dir, (int)getpid(), tm.tm_min,
                  tm.tm_sec) < 0) {
@@ -260,8 +259,7 @@ static int cmd_sample(struct cli *c, int argc, char **argv)
         fprintf(stderr, "hlsd recordings sample: %s: %s\n", path, err);
         return 1;
     }
-    printf("sample recording %s (%.1f s) indexed as camera %s\n", abs, rec.duration,
-           SAMPLE_CAMERA);
+    printf("sample recording %s (%.1f s) indexed as camera %s\n", abs, rec.duration, SAMPLE_CAMERA);
     free(rec.path);
     return 0;
 }
@@ -269,10 +267,10 @@ static int cmd_sample(struct cli *c, int argc, char **argv)
 int recordings_cli_main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"state-dir", required_argument, NULL, 's'},
-        {"camera", required_argument, NULL, 'C'}, {"start", required_argument, NULL, 'S'},
+        {"config", required_argument, NULL, 'c'},  {"state-dir", required_argument, NULL, 's'},
+        {"camera", required_argument, NULL, 'C'},  {"start", required_argument, NULL, 'S'},
         {"seconds", required_argument, NULL, 'n'}, {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     struct cli c = {0};
     const char *sub;
     int ch, ret;
@@ -291,13 +289,27 @@ int recordings_cli_main(int argc, char **argv)
     opterr = 0;
     while ((ch = getopt_long(argc, argv, "c:s:C:S:n:qh", opts, NULL)) != -1) {
         switch (ch) {
-        case 'c': c.config_path = optarg; break;
-        case 's': c.state_dir = optarg; break;
-        case 'C': c.camera = optarg; break;
-        case 'S': c.start = optarg; break;
-        case 'n': c.seconds = optarg; break;
-        case 'q': c.quiet = true; break;
-        case 'h': usage(stdout); return 0;
+        case 'c':
+            c.config_path = optarg;
+            break;
+        case 's':
+            c.state_dir = optarg;
+            break;
+        case 'C':
+            c.camera = optarg;
+            break;
+        case 'S':
+            c.start = optarg;
+            break;
+        case 'n':
+            c.seconds = optarg;
+            break;
+        case 'q':
+            c.quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
         default:
             fprintf(stderr, "hlsd recordings %s: bad option '%s' (see hlsd recordings --help)\n",
                     sub, argv[optind - 1]);

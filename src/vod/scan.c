@@ -57,8 +57,8 @@ int vod_scan_parse_layout(const char *rel, char camera[VOD_CAMERA_MAX + 1], doub
 
     /* YYYY-MM-DD */
     const char *d = parts[1];
-    if (lens[1] != 10 || d[4] != '-' || d[7] != '-' || !all_digits(d, 4) ||
-        !all_digits(d + 5, 2) || !all_digits(d + 8, 2))
+    if (lens[1] != 10 || d[4] != '-' || d[7] != '-' || !all_digits(d, 4) || !all_digits(d + 5, 2) ||
+        !all_digits(d + 8, 2))
         return -EINVAL;
     /* HH */
     if (lens[2] != 2 || !all_digits(parts[2], 2))
@@ -163,8 +163,8 @@ int vod_scan_add_file(struct vod_index *ix, const char *path, const char *camera
     rec.browser_playable = pr.browser_playable;
     r = vod_index_put(ix, &rec);
     if (r < 0) {
-        snprintf(err, errlen, "index: %s", vod_index_errmsg(ix)[0] ? vod_index_errmsg(ix)
-                                                                   : strerror(-r));
+        snprintf(err, errlen, "index: %s",
+                 vod_index_errmsg(ix)[0] ? vod_index_errmsg(ix) : strerror(-r));
         return r;
     }
     vod_index_clear_failure(ix, path);
@@ -300,7 +300,8 @@ static void walk_dir(struct walk *w, const char *path, const char *rel, int dept
         if (S_ISDIR(sb.st_mode)) {
             if (depth == 0 && !util_is_safe_name(de->d_name)) {
                 w->st->failed++;
-                report(child, "camera folder name is not allowed (1-64 of A-Z a-z 0-9 . _ -), skipped");
+                report(child,
+                       "camera folder name is not allowed (1-64 of A-Z a-z 0-9 . _ -), skipped");
                 continue;
             }
             if (depth < 3)

@@ -1,74 +1,23 @@
 /* Transcode sessions: one `vod` worker each (docs/WORKER-PROTOCOL.md), the
- * requests waiting for its plan and segments, idle cleanup, and the
- * daemon's helper children that index recordings (scan, sample). */
+ * requests waiting for its plan and segments, and their removal. */
 #include "vod/session_priv.h"
 
 #include "core/log.h"
 #include "core/util.h"
 #include "media/digest.h"
-#include "vod/child.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
-
-#define TICK_SECONDS 0.5
-#define SCAN_INTERVAL 10.0
-#define SESSION_KEY_FILE "session.key"
 
 static void on_worker_message(void *arg, struct worker *w, const cJSON *msg);
 static void on_worker_exit(void *arg, struct worker *w, int wstatus, bool requested);
 
 /* ---- ids ---------------------------------------------------------------- */
-
-/* 32 random bytes in <state>/session.key (0600): session ids are keyed hashes
- * of (camera, range), deterministic for this installation but not guessable. */
-static int load_key(const char *state_dir, unsigned char key[32])
-{
-    char path[PATH_MAX];
-    int fd = -1, r;
-    ssize_t n;
-
-    if ((r = util_fmt(path, sizeof(path), "%s/%s", state_dir, SESSION_KEY_FILE)) < 0)
-        return r;
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd >= 0) {
-        n = read(fd, key, 32);
-        close(fd);
-        if (n == 32)
-            return 0;
-        LOG_WARN(NULL, "%s is damaged: making a new session key", path);
-        unlink(path);
-    } else if (errno != ENOENT) {
-        return -errno;
-    }
-    size_t got = 0;
-    while (got < 32) {
-        n = getrandom(key + got, 32 - got, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        got += (size_t)n;
-    }
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -errno;
-    n = write(fd, key, 32);
-    r = (n == 32 && fsync(fd) == 0) ? 0 : -EIO;
-    close(fd);
-    if (r < 0)
-        unlink(path);
-    return r;
-}
 
 bool vod_valid_id(const char *id)
 {
@@ -208,8 +157,7 @@ static void serve_waiter(struct vod_session *s, struct vod_waiter *wt)
     free(wt);
 }
 
-/* Answers every waiter that can be answered now; with `status`, fails the rest. */
-static void flush_waiters(struct vod_session *s, unsigned status, const char *why)
+void vod_session_flush_waiters(struct vod_session *s, unsigned status, const char *why)
 {
     struct vod_waiter **pp = &s->waiters;
     while (*pp) {
@@ -218,8 +166,8 @@ static void flush_waiters(struct vod_session *s, unsigned status, const char *wh
         bool beyond = s->planned && wt->segment >= s->n_segments;
         if (beyond) {
             *pp = wt->next;
-            http_respond_error(wt->req, 404, "segment %d does not exist (%d segments)",
-                               wt->segment, s->n_segments);
+            http_respond_error(wt->req, 404, "segment %d does not exist (%d segments)", wt->segment,
+                               s->n_segments);
             free(wt);
         } else if (ready) {
             *pp = wt->next;
@@ -293,6 +241,23 @@ void vod_session_want(struct vod_session *s, int n)
     cJSON_Delete(msg);
 }
 
+bool vod_session_is_waited(const struct vod_session *s, int n)
+{
+    for (const struct vod_waiter *w = s->waiters; w; w = w->next)
+        if (w->segment == n)
+            return true;
+    return false;
+}
+
+static int lowest_waited_below(const struct vod_session *s, int k)
+{
+    int low = -1;
+    for (const struct vod_waiter *w = s->waiters; w; w = w->next)
+        if (w->segment >= 0 && w->segment < k && (low < 0 || w->segment < low))
+            low = w->segment;
+    return low;
+}
+
 static void on_plan(struct vod_session *s, const cJSON *msg)
 {
     const cJSON *segs = cJSON_GetObjectItemCaseSensitive(msg, "segments");
@@ -322,7 +287,7 @@ static void on_plan(struct vod_session *s, const cJSON *msg)
     s->planned = s->n_segments > 0;
     LOG_INFO(s->name, "plan: %d segments, %.3f s%s", s->n_segments, s->duration,
              s->passthrough ? ", passthrough" : "");
-    flush_waiters(s, 0, NULL);
+    vod_session_flush_waiters(s, 0, NULL);
 }
 
 static void on_worker_message(void *arg, struct worker *w, const cJSON *msg)
@@ -336,12 +301,18 @@ static void on_worker_message(void *arg, struct worker *w, const cJSON *msg)
         on_plan(s, msg);
     } else if (strcmp(type, "segment") == 0) {
         const cJSON *idx = cJSON_GetObjectItemCaseSensitive(msg, "index");
-        if (cJSON_IsNumber(idx)) {
-            mark_have(s, idx->valueint);
-            if (idx->valueint > s->encoded_up_to)
-                s->encoded_up_to = idx->valueint;
-        }
-        flush_waiters(s, 0, NULL);
+        if (!cJSON_IsNumber(idx))
+            return;
+        int k = idx->valueint;
+        mark_have(s, k);
+        s->encoded_up_to = k;
+        vod_session_flush_waiters(s, 0, NULL);
+        /* The encoder went past a segment someone still waits for (it was
+         * moved elsewhere by another request's seek): ask for it again, or
+         * that request would wait until its deadline. */
+        int behind = lowest_waited_below(s, k);
+        if (behind >= 0)
+            vod_session_want(s, behind);
     } else if (strcmp(type, "progress") == 0) {
         const cJSON *v;
         if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(msg, "percent")))
@@ -389,11 +360,11 @@ static void on_worker_exit(void *arg, struct worker *w, int wstatus, bool reques
         LOG_WARN(s->name, "worker %d failed: %s", (int)s->pid, s->error);
     }
     if (requested || s->m->shutting_down)
-        flush_waiters(s, 503, "session stopped");
+        vod_session_flush_waiters(s, 503, "session stopped");
     else if (s->failed)
-        flush_waiters(s, 502, s->error);
+        vod_session_flush_waiters(s, 502, s->error);
     else
-        flush_waiters(s, 502, "the worker finished without producing it");
+        vod_session_flush_waiters(s, 502, "the worker finished without producing it");
 }
 
 /* ---- lifecycle ---------------------------------------------------------- */
@@ -456,6 +427,27 @@ static void session_free(struct vod_session *s)
     free(s);
 }
 
+/* Finished sessions stay servable until their ttl; beyond VOD_MAX_SESSIONS
+ * the least recently used one without a worker or a waiting request goes
+ * first, so many short ranges cannot pile up folders for ttl seconds. */
+static int make_room(struct vod_manager *m)
+{
+    struct vod_session *lru = NULL;
+    int n = 0;
+    for (struct vod_session *s = m->sessions; s; s = s->next) {
+        n++;
+        if (!s->w && !s->waiters && (!lru || s->last_access < lru->last_access))
+            lru = s;
+    }
+    if (n < VOD_MAX_SESSIONS)
+        return 0;
+    if (!lru)
+        return -EBUSY;
+    LOG_INFO(lru->name, "removed to make room for a new session");
+    vod_session_destroy(lru, 410, "session expired");
+    return 0;
+}
+
 int vod_session_create(struct vod_manager *m, const char *camera, double start, double end,
                        const char *id, struct vod_session **out)
 {
@@ -479,7 +471,7 @@ int vod_session_create(struct vod_manager *m, const char *camera, double start, 
         r = -E2BIG;
         goto out;
     }
-    if (vod_active_count(m) >= m->cfg->vod.max_concurrent) {
+    if (vod_active_count(m) >= m->cfg->vod.max_concurrent || make_room(m) < 0) {
         r = -EBUSY;
         goto out;
     }
@@ -557,7 +549,7 @@ void vod_session_destroy(struct vod_session *s, unsigned status, const char *why
     /* Killing is enough: every segment and the playlist are written through a
      * temp file + rename, and the folder goes away with them. */
     worker_free(&s->w);
-    flush_waiters(s, status, why);
+    vod_session_flush_waiters(s, status, why);
     remove_folder(m, s->dir, s->id);
     session_free(s);
 }
@@ -580,183 +572,4 @@ void vod_session_touch(struct vod_session *s, struct http_request *req)
     }
     snprintf(s->viewers[slot].addr, sizeof(s->viewers[slot].addr), "%s", addr);
     s->viewers[slot].last = now;
-}
-
-/* ---- helper children and the periodic tick ------------------------------ */
-
-static void spawn_recordings_child(struct vod_manager *m, const char *what, pid_t *pid)
-{
-    const struct cfg_vod *v = &m->cfg->vod;
-    size_t n = 0;
-    char *argv[16 + 64];
-
-    argv[n++] = "hlsd";
-    argv[n++] = "recordings";
-    argv[n++] = (char *)what;
-    argv[n++] = "--state-dir";
-    argv[n++] = m->cfg->state_dir;
-    if (strcmp(what, "scan") == 0) {
-        argv[n++] = "--quiet";
-        for (size_t i = 0; i < v->n_watch_dirs && n < UTIL_ARRAY_LEN(argv) - 1; i++)
-            argv[n++] = v->watch_dirs[i];
-    }
-    argv[n] = NULL;
-    int r = vod_child_spawn(argv, m->cfg->vod.nice, strcmp(what, "sample") == 0, pid);
-    if (r < 0) {
-        LOG_WARN(NULL, "cannot start 'hlsd recordings %s': %s", what, strerror(-r));
-        *pid = -1;
-        return;
-    }
-    LOG_DEBUG(NULL, "hlsd recordings %s: pid %d", what, (int)*pid);
-}
-
-static void poll_child(const char *what, pid_t *pid)
-{
-    int st = 0;
-    if (*pid <= 0 || vod_child_poll(*pid, &st) == 0)
-        return;
-    if (st != -1 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-        if (WIFSIGNALED(st))
-            LOG_WARN(NULL, "hlsd recordings %s (pid %d) crashed with signal %d", what, (int)*pid,
-                     WTERMSIG(st));
-        else
-            LOG_WARN(NULL, "hlsd recordings %s (pid %d) exited with status %d", what, (int)*pid,
-                     WEXITSTATUS(st));
-    }
-    *pid = -1;
-}
-
-static void sweep_trash(struct vod_manager *m)
-{
-    DIR *d = opendir(m->transcode_dir);
-    struct dirent *de;
-    bool left = false;
-    if (!d)
-        return;
-    while ((de = readdir(d))) {
-        char path[PATH_MAX];
-        if (strncmp(de->d_name, ".trash-", 7) != 0)
-            continue;
-        if (util_fmt(path, sizeof(path), "%s/%s", m->transcode_dir, de->d_name) == 0 &&
-            util_rm_rf(path) < 0)
-            left = true;
-    }
-    closedir(d);
-    m->trash_pending = left;
-}
-
-static void on_tick(void *arg)
-{
-    struct vod_manager *m = arg;
-    double now = util_now_mono();
-
-    m->tick = NULL;
-    poll_child("scan", &m->scan_pid);
-    poll_child("sample", &m->sample_pid);
-    if (m->cfg->vod.n_watch_dirs > 0 && m->scan_pid <= 0 && now >= m->next_scan) {
-        spawn_recordings_child(m, "scan", &m->scan_pid);
-        m->next_scan = now + SCAN_INTERVAL;
-    }
-    for (struct vod_session *s = m->sessions, *next; s; s = next) {
-        next = s->next;
-        /* A waiting request is activity: it keeps the session alive. */
-        if (!s->waiters && now - s->last_access > m->cfg->vod.ttl) {
-            LOG_INFO(s->name, "idle for %.0f s: removing the session", now - s->last_access);
-            vod_session_destroy(s, 410, "session expired");
-        }
-    }
-    if (m->trash_pending)
-        sweep_trash(m);
-    m->tick = loop_timer_add(m->loop, TICK_SECONDS, on_tick, m);
-}
-
-/* ---- manager ------------------------------------------------------------ */
-
-int vod_manager_new(struct loop *loop, const struct hlsd_config *cfg, struct http_server *http,
-                    struct vod_manager **out)
-{
-    struct vod_manager *m = calloc(1, sizeof(*m));
-    char err[512] = "";
-    int r;
-
-    *out = NULL;
-    if (!m)
-        return -ENOMEM;
-    m->loop = loop;
-    m->cfg = cfg;
-    m->http = http;
-    m->scan_pid = m->sample_pid = -1;
-    if ((r = util_fmt(m->transcode_dir, sizeof(m->transcode_dir), "%s/transcode",
-                      cfg->state_dir)) < 0)
-        goto fail;
-    if ((r = vod_index_open(cfg->state_dir, &m->ix, err, sizeof(err))) < 0) {
-        LOG_ERROR(NULL, "recordings index %s", err);
-        goto fail;
-    }
-    if ((r = load_key(cfg->state_dir, m->key)) < 0) {
-        LOG_ERROR(NULL, "session key in %s: %s", cfg->state_dir, strerror(-r));
-        goto fail;
-    }
-    /* Sessions do not survive a restart: their folders are stale. */
-    util_rm_rf(m->transcode_dir);
-    if ((r = util_mkdir_p(m->transcode_dir, 0755)) < 0) {
-        LOG_ERROR(NULL, "cannot create %s: %s", m->transcode_dir, strerror(-r));
-        goto fail;
-    }
-    if ((r = vod_register_session_routes(m)) < 0 || (r = vod_register_catalog_routes(m)) < 0) {
-        LOG_ERROR(NULL, "cannot register the recordings routes: %s", strerror(-r));
-        goto fail;
-    }
-    if (cfg->vod.sample_recording) {
-        long have = 0;
-        if (vod_index_count(m->ix, "sample", &have) == 0 && have == 0) {
-            LOG_INFO(NULL, "generating the sample recording (camera \"sample\")");
-            spawn_recordings_child(m, "sample", &m->sample_pid);
-        }
-    }
-    m->next_scan = util_now_mono();
-    m->tick = loop_timer_add(loop, cfg->vod.n_watch_dirs ? 0.0 : TICK_SECONDS, on_tick, m);
-    if (!m->tick) {
-        r = -ENOMEM;
-        goto fail;
-    }
-    *out = m;
-    return 0;
-fail:
-    vod_manager_free(&m);
-    return r;
-}
-
-void vod_manager_shutdown(struct vod_manager *m)
-{
-    if (!m)
-        return;
-    m->shutting_down = true;
-    loop_timer_cancel(m->loop, &m->tick);
-    vod_child_kill(m->scan_pid);
-    vod_child_kill(m->sample_pid);
-    m->scan_pid = m->sample_pid = -1;
-    for (struct vod_session *s = m->sessions; s; s = s->next) {
-        flush_waiters(s, 503, "the server is shutting down");
-        if (s->w)
-            worker_stop(s->w);
-    }
-}
-
-void vod_manager_free(struct vod_manager **mp)
-{
-    struct vod_manager *m = mp ? *mp : NULL;
-    if (!m)
-        return;
-    m->shutting_down = true;
-    loop_timer_cancel(m->loop, &m->tick);
-    vod_child_kill(m->scan_pid);
-    vod_child_kill(m->sample_pid);
-    while (m->sessions)
-        vod_session_destroy(m->sessions, 503, "the server is shutting down");
-    if (m->trash_pending)
-        sweep_trash(m);
-    vod_index_close(&m->ix);
-    free(m);
-    *mp = NULL;
 }

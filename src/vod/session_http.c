@@ -64,7 +64,8 @@ cJSON *vod_session_status_json(const struct vod_session *s, bool admin)
     cJSON *p = cJSON_AddObjectToObject(o, "progress");
     if (p) {
         double pct = s->n_segments > 0 ? 100.0 * s->n_have / s->n_segments : 0;
-        cJSON_AddNumberToObject(p, "percent", s->done ? 100.0 : (s->percent > pct ? s->percent : pct));
+        cJSON_AddNumberToObject(p, "percent",
+                                s->done ? 100.0 : (s->percent > pct ? s->percent : pct));
         cJSON_AddNumberToObject(p, "speed", s->speed);
         cJSON_AddNumberToObject(p, "fps", s->fps);
         cJSON_AddNumberToObject(p, "encoded_up_to", s->encoded_up_to);
@@ -156,10 +157,10 @@ static int h_start(void *arg, struct http_request *req)
             return http_respond_error(req, 404, "unknown camera %s", camera);
         r = vod_session_create(m, camera, start, end, id, &s);
         switch (r) {
-        case 0: break;
+        case 0:
+            break;
         case -ENOENT:
-            return http_respond_error(req, 404, "no recording of camera %s in this range",
-                                      camera);
+            return http_respond_error(req, 404, "no recording of camera %s in this range", camera);
         case -E2BIG:
             return http_respond_error(req, 400,
                                       "the range covers more than %d recordings: choose a "
@@ -252,12 +253,16 @@ static int h_stream(void *arg, struct http_request *req)
         n = parse_segment(s, file);
         if (n < 0 || (s->planned && n >= s->n_segments))
             return http_respond_error(req, 404, "no such file in session %s", s->id);
-        /* Every request moves the lookahead window, served or not. */
-        vod_session_want(s, n);
         if (vod_segment_exists(s, n)) {
+            /* Served or not, every request moves the lookahead window. */
+            vod_session_want(s, n);
             vod_segment_name(s, n, name, sizeof(name));
             return http_respond_file(req, s->dir, name);
         }
+        /* A second request for a segment already asked for must not make
+         * the worker restart again (50 players asking for 20..24 at once). */
+        if (!vod_session_is_waited(s, n))
+            vod_session_want(s, n);
     }
     if (!s->w) {
         /* The worker is gone (finished, failed, killed): the next request
@@ -266,8 +271,7 @@ static int h_stream(void *arg, struct http_request *req)
         if (r == -EBUSY)
             return http_respond_error(req, 429, "Too many concurrent transcode sessions");
         if (r < 0)
-            return http_respond_error(req, 502, "transcode session %s: %s", s->id,
-                                      strerror(-r));
+            return http_respond_error(req, 502, "transcode session %s: %s", s->id, strerror(-r));
         if (n >= 0)
             vod_session_want(s, n);
     }
@@ -322,8 +326,8 @@ static int h_delete(void *arg, struct http_request *req)
     int r;
     if (!s)
         return 0;
-    LOG_INFO(s->name, "deleted by %s", http_req_principal(req) ? http_req_principal(req)->name
-                                                              : "?");
+    LOG_INFO(s->name, "deleted by %s",
+             http_req_principal(req) ? http_req_principal(req)->name : "?");
     o = cJSON_CreateObject();
     if (!o)
         return -ENOMEM;

@@ -15,11 +15,12 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#define VOD_ID_LEN 24          /* hex characters of the keyed hash */
+#define VOD_ID_LEN 24 /* hex characters of the keyed hash */
 #define VOD_PLAYLIST "master.m3u8"
 #define VOD_MAX_VIEWERS 16
 #define VOD_VIEWER_WINDOW 30.0 /* seconds a client address counts as watching */
 #define VOD_MAX_SOURCES 5000   /* recordings in one session (job line size) */
+#define VOD_MAX_SESSIONS 64    /* sessions kept (active or finished, until their ttl) */
 
 struct vod_session;
 
@@ -41,30 +42,30 @@ struct vod_session {
     struct vod_session *next;
     struct vod_manager *m;
     char id[VOD_ID_LEN + 1];
-    char name[16];           /* log prefix "vod <first 8 of id>" */
+    char name[16]; /* log prefix "vod <first 8 of id>" */
     char camera[VOD_CAMERA_MAX + 1];
-    double start, end;       /* the requested range */
-    char dir[PATH_MAX];      /* <state>/transcode/<id> */
-    char prefix[32];         /* segment file prefix, fixed for the session's life */
-    cJSON *job;              /* kept for restarts */
+    double start, end;  /* the requested range */
+    char dir[PATH_MAX]; /* <state>/transcode/<id> */
+    char prefix[32];    /* segment file prefix, fixed for the session's life */
+    cJSON *job;         /* kept for restarts */
 
-    struct worker *w;        /* NULL when no worker process runs */
+    struct worker *w; /* NULL when no worker process runs */
     pid_t pid;
     int restarts;
     bool planned, done, failed;
-    char error[256];         /* the last worker error */
+    char error[256]; /* the last worker error */
 
     int n_segments;
     double duration;
     bool passthrough;
-    unsigned char *have;     /* n_segments flags: written */
+    unsigned char *have; /* n_segments flags: written */
     int n_have;
     int max_wanted;
     int encoded_up_to;
     double percent, speed, fps;
 
-    double created;          /* wall clock */
-    double last_access;      /* monotonic: playlist/segment/API requests */
+    double created;     /* wall clock */
+    double last_access; /* monotonic: playlist/segment/API requests */
     struct vod_viewer viewers[VOD_MAX_VIEWERS];
     struct vod_waiter *waiters;
 };
@@ -79,10 +80,10 @@ struct vod_manager {
     struct vod_session *sessions;
     struct loop_timer *tick;
     bool shutting_down;
-    bool trash_pending;      /* a removed session folder could not be fully deleted */
+    bool trash_pending; /* a removed session folder could not be fully deleted */
 
     pid_t scan_pid, sample_pid;
-    double next_scan;        /* monotonic */
+    double next_scan; /* monotonic */
 };
 
 /* session.c */
@@ -97,12 +98,17 @@ int vod_session_create(struct vod_manager *m, const char *camera, double start, 
                        const char *id, struct vod_session **out);
 /* Starts the worker again when it is not running. 0, -EBUSY, -errno. */
 int vod_session_ensure_worker(struct vod_session *s);
+/* Answers every waiter that can be answered now; with a non-zero status,
+ * fails the rest with it. */
+void vod_session_flush_waiters(struct vod_session *s, unsigned status, const char *why);
 /* Stops the worker, removes the folder, answers waiters, frees. */
 void vod_session_destroy(struct vod_session *s, unsigned status, const char *why);
 int vod_active_count(const struct vod_manager *m);
 void vod_session_touch(struct vod_session *s, struct http_request *req);
 /* Sends {"cmd":"want","segment":n} when a worker runs. */
 void vod_session_want(struct vod_session *s, int n);
+/* True when a request already waits for segment n (its `want` was sent). */
+bool vod_session_is_waited(const struct vod_session *s, int n);
 /* Adds a waiter (suspends req until the plan / segment, or ready_timeout). */
 int vod_session_wait(struct vod_session *s, struct http_request *req, int segment, bool api);
 /* "starting", "encoding", "paused", "done", "failed", "stopped". */

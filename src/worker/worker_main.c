@@ -5,14 +5,19 @@
  * or SIGINT (the ladder's second step: the flag makes libav's interrupt
  * callback give up a blocked read), and EOF on fd 3 (the daemon is gone).
  *
+ * Before any job runs, the worker confines its own writes to the job's
+ * out_dir with landlock when the kernel has it (worker/sandbox.h).
+ *
  * Test hooks: with HLSD_TEST_JOBS=1 in the environment the job kinds
  * "test-sleep", "test-ignore-stop", "test-ignore-term" and "test-crash" run
- * small built-in jobs that exercise the supervisor's stop ladder (see
+ * small built-in jobs that exercise the supervisor's stop ladder, and
+ * "test-write" tries file operations to check the confinement (see
  * run_test_job). Without the variable they are refused. */
 #include "core/log.h"
 #include "core/util.h"
 #include "media/job.h"
 #include "worker/protocol.h"
+#include "worker/sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +30,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -202,6 +208,46 @@ static void emit_progress(const struct media_ctl *ctl, long frames)
     cJSON_Delete(ev);
 }
 
+/* test-write: tries each {"op":"create"|"mkdir"|"remove","path":P} of the job's
+ * "ops" and reports {"type":"write","op":O,"path":P,"errno":E} (0 = done). */
+static void run_write_ops(const cJSON *job, const struct media_ctl *ctl)
+{
+    const cJSON *op;
+    cJSON_ArrayForEach(op, cJSON_GetObjectItemCaseSensitive(job, "ops"))
+    {
+        const char *what = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(op, "op"));
+        const char *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(op, "path"));
+        int e = EINVAL;
+        if (what && path) {
+            errno = 0;
+            if (strcmp(what, "create") == 0) {
+                int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                if (fd >= 0) {
+                    if (write(fd, "x", 1) != 1 && errno == 0)
+                        errno = EIO;
+                    close(fd);
+                }
+            } else if (strcmp(what, "mkdir") == 0) {
+                mkdir(path, 0755);
+            } else if (strcmp(what, "remove") == 0) {
+                unlink(path);
+            } else {
+                errno = EINVAL;
+            }
+            e = errno;
+        }
+        cJSON *ev = cJSON_CreateObject();
+        if (!ev)
+            continue;
+        cJSON_AddStringToObject(ev, "type", "write");
+        cJSON_AddStringToObject(ev, "op", what ? what : "");
+        cJSON_AddStringToObject(ev, "path", path ? path : "");
+        cJSON_AddNumberToObject(ev, "errno", e);
+        ctl->emit(ctl->arg, ev);
+        cJSON_Delete(ev);
+    }
+}
+
 /* Returns 1 when kind is not a test kind, else the job's result.
  *  test-sleep:       "progress" every 100 ms (frames 1, 2, ...); echoes each command as
  *                    {"type":"echo","cmd":{...}}; honours every stop source; optional
@@ -211,12 +257,14 @@ static void emit_progress(const struct media_ctl *ctl, long frames)
  *                    exits 0; exits on EOF too.
  *  test-ignore-term: ignores stop, SIGTERM, SIGINT and EOF: only SIGKILL ends it.
  *  test-crash:       emits "started", then abort() (no core file).
+ *  test-write:       emits "started", then a "write" event per entry of "ops"
+ *                    (see run_write_ops), then ends.
  * Every test job emits {"type":"started","pid":P} first and gives up after
  * TEST_JOB_MAX_SECONDS. */
 static int run_test_job(const char *kind, const cJSON *job, const struct media_ctl *ctl,
                         char *err, size_t errlen)
 {
-    enum { SLEEP, IGNORE_STOP, IGNORE_TERM, CRASH } k;
+    enum { SLEEP, IGNORE_STOP, IGNORE_TERM, CRASH, WRITE } k;
     if (strcmp(kind, "test-sleep") == 0)
         k = SLEEP;
     else if (strcmp(kind, "test-ignore-stop") == 0)
@@ -225,6 +273,8 @@ static int run_test_job(const char *kind, const cJSON *job, const struct media_c
         k = IGNORE_TERM;
     else if (strcmp(kind, "test-crash") == 0)
         k = CRASH;
+    else if (strcmp(kind, "test-write") == 0)
+        k = WRITE;
     else
         return 1;
 
@@ -243,6 +293,10 @@ static int run_test_job(const char *kind, const cJSON *job, const struct media_c
         struct rlimit none = {0, 0};
         setrlimit(RLIMIT_CORE, &none);
         abort();
+    }
+    if (k == WRITE) {
+        run_write_ops(job, ctl);
+        return 0;
     }
 
     double seconds = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(job, "seconds"));
@@ -310,6 +364,23 @@ static int check_parent(void)
         return -ESRCH;
     }
     return 0;
+}
+
+/* Landlock where the kernel has it; a worker that cannot be confined still
+ * runs (the daemon's own checks on names and paths stay in force). */
+static void confine_writes(const char *out_dir)
+{
+    enum worker_sandbox_state st;
+    int abi;
+    int r = worker_sandbox_apply(out_dir, &st, &abi);
+    if (r < 0)
+        LOG_WARN(NULL, "cannot confine writes to %s (landlock ABI %d): %s; running unconfined",
+                 out_dir ? out_dir : "(no out_dir)", abi, strerror(-r));
+    else if (st == WORKER_SANDBOX_UNAVAILABLE)
+        LOG_DEBUG(NULL, "landlock not available in this kernel: writes not confined");
+    else
+        LOG_DEBUG(NULL, "writes confined to %s (landlock ABI %d)",
+                  out_dir ? out_dir : "(nothing)", abi);
 }
 
 static int read_job(void)
@@ -413,6 +484,8 @@ int worker_main(int argc, char **argv)
         log_set_process_prefix(name);
     const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ch.job, "kind"));
     LOG_DEBUG(NULL, "job received (kind %s, pid %d)", kind ? kind : "?", (int)getpid());
+
+    confine_writes(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ch.job, "out_dir")));
 
     if (!kind) {
         snprintf(err, sizeof(err), "job without a \"kind\"");

@@ -7,7 +7,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { chromium } from 'playwright-core';
 import { Abort, Daemon, launchChromium, log, makeMedia, sha256, waitFor } from './lib.mjs';
 
 const { values: opt } = parseArgs({
@@ -110,11 +109,14 @@ const videoState = (page, sel) => page.evaluate((s) => {
 
 // Waits until the video at `sel` plays `seconds` beyond its first position;
 // returns {start, end, firstFrameMs, totalMs}.
-async function waitPlays(page, sel, seconds, deadlineMs, minTime = 0) {
+async function waitPlays(page, sel, seconds, deadlineMs, minTime = 0, tile = null) {
   const t0 = Date.now();
   let first = null, firstAt = null;
   const end = await waitFor(async () => {
     await noFatal(page);
+    if (tile && (await page.getAttribute(tile, 'data-state')) === 'failed') {
+      throw new Abort(`the port failed: ${await page.textContent(`${tile} [data-testid=port-error]`)}`);
+    }
     const s = await videoState(page, sel);
     if (s && s.err) throw new Abort(`<video> error: ${s.err}`);
     if (!s || !(s.t > 0)) return false;
@@ -152,7 +154,7 @@ test('live_preview_plays_and_stops', async (t) => {
   ok(await page.isVisible(`${TILE0} [data-testid=port-start]`), 'admin sees no Start button on a stopped port');
   await page.click(`${TILE0} [data-testid=port-start]`);
   const video = `${TILE0} video`;
-  const p = await waitPlays(page, video, 3, 45000, 3);
+  const p = await waitPlays(page, video, 3, 45000, 3, TILE0);
   log(`#   port 0: first frame ${(p.firstFrameMs / 1000).toFixed(1)} s after Start; currentTime ${p.start.toFixed(2)} -> ${p.end.toFixed(2)} after ${(p.totalMs / 1000).toFixed(1)} s`);
   const lat = await waitFor(async () => (await videoState(page, video)).latency, 10000, 'latency from EXT-X-PROGRAM-DATE-TIME');
   const latText = await page.textContent(`${TILE0} [data-testid=port-latency]`);
@@ -172,7 +174,7 @@ test('live_preview_plays_and_stops', async (t) => {
   ok(lowLatency === true, 'enlarged player not in low-latency mode');
   ok(!(await page.evaluate(() => 'port-0' in window.hlsdDebug.players)), 'tile player still running while enlarged');
   await shot(page, 'live-enlarged.png');
-  await page.click('#main-close');
+  await page.click('#main-player-close');
   await page.waitForSelector('#main-player', { state: 'hidden', timeout: 5000 });
   await waitPlays(page, video, 1, 30000);
 
@@ -258,6 +260,11 @@ test('recording_plays_and_seeks', async (t) => {
   const status = await page.textContent('#vod-status');
   log(`#   status line: "${status}"`);
   ok(/segments loaded/.test(status), `no progress in the status line: "${status}"`);
+  // Zooming to the selection makes the 30 s recording visible on the timeline.
+  await page.click('#tl-fit');
+  const zoomed = await (await page.$('[data-testid=rec-bar]')).boundingBox();
+  log(`#   timeline fit to the selection (${await page.textContent('#tl-view')}): bar ${bar.width.toFixed(1)} px -> ${zoomed.width.toFixed(1)} px`);
+  ok(zoomed.width > 100, `recording bar ${zoomed.width} px wide after Fit selection`);
   // Admins see the session with its progress.
   await page.waitForSelector(`#sessions-tbody tr[data-session-id="${res.session_id}"]`, { timeout: 10000 });
   await shot(page, 'recordings.png');
@@ -299,6 +306,17 @@ test('viewer_sees_no_admin_controls', async (t) => {
   const cams = await page.$$eval('#rec-camera option', (o) => o.map((x) => x.value));
   ok(!cams.includes('cam2'), `viewer sees cam2, which is not theirs: ${cams}`);
   ok(await page.isHidden('#sessions-card'), 'viewer sees the admin session list');
+  // Viewers play their cameras and see the session's progress from its own status.
+  await page.selectOption('#rec-camera', 'cam1');
+  await page.fill('#rec-date', DAY);
+  await page.waitForSelector('[data-testid=rec-bar]', { timeout: 10000 });
+  await playRange(page, REC_START, REC_START + REC_SECONDS);
+  await waitPlays(page, '#vod-video', 0.5, 30000);
+  const status = await waitFor(async () => {
+    const x = await page.textContent('#vod-status');
+    return /transcoder \w+/.test(x) ? x : false;
+  }, 10000, 'the transcoder state in the viewer\'s status line');
+  log(`#   viewer status line: "${status}"`);
   await shot(page, 'viewer.png');
 });
 
@@ -314,8 +332,17 @@ test('logout_returns_to_login', async (t) => {
 
 // ------------------------------------------------------------------ main
 async function setup() {
+  let chromium;
+  try {
+    ({ chromium } = await import('playwright-core'));
+  } catch (e) {
+    throw new Error(`playwright-core is not installed (npm ci at the repository root installs it): ${e.message}`);
+  }
   fs.mkdirSync(WORK, { recursive: true });
-  for (const f of fs.readdirSync(WORK)) if (f.endsWith('.png')) fs.rmSync(path.join(WORK, f));
+  // Old screenshots would pass for new ones: remove them (all of them on a full run).
+  for (const f of fs.readdirSync(WORK)) {
+    if (f.endsWith('.png') && (!opt.k || f.startsWith('FAIL-'))) fs.rmSync(path.join(WORK, f));
+  }
   const media = path.join(WORK, 'media');
   const h265 = makeMedia(media, `h265_320x180_${REC_SECONDS}s.mp4`, [
     '-f', 'lavfi', '-i', `testsrc2=size=320x180:rate=25:duration=${REC_SECONDS}`,

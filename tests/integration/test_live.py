@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import harness as h
@@ -383,8 +384,32 @@ def test_rtsp_server_frozen():
             print(f"  stopped in {time.monotonic() - t0:.2f} s with the input frozen",
                   file=sys.stderr)
             assert "EXT-X-ENDLIST" in playlist(d, 2)[0]
+
+            # Start again with the server still frozen: the worker connects
+            # (the kernel accepts) and blocks waiting for the RTSP answer.
+            # A stop must still end it quickly, before the ladder's SIGTERM.
+            assert d.post("/api/ports/2/preview").status == 200
+            pid = status(d, 2)["pid"]
+            h.wait_until(lambda: tcp_established_to(rport), 5, what="worker connected")
+            assert status(d, 2)["state"] == "starting"
+            t0 = time.monotonic()
+            assert d.delete("/api/ports/2/preview").status == 200
+            wait_stopped(d, 2, timeout=8)
+            took = time.monotonic() - t0
+            assert took < 2.5, f"blocked open stopped after {took:.2f} s (ladder, not the request)"
+            h.wait_until(lambda: pid_gone(pid), 3, what="worker exit")
     finally:
         server.kill()
+
+
+def tcp_established_to(port):
+    """True when some local socket has an established connection to 127.0.0.1:port."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            parts = line.split()
+            if parts[3] == "01" and int(parts[2].split(":")[1], 16) == port:
+                return True
+    return False
 
 
 def test_on_demand():
@@ -424,10 +449,22 @@ def test_on_demand():
         h.wait_until(lambda: pid_gone(pid), 3, what="worker exit")
 
         # No segment within start_timeout: 504, and the port keeps trying until idle.
-        t0 = time.monotonic()
-        r = d.get("/hls/port_4.m3u8", timeout=30)
+        # The waiting request is suspended: the server keeps answering others.
+        result = {}
+        def waiting():
+            t = time.monotonic()
+            result["r"] = d.get("/hls/port_4.m3u8", timeout=30)
+            result["t"] = time.monotonic() - t
+        th = threading.Thread(target=waiting)
+        th.start()
+        h.wait_until(lambda: status(d, 4)["previewing"], 5, what="port 4 started by the request")
+        t1 = time.monotonic()
+        assert d.get("/api/health", token="").status == 200
+        assert time.monotonic() - t1 < 0.5 and "r" not in result, result
+        th.join(30)
+        r = result["r"]
         assert r.status == 504 and r.json()["success"] is False, r
-        assert 1.5 <= time.monotonic() - t0 <= 6, time.monotonic() - t0
+        assert 1.5 <= result["t"] <= 6, result["t"]
         assert d.delete("/api/ports/4/preview").status == 200
         wait_stopped(d, 4)
         print(f"  on-demand playlist answered after {waited:.2f} s", file=sys.stderr)
@@ -486,6 +523,24 @@ def test_worker_sigkill_restarts():
         tags, segs = h.wait_until(continued, 15, interval=0.2, what="a discontinuity")
         assert int(tags["EXT-X-MEDIA-SEQUENCE"][0]) >= seq0, tags
         assert "EXT-X-ENDLIST" not in tags
-        assert d.delete("/api/ports/0/preview").status == 200
-        wait_stopped(d, 0)
-        assert "EXT-X-ENDLIST" in playlist(d, 0)[0]
+
+        # A worker that cannot answer the stop request (frozen): the ladder
+        # kills it (ask 3 s, SIGTERM 2 s, SIGKILL) and the daemon ends the
+        # playlist itself.
+        pid2 = st["pid"]
+        os.kill(pid2, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            assert d.delete("/api/ports/0/preview").status == 200
+            assert status(d, 0)["state"] == "stopping"
+            wait_stopped(d, 0, timeout=3 + 2 + 4)
+            took = time.monotonic() - t0
+            assert took >= 2.5, f"stopped after {took:.2f} s although the worker was frozen"
+            h.wait_until(lambda: pid_gone(pid2), 2, what="frozen worker killed")
+        finally:
+            try:
+                os.kill(pid2, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        tags, segs = playlist(d, 0)
+        assert "EXT-X-ENDLIST" in tags and segs, tags

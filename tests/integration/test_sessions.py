@@ -398,3 +398,51 @@ def test_missing_recording_file_gives_502():
         st = list(sessions(dm).values())
         assert st and st[0]["state"] == "failed" and st[0]["error"], st
         assert dm.get("/api/health").status == 200
+
+
+def test_segment_not_ready_in_time_gives_504():
+    long = harness.clip_rec_h265_long()
+    with daemon("vod-504", [(long, "cam1", T0)], vod="  ready_timeout: 1.5\n") as dm:
+        r = start(dm, "cam1", T0, T0 + 180)
+        assert r.status == 200, r
+        sid = r.json()["session_id"]
+        _, segs = playlist(dm, sid)
+        pid = sessions(dm)[sid]["pid"]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            t = time.monotonic()
+            r = dm.get(f"/stream/transcode/{sid}/{segs[25]['uri']}", timeout=30)
+            took = time.monotonic() - t
+            assert r.status == 504, r
+            assert r.json()["success"] is False, r
+            assert 1.2 < took < 6, took
+            assert sessions(dm)[sid]["waiting"] == 0
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        # The worker got the request meanwhile: the segment comes.
+        r = harness.wait_until(lambda: (lambda x: x.status == 200 and x)(
+            dm.get(f"/stream/transcode/{sid}/{segs[25]['uri']}", timeout=30)), 30, interval=0.2,
+            what="segment 25 after the worker resumed")
+        assert r.body[:1] == b"\x47"
+
+
+def test_session_ids_are_keyed_per_installation():
+    clip = harness.clip_rec_h265(4)
+    ids = []
+    states = []
+    for k in range(2):
+        d = harness.tmpdir(f"vod-key{k}")
+        state = os.path.join(d, "state")
+        add(state, copy(clip, d, "a.mp4"), "cam1", T0)
+        states.append(state)
+    for state in (states[0], states[0], states[1]):
+        with harness.Daemon(config(), name="vod-key", state_dir=state) as dm:
+            r = start(dm, "cam1", T0, T0 + 4)
+            assert r.status == 200, r
+            ids.append(r.json()["session_id"])
+    # Stable across restarts of one installation, unrelated between two.
+    assert ids[0] == ids[1] and ids[0] != ids[2], ids
+    for state in states:
+        key = os.path.join(state, "session.key")
+        st = os.stat(key)
+        assert st.st_size == 32 and (st.st_mode & 0o777) == 0o600, oct(st.st_mode)

@@ -257,11 +257,20 @@ static void test_keyframes(void **state)
     struct grid_params p = params(1003, 1021, 6);
     struct grid_plan plan;
     assert_int_equal(grid_plan(&src, 1, &p, &plan), 0);
-    /* Starts at the keyframe before the range (2 s), ends at the range end. */
-    expect_durations(&plan, (double[]){6, 6, 6, 1}, 4);
+    /* Starts at the keyframe before the range (2 s), ends at the keyframe
+     * after it (22 s). */
+    expect_durations(&plan, (double[]){6, 6, 6, 2}, 4);
     assert_true(NEAR(plan.segs[0].src_start, 2));
     assert_true(NEAR(plan.segs[0].pdt, 1002));
-    assert_true(NEAR(plan.segs[3].src_end, 21));
+    assert_true(NEAR(plan.segs[3].src_end, 22));
+    grid_plan_free(&plan);
+
+    /* No keyframe after the range end: the source's end, on the frame grid. */
+    src.wall_end = 1028.99;
+    p = params(1003, 1028.5, 6);
+    assert_int_equal(grid_plan(&src, 1, &p, &plan), 0);
+    expect_durations(&plan, (double[]){6, 6, 6, 6, 3}, 5);
+    assert_true(NEAR(plan.segs[4].src_end, 29));
     assert_int_equal(plan.segs[0].frame_start, -1);
     grid_plan_free(&plan);
 
@@ -269,6 +278,7 @@ static void test_keyframes(void **state)
     double kf5[] = {0, 5, 10, 15, 20, 25};
     src.keyframes = kf5;
     src.n_keyframes = 6;
+    src.wall_end = 1030;
     p = params(1000, 1030, 6);
     assert_int_equal(grid_plan(&src, 1, &p, &plan), 0);
     expect_durations(&plan, (double[]){5, 5, 5, 5, 5, 5}, 6);
@@ -280,6 +290,7 @@ static void test_keyframes(void **state)
     src.keyframes = kfx;
     src.n_keyframes = 9;
     src.fps = 0;
+    src.wall_end = 1020.4;
     p = params(1000, 1020.4, 6);
     p.fast_start = fast;
     p.n_fast_start = 2;
@@ -289,14 +300,15 @@ static void test_keyframes(void **state)
     expect_durations(&plan, (double[]){0.9, 2.6, 6.4, 6.5, 4.0}, 5);
     grid_plan_free(&plan);
 
-    /* A range ending before the first keyframe after a GOP start: still one
-     * segment from that keyframe. Nothing when no keyframe precedes the end. */
+    /* A range inside one GOP: that whole GOP. Nothing when no keyframe
+     * precedes the end. */
     double kf_late[] = {10, 20};
     src.keyframes = kf_late;
     src.n_keyframes = 2;
+    src.wall_end = 1030;
     p = params(1000, 1012, 6);
     assert_int_equal(grid_plan(&src, 1, &p, &plan), 0);
-    expect_durations(&plan, (double[]){2}, 1);
+    expect_durations(&plan, (double[]){10}, 1);
     grid_plan_free(&plan);
     p = params(1000, 1009, 6);
     assert_int_equal(grid_plan(&src, 1, &p, &plan), -ENOENT);

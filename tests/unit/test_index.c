@@ -169,8 +169,7 @@ static void test_range_and_cameras(void **state)
     struct vod_recording r2 = rec("cam2", "/r/cam2/0.mp4", 5, 10);
     assert_int_equal(vod_index_put(f->ix, &r2), 0);
 
-    assert_int_equal(vod_index_range(f->ix, "cam1", -INFINITY, INFINITY, 0, &recs, &n, &trunc),
-                     0);
+    assert_int_equal(vod_index_range(f->ix, "cam1", -INFINITY, INFINITY, 0, &recs, &n, &trunc), 0);
     assert_int_equal(n, 3);
     assert_false(trunc);
     assert_true(recs[0].start_time == 0 && recs[1].start_time == 10 && recs[2].start_time == 30);
@@ -193,8 +192,7 @@ static void test_range_and_cameras(void **state)
     assert_int_equal(n, 0);
     vod_recordings_free(&recs, n);
     /* The limit cuts and says so. */
-    assert_int_equal(vod_index_range(f->ix, "cam1", -INFINITY, INFINITY, 2, &recs, &n, &trunc),
-                     0);
+    assert_int_equal(vod_index_range(f->ix, "cam1", -INFINITY, INFINITY, 2, &recs, &n, &trunc), 0);
     assert_int_equal(n, 2);
     assert_true(trunc);
     vod_recordings_free(&recs, n);

@@ -50,8 +50,7 @@ static void test_too_small(void **state)
 {
     char out[8];
     (void)state;
-    assert_int_equal(live_redact_url("rtsp://cam/very/long/path", out, sizeof(out)),
-                     -ENAMETOOLONG);
+    assert_int_equal(live_redact_url("rtsp://cam/very/long/path", out, sizeof(out)), -ENAMETOOLONG);
     assert_int_equal(live_redact_url("abc", out, 0), -ENAMETOOLONG);
 }
 

@@ -1,0 +1,243 @@
+/* The recordings manager: the session key, the routes, the periodic tick
+ * (idle sessions, watched folders) and the helper children that index
+ * recordings outside the daemon process (scan, sample). */
+#include "vod/session_priv.h"
+
+#include "core/log.h"
+#include "core/util.h"
+#include "vod/child.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define TICK_SECONDS 0.5
+#define SCAN_INTERVAL 10.0
+#define SESSION_KEY_FILE "session.key"
+
+/* 32 random bytes in <state>/session.key (0600): session ids are keyed hashes
+ * of (camera, range), deterministic for this installation but not guessable. */
+static int load_key(const char *state_dir, unsigned char key[32])
+{
+    char path[PATH_MAX];
+    int fd = -1, r;
+    ssize_t n;
+
+    if ((r = util_fmt(path, sizeof(path), "%s/%s", state_dir, SESSION_KEY_FILE)) < 0)
+        return r;
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, key, 32);
+        close(fd);
+        if (n == 32)
+            return 0;
+        LOG_WARN(NULL, "%s is damaged: making a new session key", path);
+        unlink(path);
+    } else if (errno != ENOENT) {
+        return -errno;
+    }
+    size_t got = 0;
+    while (got < 32) {
+        n = getrandom(key + got, 32 - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        got += (size_t)n;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    n = write(fd, key, 32);
+    r = (n == 32 && fsync(fd) == 0) ? 0 : -EIO;
+    close(fd);
+    if (r < 0)
+        unlink(path);
+    return r;
+}
+
+/* ---- helper children and the periodic tick ------------------------------ */
+
+static void spawn_recordings_child(struct vod_manager *m, const char *what, pid_t *pid)
+{
+    const struct cfg_vod *v = &m->cfg->vod;
+    size_t n = 0;
+    char *argv[16 + 64];
+
+    argv[n++] = "hlsd";
+    argv[n++] = "recordings";
+    argv[n++] = (char *)what;
+    argv[n++] = "--state-dir";
+    argv[n++] = m->cfg->state_dir;
+    if (strcmp(what, "scan") == 0) {
+        argv[n++] = "--quiet";
+        for (size_t i = 0; i < v->n_watch_dirs && n < UTIL_ARRAY_LEN(argv) - 1; i++)
+            argv[n++] = v->watch_dirs[i];
+    }
+    argv[n] = NULL;
+    int r = vod_child_spawn(argv, m->cfg->vod.nice, strcmp(what, "sample") == 0, pid);
+    if (r < 0) {
+        LOG_WARN(NULL, "cannot start 'hlsd recordings %s': %s", what, strerror(-r));
+        *pid = -1;
+        return;
+    }
+    LOG_DEBUG(NULL, "hlsd recordings %s: pid %d", what, (int)*pid);
+}
+
+static void poll_child(const char *what, pid_t *pid)
+{
+    int st = 0;
+    if (*pid <= 0 || vod_child_poll(*pid, &st) == 0)
+        return;
+    if (st != -1 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+        if (WIFSIGNALED(st))
+            LOG_WARN(NULL, "hlsd recordings %s (pid %d) crashed with signal %d", what, (int)*pid,
+                     WTERMSIG(st));
+        else
+            LOG_WARN(NULL, "hlsd recordings %s (pid %d) exited with status %d", what, (int)*pid,
+                     WEXITSTATUS(st));
+    }
+    *pid = -1;
+}
+
+/* Removes the .trash-* folders that could not be removed at once. */
+static void sweep_trash(struct vod_manager *m)
+{
+    DIR *d = opendir(m->transcode_dir);
+    struct dirent *de;
+    bool left = false;
+    if (!d)
+        return;
+    while ((de = readdir(d))) {
+        char path[PATH_MAX];
+        if (strncmp(de->d_name, ".trash-", 7) != 0)
+            continue;
+        if (util_fmt(path, sizeof(path), "%s/%s", m->transcode_dir, de->d_name) == 0 &&
+            util_rm_rf(path) < 0)
+            left = true;
+    }
+    closedir(d);
+    m->trash_pending = left;
+}
+
+static void on_tick(void *arg)
+{
+    struct vod_manager *m = arg;
+    double now = util_now_mono();
+
+    m->tick = NULL;
+    poll_child("scan", &m->scan_pid);
+    poll_child("sample", &m->sample_pid);
+    if (m->cfg->vod.n_watch_dirs > 0 && m->scan_pid <= 0 && now >= m->next_scan) {
+        spawn_recordings_child(m, "scan", &m->scan_pid);
+        m->next_scan = now + SCAN_INTERVAL;
+    }
+    for (struct vod_session *s = m->sessions, *next; s; s = next) {
+        next = s->next;
+        /* A waiting request is activity: it keeps the session alive. */
+        if (!s->waiters && now - s->last_access > m->cfg->vod.ttl) {
+            LOG_INFO(s->name, "idle for %.0f s: removing the session", now - s->last_access);
+            vod_session_destroy(s, 410, "session expired");
+        }
+    }
+    if (m->trash_pending)
+        sweep_trash(m);
+    m->tick = loop_timer_add(m->loop, TICK_SECONDS, on_tick, m);
+}
+
+/* ---- manager ------------------------------------------------------------ */
+
+int vod_manager_new(struct loop *loop, const struct hlsd_config *cfg, struct http_server *http,
+                    struct vod_manager **out)
+{
+    struct vod_manager *m = calloc(1, sizeof(*m));
+    char err[512] = "";
+    int r;
+
+    *out = NULL;
+    if (!m)
+        return -ENOMEM;
+    m->loop = loop;
+    m->cfg = cfg;
+    m->http = http;
+    m->scan_pid = m->sample_pid = -1;
+    if ((r = util_fmt(m->transcode_dir, sizeof(m->transcode_dir), "%s/transcode", cfg->state_dir)) <
+        0)
+        goto fail;
+    if ((r = vod_index_open(cfg->state_dir, &m->ix, err, sizeof(err))) < 0) {
+        LOG_ERROR(NULL, "recordings index %s", err);
+        goto fail;
+    }
+    if ((r = load_key(cfg->state_dir, m->key)) < 0) {
+        LOG_ERROR(NULL, "session key in %s: %s", cfg->state_dir, strerror(-r));
+        goto fail;
+    }
+    /* Sessions do not survive a restart: their folders are stale. */
+    util_rm_rf(m->transcode_dir);
+    if ((r = util_mkdir_p(m->transcode_dir, 0755)) < 0) {
+        LOG_ERROR(NULL, "cannot create %s: %s", m->transcode_dir, strerror(-r));
+        goto fail;
+    }
+    if ((r = vod_register_session_routes(m)) < 0 || (r = vod_register_catalog_routes(m)) < 0) {
+        LOG_ERROR(NULL, "cannot register the recordings routes: %s", strerror(-r));
+        goto fail;
+    }
+    if (cfg->vod.sample_recording) {
+        long have = 0;
+        if (vod_index_count(m->ix, "sample", &have) == 0 && have == 0) {
+            LOG_INFO(NULL, "generating the sample recording (camera \"sample\")");
+            spawn_recordings_child(m, "sample", &m->sample_pid);
+        }
+    }
+    m->next_scan = util_now_mono();
+    m->tick = loop_timer_add(loop, cfg->vod.n_watch_dirs ? 0.0 : TICK_SECONDS, on_tick, m);
+    if (!m->tick) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    *out = m;
+    return 0;
+fail:
+    vod_manager_free(&m);
+    return r;
+}
+
+void vod_manager_shutdown(struct vod_manager *m)
+{
+    if (!m)
+        return;
+    m->shutting_down = true;
+    loop_timer_cancel(m->loop, &m->tick);
+    vod_child_kill(m->scan_pid);
+    vod_child_kill(m->sample_pid);
+    m->scan_pid = m->sample_pid = -1;
+    for (struct vod_session *s = m->sessions; s; s = s->next) {
+        vod_session_flush_waiters(s, 503, "the server is shutting down");
+        if (s->w)
+            worker_stop(s->w);
+    }
+}
+
+void vod_manager_free(struct vod_manager **mp)
+{
+    struct vod_manager *m = mp ? *mp : NULL;
+    if (!m)
+        return;
+    m->shutting_down = true;
+    loop_timer_cancel(m->loop, &m->tick);
+    vod_child_kill(m->scan_pid);
+    vod_child_kill(m->sample_pid);
+    while (m->sessions)
+        vod_session_destroy(m->sessions, 503, "the server is shutting down");
+    if (m->trash_pending)
+        sweep_trash(m);
+    vod_index_close(&m->ix);
+    free(m);
+    *mp = NULL;
+}
