@@ -9,15 +9,16 @@ import { createPlayer } from './player.js';
 
 const DAY = 86400;
 const SESSIONS_POLL_MS = 2000;
+const REFRESH_MS = 15000;
 
 let isAdmin = false;
 let active = false;
-let camerasLoaded = false;
 let cameras = [];
 let recordings = []; // of the shown day: {start, end, ...raw}
 let sel = null;      // {start, end} seconds of the shown day
 let vod = null;      // {sessionId, camera, start, end, duration, player, frags, loaded, ...}
 let sessionsTimer = null;
+let refreshTimer = null;
 let loadSeq = 0;
 let selVersion = 0;  // bumped on every selection, so a late load does not override the user's
 
@@ -51,13 +52,18 @@ export function setRecordingsAdmin(admin) { isAdmin = admin; }
 export async function showRecordings() {
   if (active) return;
   active = true;
-  if (!camerasLoaded) await loadCameras();
-  else loadDay();
+  // Cameras and recordings appear as files are indexed: list them again at
+  // every visit, and every REFRESH_MS while the view is shown.
+  await loadCameras();
   pollSessions();
+  clearInterval(refreshTimer);
+  refreshTimer = setInterval(() => { if (active) loadCameras(); }, REFRESH_MS);
 }
 
 export function hideRecordings() {
   active = false;
+  clearInterval(refreshTimer);
+  refreshTimer = null;
   clearTimeout(sessionsTimer);
   sessionsTimer = null;
   const v = $('vod-video');
@@ -67,7 +73,6 @@ export function hideRecordings() {
 export function resetRecordings() {
   hideRecordings();
   closeVod();
-  camerasLoaded = false;
   cameras = [];
   recordings = [];
   sel = null;
@@ -80,20 +85,26 @@ async function loadCameras() {
     const data = await api('GET', '/api/cameras');
     const list = Array.isArray(data) ? data : (data.cameras || []);
     cameras = list.map((c) => (typeof c === 'string' ? { name: c } : c)).filter((c) => c && c.name);
-    camerasLoaded = true;
   } catch (e) {
     showError(`Cameras: ${e.message}`, 'cameras');
     return;
   }
   clearError('cameras');
-  const sel = $('rec-camera');
-  sel.replaceChildren(...cameras.map((c) => {
+  const select = $('rec-camera');
+  const previous = select.value;
+  select.replaceChildren(...cameras.map((c) => {
     const o = document.createElement('option');
     o.value = c.name;
     o.textContent = c.name;
     return o;
   }));
+  if (cameras.some((c) => c.name === previous)) select.value = previous;
+  else sel = null;
   if (!cameras.length) {
+    if (!$('rec-date').value) {
+      $('rec-date').value = fmtDate(Date.now() / 1000);
+      $('rec-date').dataset.auto = '1';
+    }
     $('rec-summary').textContent = 'No camera has recordings yet.';
     renderDay();
     return;

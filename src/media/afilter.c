@@ -22,8 +22,7 @@ struct media_afilter {
 };
 
 int media_afilter_create(struct media_afilter **out, const AVFrame *first, AVRational in_tb,
-                         int out_rate, int out_channels, int frame_size, char *err,
-                         size_t errlen)
+                         int out_rate, int out_channels, int frame_size, char *err, size_t errlen)
 {
     struct media_afilter *f = NULL;
     AVFilterInOut *inputs = NULL, *outputs = NULL;
@@ -37,8 +36,8 @@ int media_afilter_create(struct media_afilter **out, const AVFrame *first, AVRat
         return AVERROR(ENOMEM);
     f->rate = first->sample_rate;
     f->format = first->format;
-    if (first->sample_rate <= 0 || first->sample_rate > 768000 || first->ch_layout.nb_channels <= 0 ||
-        !av_get_sample_fmt_name(first->format)) {
+    if (first->sample_rate <= 0 || first->sample_rate > 768000 ||
+        first->ch_layout.nb_channels <= 0 || !av_get_sample_fmt_name(first->format)) {
         snprintf(err, errlen, "invalid audio parameters (%d Hz, %d channels)", first->sample_rate,
                  first->ch_layout.nb_channels);
         r = AVERROR_INVALIDDATA;

@@ -18,8 +18,7 @@ struct media_afilter;
  * out_rate Hz, out_channels (1 or 2), AV_SAMPLE_FMT_FLTP, frame_size samples
  * per frame (the last may be shorter), in time base 1/out_rate. */
 int media_afilter_create(struct media_afilter **out, const AVFrame *first, AVRational in_tb,
-                         int out_rate, int out_channels, int frame_size, char *err,
-                         size_t errlen);
+                         int out_rate, int out_channels, int frame_size, char *err, size_t errlen);
 
 /* False when frame's rate, format or channel layout differ from the graph's. */
 bool media_afilter_matches(const struct media_afilter *f, const AVFrame *frame);

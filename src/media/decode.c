@@ -57,8 +57,8 @@ int media_decoder_open(struct media_decoder **out, const AVStream *st, int threa
         char eb[AV_ERROR_MAX_STRING_SIZE];
         av_strerror(r, eb, sizeof(eb));
         const char *detail = media_avlog_last_error();
-        snprintf(err, errlen, "cannot open the %s decoder (%s): %s", avcodec_get_name(par->codec_id),
-                 kind, detail[0] ? detail : eb);
+        snprintf(err, errlen, "cannot open the %s decoder (%s): %s",
+                 avcodec_get_name(par->codec_id), kind, detail[0] ? detail : eb);
         goto fail;
     }
     *out = d;

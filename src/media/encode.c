@@ -35,8 +35,8 @@ static int json_bitrate(const cJSON *obj, const char *key, int64_t *out, const c
     return -EINVAL;
 }
 
-static int json_int(const cJSON *obj, const char *key, int min, int max, int *out,
-                    const char *what, char *err, size_t errlen)
+static int json_int(const cJSON *obj, const char *key, int min, int max, int *out, const char *what,
+                    char *err, size_t errlen)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!v || cJSON_IsNull(v))
@@ -233,12 +233,10 @@ int media_venc_open(struct media_venc **out, const struct media_video_settings *
         snprintf(why, sizeof(why), "not an H.264 encoder");
         r = AVERROR(EINVAL);
     } else {
-        r = try_open(e, codec, s, width, height, frame_rate, gop_seconds, why,
-                     sizeof(why));
+        r = try_open(e, codec, s, width, height, frame_rate, gop_seconds, why, sizeof(why));
     }
     if (r < 0 && strcmp(name, "libx264") != 0) {
-        LOG_WARN(NULL, "video encoder %s cannot be used (%s); falling back to libx264", name,
-                 why);
+        LOG_WARN(NULL, "video encoder %s cannot be used (%s); falling back to libx264", name, why);
         venc_reset(e);
         e->fell_back = true;
         codec = avcodec_find_encoder_by_name("libx264");
@@ -250,8 +248,7 @@ int media_venc_open(struct media_venc **out, const struct media_video_settings *
             /* The hardware encoder's preset names mean nothing to x264. */
             x.preset = "veryfast";
             x.tune = NULL;
-            r = try_open(e, codec, &x, width, height, frame_rate, gop_seconds, why,
-                         sizeof(why));
+            r = try_open(e, codec, &x, width, height, frame_rate, gop_seconds, why, sizeof(why));
         }
         name = "libx264";
     }
@@ -304,8 +301,8 @@ void media_audio_out_format(int in_rate, int in_channels, int *out_rate, int *ou
     *out_channels = in_channels == 1 ? 1 : 2;
 }
 
-int media_aenc_open(struct media_aenc **out, const struct media_audio_settings *s,
-                    int sample_rate, int channels, char *err, size_t errlen)
+int media_aenc_open(struct media_aenc **out, const struct media_audio_settings *s, int sample_rate,
+                    int channels, char *err, size_t errlen)
 {
     int r;
     *out = NULL;

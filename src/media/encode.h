@@ -15,17 +15,17 @@
 /* The job's "video" object. Strings are borrowed from the JSON they came
  * from (or from the caller) and must outlive the settings. */
 struct media_video_settings {
-    const char *encoder;   /* "libx264" (default), "h264_vaapi", "h264_nvenc"... */
-    const char *preset;    /* NULL = encoder default ("ultrafast" suggested) */
-    const char *tune;      /* NULL = none */
-    int64_t bitrate;       /* bits/s; 0 = constant quality (crf) */
-    int crf;               /* 0..51, used when bitrate is 0; default 23 */
-    int max_width;         /* output box; 0 = no limit */
+    const char *encoder; /* "libx264" (default), "h264_vaapi", "h264_nvenc"... */
+    const char *preset;  /* NULL = encoder default ("ultrafast" suggested) */
+    const char *tune;    /* NULL = none */
+    int64_t bitrate;     /* bits/s; 0 = constant quality (crf) */
+    int crf;             /* 0..51, used when bitrate is 0; default 23 */
+    int max_width;       /* output box; 0 = no limit */
     int max_height;
 };
 
 struct media_audio_settings {
-    int64_t bitrate;       /* bits/s, default 128000 */
+    int64_t bitrate; /* bits/s, default 128000 */
 };
 
 /* Parse the job's "video"/"audio" objects (NULL or missing keys = defaults).
@@ -68,7 +68,7 @@ int media_venc_receive(struct media_venc *e, AVPacket *pkt);
 void media_venc_free(struct media_venc **e);
 
 struct media_aenc {
-    AVCodecContext *ctx;  /* native "aac", AAC-LC, fltp; time_base 1/sample_rate */
+    AVCodecContext *ctx; /* native "aac", AAC-LC, fltp; time_base 1/sample_rate */
 };
 
 /* Output audio format for an input of in_rate Hz and in_channels channels:
@@ -76,8 +76,8 @@ struct media_aenc {
  * else becomes stereo. */
 void media_audio_out_format(int in_rate, int in_channels, int *out_rate, int *out_channels);
 
-int media_aenc_open(struct media_aenc **out, const struct media_audio_settings *s,
-                    int sample_rate, int channels, char *err, size_t errlen);
+int media_aenc_open(struct media_aenc **out, const struct media_audio_settings *s, int sample_rate,
+                    int channels, char *err, size_t errlen);
 /* Frames of ctx->frame_size samples (the last may be shorter), pts in
  * 1/sample_rate, NULL = drain. */
 int media_aenc_send(struct media_aenc *e, AVFrame *frame);

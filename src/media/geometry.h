@@ -11,11 +11,11 @@
 #define MEDIA_GEOM_MAX_DIM 16384
 
 struct media_geom_in {
-    int width, height;       /* coded picture size */
-    int sar_num, sar_den;    /* sample aspect ratio; 0/x or x/0 = square */
-    int rotation;            /* clockwise degrees to apply for display: 0, 90, 180, 270 */
-    double fps;              /* frame rate, 0 = unknown (level check uses 30) */
-    int max_width;           /* box; <= 0 = no limit in that direction */
+    int width, height;    /* coded picture size */
+    int sar_num, sar_den; /* sample aspect ratio; 0/x or x/0 = square */
+    int rotation;         /* clockwise degrees to apply for display: 0, 90, 180, 270 */
+    double fps;           /* frame rate, 0 = unknown (level check uses 30) */
+    int max_width;        /* box; <= 0 = no limit in that direction */
     int max_height;
 };
 

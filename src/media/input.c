@@ -46,8 +46,8 @@ static bool stopped(const struct media_input *in)
 
 static bool is_network_url(const char *url)
 {
-    static const char *const schemes[] = {"rtsp:", "rtsps:", "rtmp:", "udp:", "rtp:", "srt:",
-                                          "tcp:", "http:", "https:", "hls:", "mmsh:"};
+    static const char *const schemes[] = {"rtsp:", "rtsps:", "rtmp:",  "udp:", "rtp:", "srt:",
+                                          "tcp:",  "http:",  "https:", "hls:", "mmsh:"};
     for (size_t i = 0; i < UTIL_ARRAY_LEN(schemes); i++)
         if (strncasecmp(url, schemes[i], strlen(schemes[i])) == 0)
             return true;
@@ -153,8 +153,8 @@ int media_input_open(struct media_input **out, const struct media_input_cfg *cfg
     if (cfg->io_timeout > 0) {
         char us[32];
         snprintf(us, sizeof(us), "%lld", (long long)(cfg->io_timeout * 1e6));
-        bool rtsp = (ifmt && strcmp(ifmt->name, "rtsp") == 0) ||
-                    strncasecmp(cfg->url, "rtsp", 4) == 0;
+        bool rtsp =
+            (ifmt && strcmp(ifmt->name, "rtsp") == 0) || strncasecmp(cfg->url, "rtsp", 4) == 0;
         /* rtsp has its own `timeout` (stimeout/rw_timeout are refused in
          * 5.1); other network protocols use the generic rw_timeout. */
         if (rtsp)
@@ -175,8 +175,8 @@ int media_input_open(struct media_input **out, const struct media_input_cfg *cfg
     in->fmt->interrupt_callback.callback = interrupt_cb;
     in->fmt->interrupt_callback.opaque = in;
     double open_limit = fmax(fmax(cfg->stall_timeout, cfg->io_timeout) * 2, 3.0);
-    in->deadline = (cfg->stall_timeout > 0 || cfg->io_timeout > 0) ? util_now_mono() + open_limit
-                                                                    : 0;
+    in->deadline =
+        (cfg->stall_timeout > 0 || cfg->io_timeout > 0) ? util_now_mono() + open_limit : 0;
 
     media_avlog_clear();
     r = avformat_open_input(&in->fmt, cfg->url, ifmt, &opts);
@@ -195,7 +195,8 @@ int media_input_open(struct media_input **out, const struct media_input_cfg *cfg
     in->deadline = 0;
 
     in->video_index = pick_video(in->fmt);
-    in->audio_index = av_find_best_stream(in->fmt, AVMEDIA_TYPE_AUDIO, -1, in->video_index, NULL, 0);
+    in->audio_index =
+        av_find_best_stream(in->fmt, AVMEDIA_TYPE_AUDIO, -1, in->video_index, NULL, 0);
     if (in->audio_index < 0)
         in->audio_index = -1;
 

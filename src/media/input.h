@@ -12,14 +12,14 @@
 #include <libavformat/avformat.h>
 
 struct media_input_cfg {
-    const char *name;          /* log prefix, may be NULL */
-    const char *format;        /* demuxer/device name; NULL or "" = probe */
+    const char *name;   /* log prefix, may be NULL */
+    const char *format; /* demuxer/device name; NULL or "" = probe */
     const char *url;
-    const cJSON *options;      /* object of demuxer options (string/number/bool values); may be NULL */
-    double io_timeout;         /* network read timeout, seconds; 0 = libav default */
-    double stall_timeout;      /* media_input_read fails with -ETIMEDOUT after this long
-                                * without a packet; 0 = never */
-    bool realtime;             /* pace non-live inputs at their own rate */
+    const cJSON *options; /* object of demuxer options (string/number/bool values); may be NULL */
+    double io_timeout;    /* network read timeout, seconds; 0 = libav default */
+    double stall_timeout; /* media_input_read fails with -ETIMEDOUT after this long
+                           * without a packet; 0 = never */
+    bool realtime;        /* pace non-live inputs at their own rate */
     bool (*should_stop)(void *arg); /* may be NULL; ends blocking calls (AVERROR_EXIT) */
     void *stop_arg;
 };
@@ -27,20 +27,20 @@ struct media_input_cfg {
 /* Fields are read-only for callers. */
 struct media_input {
     AVFormatContext *fmt;
-    int video_index;           /* best video stream (attached pictures skipped), -1 = none */
-    int audio_index;           /* best audio stream, -1 = none */
-    bool live;                 /* capture/network source: never paced, its EOF is a failure */
-    bool paced;                /* realtime requested and not live */
-    double duration;           /* seconds, 0 when unknown */
-    double start_time;         /* seconds (container start time), 0 when unknown */
-    double creation_time;      /* epoch seconds from the creation_time tag, NAN when absent */
+    int video_index;      /* best video stream (attached pictures skipped), -1 = none */
+    int audio_index;      /* best audio stream, -1 = none */
+    bool live;            /* capture/network source: never paced, its EOF is a failure */
+    bool paced;           /* realtime requested and not live */
+    double duration;      /* seconds, 0 when unknown */
+    double start_time;    /* seconds (container start time), 0 when unknown */
+    double creation_time; /* epoch seconds from the creation_time tag, NAN when absent */
 
     /* private */
     struct media_input_cfg cfg;
     char *name;
-    double deadline;           /* monotonic seconds; interrupt after this (0 = none) */
-    double pace_wall0;         /* wall (monotonic) time of the first paced packet */
-    double pace_ts0;           /* its timestamp, seconds */
+    double deadline;   /* monotonic seconds; interrupt after this (0 = none) */
+    double pace_wall0; /* wall (monotonic) time of the first paced packet */
+    double pace_ts0;   /* its timestamp, seconds */
     bool pace_started;
 };
 

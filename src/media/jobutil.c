@@ -15,8 +15,8 @@ const char *jobutil_str(const cJSON *job, const char *key, const char *def)
     return cJSON_IsString(v) ? v->valuestring : def;
 }
 
-int jobutil_num(const cJSON *job, const char *key, double min, double max, double def,
-                double *out, char *err, size_t errlen)
+int jobutil_num(const cJSON *job, const char *key, double min, double max, double def, double *out,
+                char *err, size_t errlen)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(job, key);
     if (!v || cJSON_IsNull(v)) {
@@ -38,8 +38,8 @@ bool jobutil_bool(const cJSON *job, const char *key, bool def)
     return cJSON_IsBool(v) ? cJSON_IsTrue(v) : def;
 }
 
-int jobutil_input_cfg(const cJSON *input, const char *what, struct media_input_cfg *cfg,
-                      char *err, size_t errlen)
+int jobutil_input_cfg(const cJSON *input, const char *what, struct media_input_cfg *cfg, char *err,
+                      size_t errlen)
 {
     *cfg = (struct media_input_cfg){0};
     if (cJSON_IsString(input)) {

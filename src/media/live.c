@@ -139,8 +139,8 @@ static void on_segment(void *arg, const struct media_tsseg_info *info)
         L->dels = d;
         /* Grace: a player that just read the old playlist may still fetch
          * it, so keep it for another window's worth of segments. */
-        L->dels[L->n_dels++] = (struct pending_delete){util_xstrdup(removed[i]),
-                                                       seq + (uint64_t)L->list_size};
+        L->dels[L->n_dels++] =
+            (struct pending_delete){util_xstrdup(removed[i]), seq + (uint64_t)L->list_size};
     }
     playlist_free_strv(&removed);
     if ((r = playlist_write(&L->pl, L->playlist_path)) < 0) {
@@ -190,10 +190,9 @@ static void report(struct live *L)
     cJSON_AddNumberToObject(ev, "frames", (double)frames);
     cJSON_AddNumberToObject(ev, "fps", round((frames - L->prog_frames) / dt * 10) / 10);
     cJSON_AddNumberToObject(ev, "speed", round((pi.last_t - L->prog_t) / dt * 100) / 100);
-    cJSON_AddNumberToObject(ev, "bitrate",
-                            L->seg_seconds_total > 0
-                                ? round(media_tsseg_bytes(L->ts) * 8 / L->seg_seconds_total)
-                                : 0);
+    cJSON_AddNumberToObject(
+        ev, "bitrate",
+        L->seg_seconds_total > 0 ? round(media_tsseg_bytes(L->ts) * 8 / L->seg_seconds_total) : 0);
     cJSON_AddNumberToObject(ev, "segments", (double)L->segments);
     jobutil_emit(L->ctl, "progress", ev);
     L->prog_mono = now;
@@ -358,8 +357,9 @@ static int parse_job(struct live *L, const cJSON *job, char *err, size_t errlen)
     const char *prefix = jobutil_str(job, "segment_prefix", NULL);
     if (!L->out_dir || !playlist || !prefix || !util_is_safe_name(playlist) ||
         !util_is_safe_name(prefix)) {
-        snprintf(err, errlen, "live job: out_dir, playlist and segment_prefix are required "
-                              "(plain names)");
+        snprintf(err, errlen,
+                 "live job: out_dir, playlist and segment_prefix are required "
+                 "(plain names)");
         return -EINVAL;
     }
     if (util_fmt(L->playlist_path, sizeof(L->playlist_path), "%s/%s", L->out_dir, playlist) < 0) {
@@ -374,8 +374,7 @@ static int parse_job(struct live *L, const cJSON *job, char *err, size_t errlen)
     L->delete_segments = jobutil_bool(hls, "delete_segments", true);
     const char *variant = jobutil_str(hls, "variant", "mpegts");
     if (strcmp(variant, "mpegts") != 0)
-        LOG_WARN(NULL, "hls variant '%s' is not supported by this worker: using mpegts",
-                 variant);
+        LOG_WARN(NULL, "hls variant '%s' is not supported by this worker: using mpegts", variant);
     if ((r = jobutil_num(job, "stall_timeout", 0.5, 3600, 5, &L->stall_timeout, err, errlen)) < 0 ||
         (r = jobutil_num(job, "io_timeout", 0.5, 3600, 5, &L->io_timeout, err, errlen)) < 0)
         return r;
@@ -394,10 +393,10 @@ static int parse_job(struct live *L, const cJSON *job, char *err, size_t errlen)
         memcpy(L->backoff, def, sizeof(def));
         L->n_backoff = UTIL_ARRAY_LEN(def);
     }
-    if ((r = media_video_settings_parse(cJSON_GetObjectItemCaseSensitive(job, "video"), &L->vs,
-                                        err, errlen)) < 0 ||
-        (r = media_audio_settings_parse(cJSON_GetObjectItemCaseSensitive(job, "audio"), &L->as,
-                                        err, errlen)) < 0 ||
+    if ((r = media_video_settings_parse(cJSON_GetObjectItemCaseSensitive(job, "video"), &L->vs, err,
+                                        errlen)) < 0 ||
+        (r = media_audio_settings_parse(cJSON_GetObjectItemCaseSensitive(job, "audio"), &L->as, err,
+                                        errlen)) < 0 ||
         (r = jobutil_input_cfg(cJSON_GetObjectItemCaseSensitive(job, "input"), "input", &L->vcfg,
                                err, errlen)) < 0)
         return r;

@@ -27,13 +27,13 @@ struct media_pipeline {
     struct media_decoder *vdec;
     struct media_vfilter *vf;
     struct media_venc *venc;
-    AVRational v_rate;        /* nominal frame rate, 0/1 when unknown */
+    AVRational v_rate; /* nominal frame rate, 0/1 when unknown */
     int rotation;
     bool field_interlaced;
     int out_w, out_h;
     int64_t v_offset_us;
-    int64_t last_enc_pts;     /* MEDIA_VIDEO_TB, AV_NOPTS_VALUE before the first */
-    int64_t next_dec_pts_us;  /* for frames without timestamps */
+    int64_t last_enc_pts;    /* MEDIA_VIDEO_TB, AV_NOPTS_VALUE before the first */
+    int64_t next_dec_pts_us; /* for frames without timestamps */
     bool first_done;
     double next_cut;
     double tol;
@@ -104,8 +104,8 @@ int media_pipeline_open(struct media_pipeline **out, const struct media_pipeline
         p->tol = fps > 0 ? 0.001 / fps : 1e-4;
         p->rotation = rotation;
         enum AVFieldOrder fo = vst->codecpar->field_order;
-        p->field_interlaced = fo == AV_FIELD_TT || fo == AV_FIELD_BB || fo == AV_FIELD_TB ||
-                              fo == AV_FIELD_BT;
+        p->field_interlaced =
+            fo == AV_FIELD_TT || fo == AV_FIELD_BB || fo == AV_FIELD_TB || fo == AV_FIELD_BT;
     }
     if (ast) {
         if ((r = media_decoder_open(&p->adec, ast, 1, err, errlen)) < 0) {
@@ -181,8 +181,7 @@ static int write_video_packets(struct media_pipeline *p, char *err, size_t errle
     }
 }
 
-static int open_video_encoder(struct media_pipeline *p, const AVFrame *f, char *err,
-                              size_t errlen)
+static int open_video_encoder(struct media_pipeline *p, const AVFrame *f, char *err, size_t errlen)
 {
     const struct media_video_settings *s = p->cfg.video;
     struct media_geom_in gi = {
@@ -238,8 +237,8 @@ static int encode_video_frame(struct media_pipeline *p, AVFrame *f, AVRational t
     if (!p->first_done) {
         p->first_done = true;
         idr = true;
-        p->next_cut = p->cfg.next_boundary ? p->cfg.next_boundary(p->cfg.boundary_arg, t)
-                                           : INFINITY;
+        p->next_cut =
+            p->cfg.next_boundary ? p->cfg.next_boundary(p->cfg.boundary_arg, t) : INFINITY;
         /* A first frame a hair before a boundary starts that segment. */
         while (p->next_cut <= t + p->tol)
             advance_cut(p);
@@ -431,8 +430,8 @@ static int receive_frames(struct media_pipeline *p, int which, char *err, size_t
     }
 }
 
-int media_pipeline_send(struct media_pipeline *p, int which, const AVPacket *pkt,
-                        int64_t offset_us, char *err, size_t errlen)
+int media_pipeline_send(struct media_pipeline *p, int which, const AVPacket *pkt, int64_t offset_us,
+                        char *err, size_t errlen)
 {
     struct media_decoder *d = which == MEDIA_VIDEO ? p->vdec : p->adec;
     if (!d || (which == MEDIA_AUDIO && !p->aenc))

@@ -24,29 +24,29 @@
 enum { MEDIA_VIDEO = 0, MEDIA_AUDIO = 1 };
 
 struct media_pipeline_cfg {
-    const char *name;                          /* log prefix */
-    const struct media_video_settings *video;  /* required when a video stream is given */
-    const struct media_audio_settings *audio;  /* required when an audio stream is given */
-    double gop_seconds;                        /* longest planned segment (keyint) */
-    const char *scale_flags;                   /* NULL = "bicubic" */
+    const char *name;                         /* log prefix */
+    const struct media_video_settings *video; /* required when a video stream is given */
+    const struct media_audio_settings *audio; /* required when an audio stream is given */
+    double gop_seconds;                       /* longest planned segment (keyint) */
+    const char *scale_flags;                  /* NULL = "bicubic" */
     /* First planned segment boundary strictly after t (output-timeline
      * seconds), or INFINITY. NULL = no boundaries besides the first frame. */
     double (*next_boundary)(void *arg, double t);
     void *boundary_arg;
-    struct media_tsseg *out;                   /* borrowed */
+    struct media_tsseg *out; /* borrowed */
     /* Video passthrough: the caller writes video packets to `out` itself
      * (and calls media_tsseg_set_streams); the pipeline only does audio. */
     bool video_passthrough;
 };
 
 struct media_pipeline_info {
-    bool video_ready;          /* the video encoder is open */
-    int width, height;         /* output size */
-    double fps;                /* nominal output frame rate, 0 when unknown */
-    bool audio;                /* an audio stream is encoded */
-    char encoder[32];          /* video encoder in use */
-    int64_t video_frames;      /* frames sent to the encoder */
-    double last_t;             /* output-timeline seconds of the latest frame encoded (video) */
+    bool video_ready;     /* the video encoder is open */
+    int width, height;    /* output size */
+    double fps;           /* nominal output frame rate, 0 when unknown */
+    bool audio;           /* an audio stream is encoded */
+    char encoder[32];     /* video encoder in use */
+    int64_t video_frames; /* frames sent to the encoder */
+    double last_t;        /* output-timeline seconds of the latest frame encoded (video) */
     unsigned decode_errors;
 };
 
@@ -69,8 +69,8 @@ void media_pipeline_set_window(struct media_pipeline *p, double start, double en
  * its timestamps: t_out = pkt time (s) + offset_us / 1e6. The packet is not
  * consumed (caller unrefs). 0 or negative AVERROR with err set (encoder or
  * segment write failure: fatal). */
-int media_pipeline_send(struct media_pipeline *p, int which, const AVPacket *pkt,
-                        int64_t offset_us, char *err, size_t errlen);
+int media_pipeline_send(struct media_pipeline *p, int which, const AVPacket *pkt, int64_t offset_us,
+                        char *err, size_t errlen);
 
 /* Drains decoders, filters and encoders into the segment writer (it does not
  * finish the writer's current segment: media_tsseg_finish). */

@@ -1,6 +1,7 @@
 #include "media/probe.h"
 
 #include "core/util.h"
+#include "media/avlog.h"
 
 #include <errno.h>
 #include <math.h>
@@ -22,11 +23,17 @@ static void set_err(char *err, size_t errlen, const char *fmt, const char *arg)
         snprintf(err, errlen, fmt, arg);
 }
 
+/* libav's own last message is often more precise than the code
+ * ("moov atom not found" for "Invalid data found when processing input"). */
 static void set_averr(char *err, size_t errlen, int ret)
 {
     char buf[AV_ERROR_MAX_STRING_SIZE];
+    const char *detail = media_avlog_last_error();
     av_strerror(ret, buf, sizeof(buf));
-    set_err(err, errlen, "%s", buf);
+    if (err && errlen && detail[0] && !strstr(buf, detail))
+        snprintf(err, errlen, "%s (%s)", buf, detail);
+    else
+        set_err(err, errlen, "%s", buf);
 }
 
 static void copy_str(char *dst, size_t size, const char *src)
@@ -52,6 +59,8 @@ static double creation_time_of(const AVFormatContext *fmt)
 static int open_file(const char *path, AVFormatContext **out, char *err, size_t errlen)
 {
     AVFormatContext *fmt = NULL;
+    media_avlog_init();
+    media_avlog_clear();
     int ret = avformat_open_input(&fmt, path, NULL, NULL);
     if (ret < 0) {
         set_averr(err, errlen, ret);

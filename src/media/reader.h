@@ -14,10 +14,10 @@
 struct media_readq;
 
 struct media_readq_item {
-    int source;          /* index given to media_readq_add */
-    AVPacket *pkt;       /* owned by the item; NULL for an error/end report */
-    int64_t offset_us;   /* add to the packet's time to get output-timeline microseconds */
-    int error;           /* with pkt NULL: why the reader ended (AVERROR_EOF, -ETIMEDOUT...) */
+    int source;        /* index given to media_readq_add */
+    AVPacket *pkt;     /* owned by the item; NULL for an error/end report */
+    int64_t offset_us; /* add to the packet's time to get output-timeline microseconds */
+    int error;         /* with pkt NULL: why the reader ended (AVERROR_EOF, -ETIMEDOUT...) */
 };
 
 /* t0_mono: monotonic seconds of output-timeline zero. 0 or -ENOMEM. */

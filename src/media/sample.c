@@ -3,6 +3,7 @@
 #include "media/job.h"
 
 #include "core/util.h"
+#include "media/avlog.h"
 
 #include <errno.h>
 #include <math.h>
@@ -207,6 +208,7 @@ int media_make_sample(const char *path, double seconds, double creation_time, in
         snprintf(err, errlen, "path too long");
         return AVERROR(ENAMETOOLONG);
     }
+    media_avlog_init();
     s.frame = av_frame_alloc();
     s.pkt = av_packet_alloc();
     ret = !s.frame || !s.pkt ? AVERROR(ENOMEM) : 0;

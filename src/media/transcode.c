@@ -61,7 +61,7 @@ static void on_segment(void *arg, const struct media_tsseg_info *info)
               (long long)info->bytes);
 }
 
-static void report(struct tc *tc, bool force)
+static void report(struct tc *tc, bool force, bool complete)
 {
     struct media_pipeline_info pi;
     media_pipeline_get_info(tc->pipe, &pi);
@@ -89,7 +89,7 @@ static void report(struct tc *tc, bool force)
     cJSON_AddNumberToObject(ev, "bitrate", t > 0 ? round(media_tsseg_bytes(tc->ts) * 8 / t) : 0);
     cJSON_AddNumberToObject(ev, "segments", (double)tc->pl.n_segs);
     double pct = tc->duration > 0 ? fmin(100.0, t / tc->duration * 100) : 0;
-    if (force)
+    if (complete)
         pct = 100; /* the final report, after the last segment */
     cJSON_AddNumberToObject(ev, "percent", round(pct * 10) / 10);
     cJSON_AddNumberToObject(ev, "encoded_up_to", (double)tc->pl.n_segs - 1);
@@ -160,8 +160,8 @@ int media_transcode_run(const cJSON *job, const struct media_ctl *ctl, char *err
     if (vst->duration != AV_NOPTS_VALUE && vst->duration > 0)
         tc.duration = vst->duration * av_q2d(vst->time_base);
 
-    struct media_tsseg_cfg scfg = {.dir = out_dir, .prefix = prefix, .first_index = 0,
-                                   .on_segment = on_segment, .arg = &tc};
+    struct media_tsseg_cfg scfg = {
+        .dir = out_dir, .prefix = prefix, .first_index = 0, .on_segment = on_segment, .arg = &tc};
     if ((r = util_mkdir_p(out_dir, 0755)) < 0) {
         snprintf(err, errlen, "cannot create %s: %s", out_dir, strerror(-r));
         goto out;
@@ -218,7 +218,7 @@ int media_transcode_run(const cJSON *job, const struct media_ctl *ctl, char *err
             snprintf(err, errlen, "playlist: %s", strerror(-r));
             goto out;
         }
-        report(&tc, false);
+        report(&tc, false, false);
     }
     if ((r = media_pipeline_drain(tc.pipe, err, errlen)) < 0)
         goto out;
@@ -254,7 +254,7 @@ int media_transcode_run(const cJSON *job, const struct media_ctl *ctl, char *err
                  strerror(-r));
         goto out;
     }
-    report(&tc, true);
+    report(&tc, true, !stopped);
     LOG_INFO(NULL, "%zu segments, %.3f s%s", tc.pl.n_segs, produced,
              stopped ? " (stopped early)" : "");
     r = 0;

@@ -45,7 +45,7 @@ struct media_tsseg {
 
     /* the open segment */
     AVFormatContext *oc;
-    bool out_audio;         /* the open segment has an audio stream */
+    bool out_audio; /* the open segment has an audio stream */
     int64_t index;
     char path[PATH_MAX], tmp[PATH_MAX];
     int64_t first_pts, end_pts; /* video, in tb[0] */

@@ -23,17 +23,17 @@
 enum { MEDIA_TSSEG_VIDEO = 0, MEDIA_TSSEG_AUDIO = 1 };
 
 struct media_tsseg_info {
-    int64_t index;        /* segment number (file <prefix><index>.ts) */
-    const char *file;     /* base name */
-    double start;         /* output-timeline seconds of its first video frame */
-    double duration;      /* first video frame to the next segment's (or its last frame's end) */
+    int64_t index;    /* segment number (file <prefix><index>.ts) */
+    const char *file; /* base name */
+    double start;     /* output-timeline seconds of its first video frame */
+    double duration;  /* first video frame to the next segment's (or its last frame's end) */
     int64_t bytes;
     int64_t video_frames;
 };
 
 struct media_tsseg_cfg {
-    const char *dir;          /* folder (exists) */
-    const char *prefix;       /* file name prefix: files are <dir>/<prefix><index>.ts */
+    const char *dir;    /* folder (exists) */
+    const char *prefix; /* file name prefix: files are <dir>/<prefix><index>.ts */
     int64_t first_index;
     /* Called after each segment file is renamed into place (info valid
      * during the call only). May be NULL. */

@@ -51,12 +51,12 @@ static int build_chain(char *buf, size_t len, const AVFrame *first,
     int sh = exact ? (swap ? cfg->width : cfg->height) : go.scale_height;
 
     size_t n = 0;
-#define APPEND(...)                                                             \
-    do {                                                                        \
-        int k_ = snprintf(buf + n, len - n, __VA_ARGS__);                       \
-        if (k_ < 0 || (size_t)k_ >= len - n)                                    \
-            return AVERROR(ENAMETOOLONG);                                       \
-        n += (size_t)k_;                                                        \
+#define APPEND(...)                                                                                \
+    do {                                                                                           \
+        int k_ = snprintf(buf + n, len - n, __VA_ARGS__);                                          \
+        if (k_ < 0 || (size_t)k_ >= len - n)                                                       \
+            return AVERROR(ENAMETOOLONG);                                                          \
+        n += (size_t)k_;                                                                           \
     } while (0)
     if (deint)
         APPEND("yadif=mode=send_frame:parity=auto:deint=interlaced,");
@@ -104,17 +104,16 @@ int media_vfilter_create(struct media_vfilter **out, const AVFrame *first, AVRat
         goto fail;
     }
     AVRational sar = f->sar.num > 0 && f->sar.den > 0 ? f->sar : (AVRational){1, 1};
-    snprintf(args, sizeof(args),
-             "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:pixel_aspect=%d/%d", first->width,
-             first->height, first->format, in_tb.num, in_tb.den, sar.num, sar.den);
+    snprintf(args, sizeof(args), "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:pixel_aspect=%d/%d",
+             first->width, first->height, first->format, in_tb.num, in_tb.den, sar.num, sar.den);
     if (frame_rate.num > 0 && frame_rate.den > 0) {
         size_t l = strlen(args);
         snprintf(args + l, sizeof(args) - l, ":frame_rate=%d/%d", frame_rate.num, frame_rate.den);
     }
-    if ((r = avfilter_graph_create_filter(&f->src, avfilter_get_by_name("buffer"), "in", args,
-                                          NULL, f->graph)) < 0 ||
-        (r = avfilter_graph_create_filter(&f->sink, avfilter_get_by_name("buffersink"), "out",
-                                          NULL, NULL, f->graph)) < 0) {
+    if ((r = avfilter_graph_create_filter(&f->src, avfilter_get_by_name("buffer"), "in", args, NULL,
+                                          f->graph)) < 0 ||
+        (r = avfilter_graph_create_filter(&f->sink, avfilter_get_by_name("buffersink"), "out", NULL,
+                                          NULL, f->graph)) < 0) {
         snprintf(err, errlen, "cannot create the video filter endpoints");
         goto fail;
     }

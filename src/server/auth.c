@@ -208,6 +208,34 @@ static int handle_me(void *arg, struct http_request *req)
     return respond_user(a, req, 200, who->name, who->admin ? "admin" : "viewer", who->user);
 }
 
+int auth_check_admin(struct auth *a, struct http_request *req)
+{
+    const char *addr = http_req_client_addr(req);
+    const char *authz = http_req_header(req, "Authorization");
+    const char *cookie = http_req_cookie(req, AUTH_COOKIE);
+    const struct cfg_user *u = NULL;
+
+    if (!a || !a->store)
+        return 0;
+    if (authz) {
+        char token[AUTH_TOKEN_MAX + 1];
+        if (auth_store_blocked_for(a->store, addr, util_now_mono()) > 0)
+            return 429;
+        if (!parse_bearer(authz, token, sizeof(token)) ||
+            !(u = auth_store_check_token(a->store, token))) {
+            auth_store_record_failure(a->store, addr, util_now_mono());
+            LOG_WARN("auth", "invalid token from %s (%s %s)", addr, http_req_method(req),
+                     http_req_path(req));
+            return 401;
+        }
+    } else if (cookie) {
+        u = auth_store_session_get(a->store, cookie, util_now_mono());
+    }
+    if (!u)
+        return 401;
+    return u->role == CFG_ROLE_ADMIN ? 0 : 403;
+}
+
 static bool is_loopback_addr(const char *addr)
 {
     struct in_addr v4;

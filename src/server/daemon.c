@@ -8,6 +8,7 @@
 #include "live/preview.h"
 #include "server/auth.h"
 #include "server/http.h"
+#include "server/metrics.h"
 #include "vod/session.h"
 #include "worker/supervisor.h"
 
@@ -70,6 +71,7 @@ int daemon_main(int argc, char **argv)
     struct http_server *http = NULL;
     struct auth *auth = NULL;
     struct live_manager *live = NULL;
+    struct metrics *metrics = NULL;
     struct vod_manager *vod = NULL;
     struct daemon d = {0};
     char err[512] = "";
@@ -164,6 +166,9 @@ int daemon_main(int argc, char **argv)
         LOG_ERROR(NULL, "live previews: %s", strerror(-r));
         goto out;
     }
+    r = metrics_new(cfg, http, auth, live, &metrics); /* logs its own errors */
+    if (r < 0)
+        goto out;
     r = vod_manager_new(d.loop, cfg, http, &vod);
     if (r < 0) {
         LOG_ERROR(NULL, "recordings: %s", strerror(-r));
@@ -195,6 +200,7 @@ out:
     live_manager_free(&live);
     http_server_free(&http);
     auth_free(&auth); /* after the server: its hook and routes point here */
+    metrics_free(&metrics); /* after the modules that count into the registry */
     loop_free(&d.loop);
     config_free(&cfg);
     if (ret == 0)

@@ -57,6 +57,7 @@ static struct {
     char *log_level;
     struct worker *workers;
     struct loop_timer *poll_timer;
+    unsigned long crashes; /* exits logged as crashes (log_exit) */
 } g;
 
 static void reap_all(void);
@@ -300,9 +301,11 @@ static void log_exit(const struct worker *w, int st)
         else if (code == 1)
             LOG_WARN(w->name, "worker pid %d failed (exit status 1) after %.1f s", (int)w->pid,
                      ran);
-        else
+        else {
+            g.crashes++;
             LOG_ERROR(w->name, "worker pid %d crashed (exit status %d) after %.1f s", (int)w->pid,
                       code, ran);
+        }
     } else if (WIFSIGNALED(st)) {
         int sig = WTERMSIG(st);
         if (w->signalled && w->detached && sig == SIGKILL)
@@ -312,10 +315,13 @@ static void log_exit(const struct worker *w, int st)
             LOG_WARN(w->name, "worker pid %d killed by %s%s after %.1f s", (int)w->pid,
                      sig_name(sig, sn, sizeof(sn)),
                      w->requested ? " (stop ladder)" : "", ran);
-        else
+        else {
+            g.crashes++;
             LOG_ERROR(w->name, "worker pid %d crashed: killed by %s%s after %.1f s", (int)w->pid,
                       sig_name(sig, sn, sizeof(sn)), WCOREDUMP(st) ? " (core dumped)" : "", ran);
+        }
     } else {
+        g.crashes++;
         LOG_ERROR(w->name, "worker pid %d ended with wait status 0x%x", (int)w->pid, st);
     }
 }
@@ -744,6 +750,11 @@ int supervisor_pids(pid_t *out, int max)
         n++;
     }
     return n;
+}
+
+unsigned long supervisor_crashes(void)
+{
+    return g.crashes;
 }
 
 void supervisor_shutdown(struct loop *loop)

@@ -76,6 +76,11 @@ int supervisor_count(void);
  * most max of them; returns how many there are (may exceed max). */
 int supervisor_pids(pid_t *out, int max);
 
+/* Worker processes that crashed since the daemon started (the exits logged
+ * as "crashed" above: exit status >= 2, a signal we did not send, or an
+ * unknown wait status), for /metrics. */
+unsigned long supervisor_crashes(void);
+
 /* Shutdown: runs the stop ladder on every worker and returns once all are reaped
  * or after the ladder's deadline (then SIGKILLs the rest). Drives the loop itself. */
 void supervisor_shutdown(struct loop *loop);

@@ -67,14 +67,13 @@ static void cli_emit(void *arg, const cJSON *ev)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: hlsd transcode INPUT OUTDIR [--format F] [--segment-seconds N]\n"
-            "                      [--max-height H] [--max-width W] [--crf N] [--preset P]\n"
-            "                      [--encoder NAME] [--playlist NAME] [--log-level L]\n"
-            "Transcodes INPUT (a file or any libavformat input) to H.264/AAC HLS in OUTDIR:\n"
-            "a complete VOD playlist (default index.m3u8) and MPEG-TS segments of exactly\n"
-            "N seconds (default 6). Defaults: --max-height 720, --crf 26, --preset ultrafast,\n"
-            "--encoder libx264 (falls back to libx264 when another encoder cannot open).\n");
+    fprintf(f, "Usage: hlsd transcode INPUT OUTDIR [--format F] [--segment-seconds N]\n"
+               "                      [--max-height H] [--max-width W] [--crf N] [--preset P]\n"
+               "                      [--encoder NAME] [--playlist NAME] [--log-level L]\n"
+               "Transcodes INPUT (a file or any libavformat input) to H.264/AAC HLS in OUTDIR:\n"
+               "a complete VOD playlist (default index.m3u8) and MPEG-TS segments of exactly\n"
+               "N seconds (default 6). Defaults: --max-height 720, --crf 26, --preset ultrafast,\n"
+               "--encoder libx264 (falls back to libx264 when another encoder cannot open).\n");
 }
 
 static int bad(const char *fmt, const char *arg)

@@ -195,6 +195,11 @@ def test_bad_requests_and_limits():
         r = start(dm, "cam2", T0, T0 + 4)
         assert r.status == 200, r
         assert sorted(os.listdir(os.path.join(dm.state, "transcode"))) == [r.json()["session_id"]]
+        # The replaced NVR's paths (without /api) stay available.
+        r2 = dm.get(f"/transcode/cam2/start/{T0}/end/{T0 + 4}")
+        assert r2.status == 200 and r2.json()["session_id"] == r.json()["session_id"], r2
+        assert dm.delete(f"/transcode/{r.json()['session_id']}").status == 200
+        assert sessions(dm) == {}
 
 
 def _get_segment(dm, sid, uri, out, i):

@@ -199,6 +199,11 @@ def test_gap_complete_playlist_then_segments():
         types = [e["type"] for e in w.events]
         assert types.index("plan") < types.index("segment")
         assert types[-1] == "done", types[-5:]
+        started = [e for e in w.events if e["type"] == "started"]
+        assert len(started) == 1 and started[0]["passthrough"] is False, started
+        assert (started[0]["width"], started[0]["height"], started[0]["fps"]) == (320, 180, 25), started
+        prog = [e for e in w.events if e["type"] == "progress"]
+        assert prog and prog[-1]["percent"] == 100 and prog[-1]["segments"] == len(segs), prog[-1:]
         assert sorted(e["index"] for e in w.events if e["type"] == "segment") == list(range(len(segs)))
         with open(os.path.join(out, "master.m3u8")) as f:
             assert f.read() == first_text, "the playlist changed after the plan"
@@ -423,23 +428,25 @@ def test_passthrough_reencodes_only_the_audio():
 def test_mpegts_source_trimmed_and_seeked():
     # MPEG-TS has no index: seeking by timestamp lands inside a GOP, and its
     # timestamps do not start at 0. Range start mid-GOP, then a far seek.
-    src = make_media("vod_h265_12s.ts", [
+    # (x264 with B-frames in TS: a seek to 2.5 s lands after the keyframe at 2 s.)
+    src = make_media("vod_h264_12s.ts", [
         "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=12",
         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=12",
-        "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-        "-x265-params", "log-level=error:keyint=50:min-keyint=50",
-        "-c:a", "aac", "-b:a", "64k", "-shortest"])
+        "-c:v", "libx264", "-preset", "veryfast", "-g", "50", "-keyint_min", "50",
+        "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k", "-shortest"])
     out = os.path.join(tmpdir("vodts"), "out")
     os.makedirs(out)
     job = vod_job(out, [{"path": src, "start_time": T0, "end_time": T0 + 12}], T0 + 2.5, T0 + 11.5,
-                  seg=2, fast=(), lookahead=1, prefix="seg-ts1-")
+                  seg=1, fast=(), lookahead=1, prefix="seg-ts1-")
     w = VodWorker(job, "ts")
     try:
         plan = w.wait_for(lambda e: e["type"] == "plan", 30, "plan")
-        assert plan["durations"] == [2.0, 2.0, 2.0, 3.0], plan  # 1 s tail merged
+        assert plan["durations"] == [1.0] * 9, plan
         w.wait_for(lambda e: e["type"] == "segment" and e["index"] == 0, 30, "segment 0")
-        w.want(3)  # beyond the encoder by more than... no: 3 ahead is not a seek; 3 <= 0 + 3
-        for i in range(4):
+        w.want(8)
+        w.wait_for(lambda e: e["type"] == "segment" and e["index"] == 8, 30, "segment 8")
+        assert not {f"seg-ts1-{i}.ts" for i in range(3, 8)} & set(ts_files(out)), ts_files(out)
+        for i in range(9):
             w.want(i)
         assert w.wait_exit(60) == 0
         tags, segs = playlist_of(out)

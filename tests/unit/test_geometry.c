@@ -89,7 +89,7 @@ static void test_rotation(void **state)
 {
     (void)state;
     struct media_geom_out o = fit(1920, 1080, 1, 1, 90, 30, 0, 720);
-    assert_int_equal(o.width, 406);  /* 720 * 1080/1920 = 405 -> even */
+    assert_int_equal(o.width, 406); /* 720 * 1080/1920 = 405 -> even */
     assert_int_equal(o.height, 720);
     assert_int_equal(o.scale_width, 720);
     assert_int_equal(o.scale_height, 406);
@@ -124,10 +124,8 @@ static void test_absurd_refused(void **state)
     (void)state;
     struct media_geom_out o;
     struct media_geom_in bad[] = {
-        {0, 480, 1, 1, 0, 25, 0, 0},
-        {640, -1, 1, 1, 0, 25, 0, 0},
-        {100000, 480, 1, 1, 0, 25, 0, 0},
-        {640, 65536, 1, 1, 0, 25, 0, 0},
+        {0, 480, 1, 1, 0, 25, 0, 0},      {640, -1, 1, 1, 0, 25, 0, 0},
+        {100000, 480, 1, 1, 0, 25, 0, 0}, {640, 65536, 1, 1, 0, 25, 0, 0},
         {640, 480, 1000, 1, 0, 25, 0, 0},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
