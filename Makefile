@@ -1,6 +1,8 @@
 # hlsd: `make run` and `make test` work on a fresh Debian 12 machine as root.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 LISTEN     ?= 127.0.0.1:8080
 MESON_OPTS ?=
 
@@ -27,7 +29,11 @@ run: build
 	./$(BUILD)/hlsd serve --listen $(LISTEN)
 
 test: build build-asan
-	tests/run-all.sh $(BUILD) $(ASAN_BUILD)
+	tests/run-all.sh $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+
+# libFuzzer targets (clang build in $(FUZZ_BUILD)), each run for FUZZ_SECONDS.
+fuzz: deps
+	tests/fuzz/run.sh fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 bench: build
 	bench/run-all.sh $(BUILD)
@@ -36,4 +42,4 @@ format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

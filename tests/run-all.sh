@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The whole suite: unit tests (plain and ASan+UBSan builds), integration tests
-# against the real daemon and CLI (plain, then ASan+UBSan), browser tests.
+# against the real daemon and CLI (plain, then ASan+UBSan), browser tests,
+# and the fuzz targets (clang build: replay of tests/fuzz/corpus + a short
+# fixed-seed run each).
 # Prints one closing line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 ASAN_BUILD=${2:-build-asan}
+FUZZ_BUILD=${3:-build-fuzz}
 passed=0
 failed=0
 failures=()
@@ -21,6 +24,24 @@ count_meson() { # build-dir label
   passed=$((passed + ${ok:-0}))
   failed=$((failed + ${fail:-0}))
   if [[ ${fail:-0} -ne 0 ]]; then failures+=("$label unit"); fi
+  rm -f "$log"
+}
+
+count_fuzz() { # label, command... (prints "fuzz: N passed, N failed")
+  local label=$1; shift
+  local log line
+  log=$(mktemp)
+  "$@" 2>&1 | tee "$log"
+  line=$(grep -E '^fuzz: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+  if [[ -z $line ]]; then
+    failed=$((failed + 1)); failures+=("$label (runner died)")
+  else
+    local p f
+    p=$(sed -E 's/^fuzz: ([0-9]+) passed.*/\1/' <<<"$line")
+    f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+    passed=$((passed + p)); failed=$((failed + f))
+    if [[ $f -ne 0 ]]; then failures+=("$label"); fi
+  fi
   rm -f "$log"
 }
 
@@ -54,6 +75,7 @@ count_py "integration (asan)" /usr/bin/python3 tests/integration/run.py --hlsd "
 if [[ -f tests/browser/run.mjs ]]; then
   count_py "browser" node tests/browser/run.mjs --hlsd "$BUILD/hlsd" --work "$BUILD/browser"
 fi
+count_fuzz "fuzz" tests/fuzz/run.sh check "$FUZZ_BUILD"
 
 if ((${#failures[@]})); then echo "failed groups: ${failures[*]}"; fi
 echo "$passed passed, $failed failed"

@@ -94,17 +94,18 @@ function portState(p) {
 function render(ports) {
   const seen = new Set();
   ports.sort((a, b) => a.index - b.index);
-  for (const p of ports) {
+  const grid = $('port-grid');
+  ports.forEach((p, i) => {
     seen.add(p.index);
     let t = tiles.get(p.index);
     if (!t) {
       t = makeTile(p.index);
       tiles.set(p.index, t);
     }
-    // Keep DOM order equal to the index order.
-    $('port-grid').append(t.el);
+    // Keep DOM order equal to the index order, without moving playing videos needlessly.
+    if (grid.children[i] !== t.el) grid.insertBefore(t.el, grid.children[i] || null);
     updateTile(t, p);
-  }
+  });
   for (const [idx, t] of tiles) {
     if (!seen.has(idx)) {
       stopTilePlayer(t);
@@ -133,7 +134,7 @@ function makeTile(index) {
   const t = { index, el, refs, port: null, player: null, watching: false, retryAt: 0, playerError: '' };
   refs.start.onclick = () => startPort(t);
   refs.stop.onclick = () => stopPort(t);
-  refs.watch.onclick = () => { t.watching = true; t.retryAt = 0; updateTile(t, t.port); };
+  refs.watch.onclick = () => { t.watching = !t.watching; t.retryAt = 0; updateTile(t, t.port); };
   refs.enlarge.onclick = () => openMain(t);
   refs['video-box'].onclick = () => openMain(t);
   return t;
@@ -161,18 +162,22 @@ function updateTile(t, p) {
   r.error.hidden = errors.length === 0;
   r.start.hidden = !isAdmin || running;
   r.stop.hidden = !isAdmin || !running;
-  r.watch.hidden = running || !p.on_demand || t.watching;
+  // Watching an on-demand port is what keeps it running (its playlist
+  // requests), so the grid plays one only when asked to.
+  r.watch.hidden = !p.on_demand;
+  r.watch.textContent = t.watching ? 'Stop watching' : 'Watch';
   r.enlarge.hidden = !running && !p.on_demand;
-  if (!running && !p.on_demand) t.watching = false;
 
   const enlarged = main && main.index === t.index;
   // A fresh live port has no playlist until its first segment is written.
   const hasMedia = p.segments === undefined || p.segments > 0;
-  const want = !enlarged && ((running && hasMedia) || (p.on_demand && t.watching));
+  const want = !enlarged && (p.on_demand ? t.watching : running && hasMedia);
   if (want && !t.player && Date.now() >= t.retryAt) startTilePlayer(t);
   if (!want && t.player) stopTilePlayer(t);
   r.placeholder.hidden = !!t.player || enlarged;
-  r.placeholder.textContent = enlarged ? 'enlarged above' : running ? (hasMedia ? 'loading…' : 'starting…') : 'not running';
+  r.placeholder.textContent = enlarged ? 'enlarged above'
+    : p.on_demand && !t.watching ? `on demand${running ? ' (running)' : ''}: press Watch`
+      : running || t.watching ? (hasMedia ? 'loading…' : 'starting…') : 'not running';
   if (enlarged) r.placeholder.hidden = false;
 }
 

@@ -191,6 +191,40 @@ static void diag_discard(struct fy_diag *diag, void *user, const char *buf, size
     (void)len;
 }
 
+/* Offset of the first byte that is not part of well-formed UTF-8 (RFC 3629:
+ * no overlong forms, surrogates or code points above U+10FFFF), or of a NUL
+ * byte; len when there is none. */
+static size_t utf8_invalid_at(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        size_t n;
+        unsigned lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
+        if (c == 0)
+            return i;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf)
+            n = 1;
+        else if (c >= 0xe0 && c <= 0xef)
+            n = 2, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+        else if (c >= 0xf0 && c <= 0xf4)
+            n = 3, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+        else
+            return i;
+        if (len - i <= n || s[i + 1] < lo || s[i + 1] > hi)
+            return i;
+        for (size_t k = 2; k <= n; k++)
+            if ((s[i + k] & 0xc0) != 0x80)
+                return i;
+        i += n + 1;
+    }
+    return len;
+}
+
 /* Parses text into *doc (NULL for an empty document). libfyaml's own
  * diagnostics are collected instead of printed, and the first becomes err. */
 static int parse_yaml(const char *text, size_t len, const char *name, struct fy_document **doc,
@@ -203,6 +237,18 @@ static int parse_yaml(const char *text, size_t len, const char *name, struct fy_
     int ret = 0;
 
     *doc = NULL;
+    /* YAML is Unicode text; libfyaml 0.7.12 also loops forever on some
+     * invalid UTF-8 (e.g. after a '%' directive), so refuse it first. */
+    size_t bad = utf8_invalid_at((const unsigned char *)text, len);
+    if (bad < len) {
+        int line = 1, col = 1;
+        for (size_t i = 0; i < bad; i++, col++)
+            if (text[i] == '\n')
+                line++, col = 0;
+        snprintf(err, errlen, "%s:%d: not valid UTF-8 text (byte 0x%02x, column %d)", name, line,
+                 (unsigned char)text[bad], col);
+        return -EINVAL;
+    }
     fy_diag_cfg_default(&dcfg);
     dcfg.fp = NULL;
     dcfg.output_fn = diag_discard;

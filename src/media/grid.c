@@ -140,19 +140,17 @@ static bool finite_pos(double v)
 
 static int check_params(const struct grid_source *src, size_t n, const struct grid_params *p)
 {
-    if (!finite_pos(p->segment_seconds) || !isfinite(p->range_start) ||
-        !isfinite(p->range_end) || p->range_end <= p->range_start ||
-        !isfinite(p->gap_tolerance) || p->gap_tolerance < 0 || !isfinite(p->min_segment) ||
-        p->min_segment < 0 || (p->n_fast_start && !p->fast_start))
+    if (!finite_pos(p->segment_seconds) || !isfinite(p->range_start) || !isfinite(p->range_end) ||
+        p->range_end <= p->range_start || !isfinite(p->gap_tolerance) || p->gap_tolerance < 0 ||
+        !isfinite(p->min_segment) || p->min_segment < 0 || (p->n_fast_start && !p->fast_start))
         return -EINVAL;
     for (size_t j = 0; j < p->n_fast_start; j++)
         if (!finite_pos(p->fast_start[j]))
             return -EINVAL;
     for (size_t i = 0; i < n; i++) {
         const struct grid_source *s = &src[i];
-        if (!isfinite(s->wall_start) || !isfinite(s->wall_end) || !isfinite(s->fps) ||
-            s->fps < 0 || (s->n_keyframes && !s->keyframes) ||
-            (s->keyframes && !s->n_keyframes))
+        if (!isfinite(s->wall_start) || !isfinite(s->wall_end) || !isfinite(s->fps) || s->fps < 0 ||
+            (s->n_keyframes && !s->keyframes) || (s->keyframes && !s->n_keyframes))
             return -EINVAL;
         if (i > 0 && s->wall_start < src[i - 1].wall_start)
             return -EINVAL;
@@ -227,9 +225,12 @@ int grid_plan(const struct grid_source *sources, size_t n_sources,
                                      s->wall_start + start - prev_end > p.gap_tolerance);
         double piece_start = out->duration;
         for (size_t j = 0; j + 1 < b.n_pos; j++) {
-            struct grid_segment seg = {.source = i, .discontinuity = disc && j == 0,
-                                       .frame_start = -1, .frame_end = -1,
-                                       .piece_frame0 = k0, .piece_start = piece_start,
+            struct grid_segment seg = {.source = i,
+                                       .discontinuity = disc && j == 0,
+                                       .frame_start = -1,
+                                       .frame_end = -1,
+                                       .piece_frame0 = k0,
+                                       .piece_start = piece_start,
                                        .start = out->duration};
             if (frames) {
                 seg.frame_start = k0 + (int64_t)b.pos[j];

@@ -45,19 +45,19 @@ struct grid_params {
     double segment_seconds;        /* > 0 */
     const double *fast_start;      /* lengths of the first segments (may be NULL) */
     size_t n_fast_start;
-    double gap_tolerance;  /* a gap up to this is no discontinuity (default 0.5 s when 0) */
-    double min_segment;    /* a final piece shorter merges into the previous segment
-                              (default 0.5 s when 0) */
+    double gap_tolerance; /* a gap up to this is no discontinuity (default 0.5 s when 0) */
+    double min_segment;   /* a final piece shorter merges into the previous segment
+                             (default 0.5 s when 0) */
     bool discontinuity_every_source; /* passthrough: codec parameters may change per file */
 };
 
 struct grid_segment {
-    size_t source;      /* index into the sources array */
-    double src_start;   /* seconds after the source's wall_start where it begins */
-    double src_end;     /* ... and ends (exclusive) */
-    double start;       /* playlist time */
-    double duration;    /* EXTINF */
-    double pdt;         /* wall clock of its first frame */
+    size_t source;    /* index into the sources array */
+    double src_start; /* seconds after the source's wall_start where it begins */
+    double src_end;   /* ... and ends (exclusive) */
+    double start;     /* playlist time */
+    double duration;  /* EXTINF */
+    double pdt;       /* wall clock of its first frame */
     bool discontinuity;
     /* Encode mode with fps: frame slots after the source's first frame,
      * [frame_start, frame_end). -1 otherwise. */
@@ -80,8 +80,8 @@ struct grid_plan {
  * unsorted sources), -ENOENT (nothing of the sources lies in the range),
  * -E2BIG (more than GRID_MAX_SEGMENTS), -ENOMEM. *out is valid (empty) on error. */
 #define GRID_MAX_SEGMENTS 200000
-int grid_plan(const struct grid_source *sources, size_t n_sources,
-              const struct grid_params *params, struct grid_plan *out);
+int grid_plan(const struct grid_source *sources, size_t n_sources, const struct grid_params *params,
+              struct grid_plan *out);
 
 void grid_plan_free(struct grid_plan *plan);
 

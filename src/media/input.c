@@ -230,6 +230,11 @@ fail_av:
     } else if (r == AVERROR_EXIT && in->deadline > 0) {
         snprintf(err, errlen, "timed out opening the input");
         r = -ETIMEDOUT;
+    } else if (r == AVERROR_EOF) {
+        snprintf(err, errlen,
+                 "no readable stream before the end of the data (invalid or "
+                 "truncated input)");
+        r = AVERROR_INVALIDDATA;
     } else {
         const char *detail = media_avlog_last_error();
         media_strerror(r, eb, sizeof(eb));

@@ -90,8 +90,8 @@ static bool pdt_ok(double t)
     return isnan(t) || (isfinite(t) && t >= 0 && t <= MAX_EPOCH);
 }
 
-int playlist_add_segment(struct playlist *pl, const char *uri, double duration,
-                         bool discontinuity, double pdt)
+int playlist_add_segment(struct playlist *pl, const char *uri, double duration, bool discontinuity,
+                         double pdt)
 {
     if (!uri_ok(uri) || !duration_ok(duration) || !pdt_ok(pdt))
         return -EINVAL;
@@ -122,8 +122,8 @@ int playlist_add_segment(struct playlist *pl, const char *uri, double duration,
     return 0;
 }
 
-int playlist_live_append(struct playlist *pl, const char *uri, double duration,
-                         bool discontinuity, double pdt, size_t list_size, char ***removed)
+int playlist_live_append(struct playlist *pl, const char *uri, double duration, bool discontinuity,
+                         double pdt, size_t list_size, char ***removed)
 {
     if (removed)
         *removed = NULL;
@@ -164,8 +164,7 @@ int playlist_add_pending_part(struct playlist *pl, const char *uri, double durat
         return -EINVAL;
     if (pl->n_pending_parts >= PLAYLIST_MAX_PARTS)
         return -E2BIG;
-    struct playlist_part *p =
-        realloc(pl->pending_parts, (pl->n_pending_parts + 1) * sizeof(*p));
+    struct playlist_part *p = realloc(pl->pending_parts, (pl->n_pending_parts + 1) * sizeof(*p));
     if (!p)
         return -ENOMEM;
     pl->pending_parts = p;
@@ -307,8 +306,12 @@ int playlist_parse_pdt(const char *s, double *out)
     }
     if (*p)
         return -EINVAL;
-    struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D,
-                    .tm_hour = h, .tm_min = m, .tm_sec = sec};
+    struct tm tm = {.tm_year = Y - 1900,
+                    .tm_mon = M - 1,
+                    .tm_mday = D,
+                    .tm_hour = h,
+                    .tm_min = m,
+                    .tm_sec = sec};
     time_t t = timegm(&tm); /* -1 (error) is refused by the range check below */
     double v = (double)t - (double)offset + frac;
     if (!isfinite(v) || v < 0 || v > MAX_EPOCH)
@@ -359,8 +362,8 @@ static void __attribute__((format(printf, 2, 3))) sb_printf(struct sbuf *sb, con
 static void render_parts(struct sbuf *sb, const struct playlist_part *parts, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        sb_printf(sb, "#EXT-X-PART:DURATION=%.3f,URI=\"%s\"%s\n", parts[i].duration,
-                  parts[i].uri, parts[i].independent ? ",INDEPENDENT=YES" : "");
+        sb_printf(sb, "#EXT-X-PART:DURATION=%.3f,URI=\"%s\"%s\n", parts[i].duration, parts[i].uri,
+                  parts[i].independent ? ",INDEPENDENT=YES" : "");
 }
 
 int playlist_render(const struct playlist *pl, char **out, size_t *out_len)
@@ -554,10 +557,11 @@ static int parse_part(struct playlist *pl, const char *attrs)
     return ret == -ENOMEM ? ret : ret < 0 ? -EINVAL : 0;
 }
 
-static int parse_tag(struct playlist *pl, const char *line, bool *have_inf, double *inf,
-                     bool *disc, double *pdt)
+static int parse_tag(struct playlist *pl, const char *line, bool *have_inf, double *inf, bool *disc,
+                     double *pdt)
 {
-#define TAG(name) (strncmp(line, name, sizeof(name) - 1) == 0 ? (v = line + sizeof(name) - 1) : NULL)
+#define TAG(name)                                                                                  \
+    (strncmp(line, name, sizeof(name) - 1) == 0 ? (v = line + sizeof(name) - 1) : NULL)
     const char *v = NULL;
     uint64_t n;
     char buf[PLAYLIST_MAX_URI + 1];

@@ -30,10 +30,10 @@ struct playlist_part {
 };
 
 struct playlist_segment {
-    char *uri;          /* owned */
-    double duration;    /* seconds; rendered with 3 decimals */
-    bool discontinuity; /* #EXT-X-DISCONTINUITY before this segment */
-    double pdt;         /* #EXT-X-PROGRAM-DATE-TIME, epoch seconds; NAN = none */
+    char *uri;                   /* owned */
+    double duration;             /* seconds; rendered with 3 decimals */
+    bool discontinuity;          /* #EXT-X-DISCONTINUITY before this segment */
+    double pdt;                  /* #EXT-X-PROGRAM-DATE-TIME, epoch seconds; NAN = none */
     struct playlist_part *parts; /* owned; LL-HLS parts of this segment */
     size_t n_parts;
 };
@@ -52,11 +52,11 @@ struct playlist {
     size_t n_segs, cap_segs;
 
     /* LL-HLS, all optional (NULL / 0 = tag not written). */
-    char *map_uri;          /* #EXT-X-MAP:URI="..." (fMP4 init segment), owned */
-    double part_target;     /* #EXT-X-PART-INF:PART-TARGET= */
-    double part_hold_back;  /* #EXT-X-SERVER-CONTROL:...PART-HOLD-BACK= */
-    double hold_back;       /* #EXT-X-SERVER-CONTROL:...HOLD-BACK= (0 = none) */
-    bool can_block_reload;  /* #EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES */
+    char *map_uri;                       /* #EXT-X-MAP:URI="..." (fMP4 init segment), owned */
+    double part_target;                  /* #EXT-X-PART-INF:PART-TARGET= */
+    double part_hold_back;               /* #EXT-X-SERVER-CONTROL:...PART-HOLD-BACK= */
+    double hold_back;                    /* #EXT-X-SERVER-CONTROL:...HOLD-BACK= (0 = none) */
+    bool can_block_reload;               /* #EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES */
     struct playlist_part *pending_parts; /* parts of the segment being written, owned */
     size_t n_pending_parts;
     char *preload_hint_uri; /* #EXT-X-PRELOAD-HINT:TYPE=PART,URI="..." owned */
@@ -73,8 +73,8 @@ void playlist_clear(struct playlist *pl);
 /* Appends a segment; uri is copied. pdt may be NAN. 0, -EINVAL (empty or
  * over-long uri, negative/non-finite duration, uri with a newline or control
  * character), -ENOMEM, -E2BIG (PLAYLIST_MAX_SEGMENTS). */
-int playlist_add_segment(struct playlist *pl, const char *uri, double duration,
-                         bool discontinuity, double pdt);
+int playlist_add_segment(struct playlist *pl, const char *uri, double duration, bool discontinuity,
+                         double pdt);
 
 /* Live window: appends a segment, then drops the oldest segments until at
  * most list_size remain (list_size 0 = keep all). Each dropped segment bumps
@@ -84,8 +84,8 @@ int playlist_add_segment(struct playlist *pl, const char *uri, double duration,
  * strings the caller frees with playlist_free_strv; *removed is NULL when
  * nothing left the window) so the caller can delete the files after a
  * grace period. removed may be NULL when the caller does not care. */
-int playlist_live_append(struct playlist *pl, const char *uri, double duration,
-                         bool discontinuity, double pdt, size_t list_size, char ***removed);
+int playlist_live_append(struct playlist *pl, const char *uri, double duration, bool discontinuity,
+                         double pdt, size_t list_size, char ***removed);
 
 /* Adds an LL-HLS part to the segment being written (pending parts); they move
  * into the segment at the next playlist_add_segment/playlist_live_append. */

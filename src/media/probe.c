@@ -284,7 +284,8 @@ int media_source_probe(const char *path, bool want_keyframes, struct media_sourc
     out->height = par->height;
     copy_str(out->video_codec, sizeof(out->video_codec), avcodec_get_name(par->codec_id));
     copy_str(out->pix_fmt, sizeof(out->pix_fmt), av_get_pix_fmt_name(par->format));
-    out->interlaced = par->field_order != AV_FIELD_PROGRESSIVE && par->field_order != AV_FIELD_UNKNOWN;
+    out->interlaced =
+        par->field_order != AV_FIELD_PROGRESSIVE && par->field_order != AV_FIELD_UNKNOWN;
     out->video_copyable = video_copyable(vst, out->why_not, sizeof(out->why_not));
     out->audio_copyable = true;
     int ai = av_find_best_stream(fmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
@@ -325,7 +326,8 @@ int media_source_probe(const char *path, bool want_keyframes, struct media_sourc
             ret = keyframes_by_scan(fmt, vi, out, &cap);
         }
         if (ret < 0) {
-            set_err(err, errlen, "%s", ret == AVERROR(ENOENT) ? "no video keyframe" : "cannot list keyframes");
+            set_err(err, errlen, "%s",
+                    ret == AVERROR(ENOENT) ? "no video keyframe" : "cannot list keyframes");
             goto out;
         }
     }

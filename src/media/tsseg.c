@@ -139,9 +139,6 @@ static int open_segment(struct media_tsseg *w)
     /* Each file has its own muxer, so continuity counters restart: flag it,
      * or demuxers reading segments back to back report corrupt packets. */
     av_dict_set(&opts, "mpegts_flags", "+initial_discontinuity", 0);
-    /* Each file restarts the continuity counters: flag it, or a client that
-     * reads the segments as one stream (hls demuxer) sees corrupt packets. */
-    av_dict_set(&opts, "mpegts_flags", "+initial_discontinuity", 0);
     r = avformat_write_header(w->oc, &opts);
     av_dict_free(&opts);
     if (r < 0)

@@ -50,8 +50,8 @@ static bool seg_exists(const struct vod *v, long i)
     char name[256], path[PATH_MAX];
     struct stat sb;
     return seg_name(v, i, name, sizeof(name)) == 0 &&
-           util_fmt(path, sizeof(path), "%s/%s", v->out_dir, name) == 0 &&
-           stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+           util_fmt(path, sizeof(path), "%s/%s", v->out_dir, name) == 0 && stat(path, &sb) == 0 &&
+           S_ISREG(sb.st_mode);
 }
 
 static int cmp_source(const void *a, const void *b)
@@ -101,10 +101,10 @@ static int parse_job(struct vod *v, const cJSON *job, double *range_start, doubl
         fast[(*n_fast)++] = it->valuedouble;
     }
 
-    if ((ret = media_video_settings_parse(cJSON_GetObjectItemCaseSensitive(job, "video"),
-                                          &v->video, err, errlen)) < 0 ||
-        (ret = media_audio_settings_parse(cJSON_GetObjectItemCaseSensitive(job, "audio"),
-                                          &v->audio, err, errlen)) < 0)
+    if ((ret = media_video_settings_parse(cJSON_GetObjectItemCaseSensitive(job, "video"), &v->video,
+                                          err, errlen)) < 0 ||
+        (ret = media_audio_settings_parse(cJSON_GetObjectItemCaseSensitive(job, "audio"), &v->audio,
+                                          err, errlen)) < 0)
         return ret;
 
     const cJSON *srcs = cJSON_GetObjectItemCaseSensitive(job, "sources");
@@ -151,8 +151,8 @@ static int probe_sources(struct vod *v, double rs, double re, bool want_pass, ch
         s->used = true;
         any = true;
         s->wall_end = fmin(s->wall_end, s->wall_start + s->info.duration);
-        if (!s->info.video_copyable || !media_source_fits(&s->info, v->video.max_width,
-                                                          v->video.max_height)) {
+        if (!s->info.video_copyable ||
+            !media_source_fits(&s->info, v->video.max_width, v->video.max_height)) {
             if (want_pass && all_copy)
                 LOG_INFO(v->name, "no passthrough: %s: %s", s->path,
                          s->info.video_copyable ? "larger than the output size" : s->info.why_not);
@@ -187,16 +187,20 @@ static int make_plan(struct vod *v, double rs, double re, double seg_s, const do
         return -ENOMEM;
     for (size_t i = 0; i < v->n_src; i++) {
         const struct vod_source *s = &v->src[i];
-        gs[i] = (struct grid_source){.wall_start = s->wall_start,
-                                     .wall_end = s->used ? s->wall_end : s->wall_start,
-                                     .fps = s->info.fps,
-                                     .keyframes = v->passthrough && s->used ? s->info.keyframes : NULL,
-                                     .n_keyframes = v->passthrough && s->used ? s->info.n_keyframes : 0};
+        gs[i] = (struct grid_source){
+            .wall_start = s->wall_start,
+            .wall_end = s->used ? s->wall_end : s->wall_start,
+            .fps = s->info.fps,
+            .keyframes = v->passthrough && s->used ? s->info.keyframes : NULL,
+            .n_keyframes = v->passthrough && s->used ? s->info.n_keyframes : 0};
         if (!isfinite(gs[i].wall_end))
             gs[i].wall_end = gs[i].wall_start;
     }
-    struct grid_params p = {.range_start = rs, .range_end = re, .segment_seconds = seg_s,
-                            .fast_start = fast, .n_fast_start = n_fast,
+    struct grid_params p = {.range_start = rs,
+                            .range_end = re,
+                            .segment_seconds = seg_s,
+                            .fast_start = fast,
+                            .n_fast_start = n_fast,
                             .discontinuity_every_source = v->passthrough};
     int ret = grid_plan(gs, v->n_src, &p, &v->plan);
     free(gs);
@@ -266,8 +270,8 @@ void vod_started(struct vod *v, int width, int height, double fps, bool audio)
     jobutil_emit(v->ctl, "started", o);
 }
 
-void vod_segment_written(struct vod *v, long index, const char *file, double start,
-                         double duration, int64_t bytes)
+void vod_segment_written(struct vod *v, long index, const char *file, double start, double duration,
+                         int64_t bytes)
 {
     if (index < 0 || (size_t)index >= v->plan.n) {
         snprintf(v->err, sizeof(v->err), "segment %ld is outside the plan", index);
@@ -312,9 +316,10 @@ static void emit_progress(struct vod *v, bool paused)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "frames", (double)frames);
     cJSON_AddNumberToObject(o, "fps", elapsed > 0 ? round(frames / elapsed * 10) / 10 : 0);
-    cJSON_AddNumberToObject(o, "speed",
-                            paused ? 0 : round((v->media_done - v->media_done_at_last) / dt * 100) / 100);
-    cJSON_AddNumberToObject(o, "bitrate", v->media_done > 0 ? round(v->bytes * 8 / v->media_done) : 0);
+    cJSON_AddNumberToObject(
+        o, "speed", paused ? 0 : round((v->media_done - v->media_done_at_last) / dt * 100) / 100);
+    cJSON_AddNumberToObject(o, "bitrate",
+                            v->media_done > 0 ? round(v->bytes * 8 / v->media_done) : 0);
     cJSON_AddNumberToObject(o, "segments", (double)v->n_have);
     cJSON_AddNumberToObject(o, "percent", round(v->n_have * 1000.0 / v->plan.n) / 10);
     cJSON_AddNumberToObject(o, "encoded_up_to", (double)v->last_written);

@@ -15,7 +15,7 @@
 struct vod_source {
     const char *path; /* borrowed from the job */
     double wall_start, wall_end;
-    bool used;        /* overlaps the range (probed) */
+    bool used; /* overlaps the range (probed) */
     struct media_source_info info;
 };
 
@@ -28,31 +28,31 @@ struct vod {
     struct vod_source *src;
     size_t n_src;
     struct grid_plan plan;
-    double max_len;           /* longest planned segment length (encoder keyint) */
-    bool passthrough;         /* video copied */
-    bool audio_copy;          /* passthrough with AAC copied (else re-encoded) */
+    double max_len;   /* longest planned segment length (encoder keyint) */
+    bool passthrough; /* video copied */
+    bool audio_copy;  /* passthrough with AAC copied (else re-encoded) */
     struct media_video_settings video;
     struct media_audio_settings audio;
     int lookahead;
 
-    bool *have;               /* segment file exists */
+    bool *have; /* segment file exists */
     size_t n_have;
-    bool *wanted;             /* asked for by a client (served when the encoder is idle) */
-    size_t n_pending;         /* wanted and not yet written */
-    long next;                /* segment the encoder produces next */
+    bool *wanted;     /* asked for by a client (served when the encoder is idle) */
+    size_t n_pending; /* wanted and not yet written */
+    long next;        /* segment the encoder produces next */
     long wanted_max;
-    long last_written;        /* the encoder's position for progress (-1 = none) */
+    long last_written; /* the encoder's position for progress (-1 = none) */
 
-    struct vod_run *run;      /* NULL: not positioned */
+    struct vod_run *run; /* NULL: not positioned */
     bool started_sent;
 
     /* progress */
     double t_start, t_last_progress;
-    int64_t frames;           /* video frames encoded or copied */
-    double media_done;        /* seconds of segments written by this worker */
+    int64_t frames;    /* video frames encoded or copied */
+    double media_done; /* seconds of segments written by this worker */
     double media_done_at_last;
     int64_t bytes;
-    char err[256];            /* fatal error raised inside a callback */
+    char err[256]; /* fatal error raised inside a callback */
 };
 
 /* Opens source of plan segment `seg` positioned to produce seg..(end of its
@@ -71,8 +71,8 @@ int64_t vod_run_frames(const struct vod_run *r);
 void vod_run_close(struct vod_run **r);
 
 /* Called by the run when a segment file is in place. */
-void vod_segment_written(struct vod *v, long index, const char *file, double start,
-                         double duration, int64_t bytes);
+void vod_segment_written(struct vod *v, long index, const char *file, double start, double duration,
+                         int64_t bytes);
 
 /* Emits "started" once (width/height of the output). */
 void vod_started(struct vod *v, int width, int height, double fps, bool audio);

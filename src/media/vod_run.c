@@ -29,19 +29,19 @@
 struct vod_run {
     struct vod *v;
     size_t source;
-    long first, last;        /* segments this run produces */
-    long cut_next;           /* passthrough: next segment whose start is queued as a cut */
+    long first, last; /* segments this run produces */
+    long cut_next;    /* passthrough: next segment whose start is queued as a cut */
     struct media_input *in;
     struct media_pipeline *pipe;
     struct media_tsseg *ts;
     AVPacket *pkt;
-    double offset;           /* output t = input time + offset */
-    int64_t offset90;        /* (offset + MEDIA_TS_OFFSET) in 1/90000 */
-    double start_t, end_t;   /* output window */
-    double tol;              /* half a frame */
+    double offset;         /* output t = input time + offset */
+    int64_t offset90;      /* (offset + MEDIA_TS_OFFSET) in 1/90000 */
+    double start_t, end_t; /* output window */
+    double tol;            /* half a frame */
     bool copy_video, copy_audio;
     int64_t copied;
-    int64_t last_vdts;       /* copied video, 1/90000; AV_NOPTS_VALUE before the first */
+    int64_t last_vdts; /* copied video, 1/90000; AV_NOPTS_VALUE before the first */
 };
 
 static const struct grid_segment *seg_of(const struct vod *v, long i)
@@ -94,8 +94,8 @@ static int open_passthrough(struct vod_run *r, char *err, size_t errlen)
     if (ast && v->src[r->source].info.audio_copyable) {
         r->copy_audio = true;
     } else if (ast) {
-        struct media_pipeline_cfg pc = {.name = v->name, .audio = &v->audio, .out = r->ts,
-                                        .video_passthrough = true};
+        struct media_pipeline_cfg pc = {
+            .name = v->name, .audio = &v->audio, .out = r->ts, .video_passthrough = true};
         ret = media_pipeline_open(&r->pipe, &pc, NULL, 0, ast, err, errlen);
         if (ret < 0)
             return ret;
@@ -172,10 +172,15 @@ int vod_run_open(struct vod *v, long seg, struct vod_run **out, char *err, size_
     r->end_t = l->start + l->duration;
     r->tol = src->info.fps > 0 ? 0.5 / src->info.fps : 0.02;
 
-    struct media_input_cfg ic = {.name = v->name, .url = src->path,
-                                 .should_stop = v->ctl->should_stop, .stop_arg = v->ctl->arg};
-    struct media_tsseg_cfg tc = {.dir = v->out_dir, .prefix = v->prefix, .first_index = seg,
-                                 .on_segment = on_segment, .arg = r};
+    struct media_input_cfg ic = {.name = v->name,
+                                 .url = src->path,
+                                 .should_stop = v->ctl->should_stop,
+                                 .stop_arg = v->ctl->arg};
+    struct media_tsseg_cfg tc = {.dir = v->out_dir,
+                                 .prefix = v->prefix,
+                                 .first_index = seg,
+                                 .on_segment = on_segment,
+                                 .arg = r};
     r->pkt = av_packet_alloc();
     ret = r->pkt ? 0 : AVERROR(ENOMEM);
     if (ret == 0 && (ret = media_input_open(&r->in, &ic, err, errlen)) < 0)
@@ -188,8 +193,7 @@ int vod_run_open(struct vod *v, long seg, struct vod_run **out, char *err, size_
     /* Passthrough segments start on a keyframe at src_start: land on it, not
      * on the one before. Encoding decodes from the keyframe before and drops. */
     double at = src->info.video_start + s->src_start + (v->passthrough ? r->tol / 2 : 0);
-    if (ret == 0 && s->src_start > 0.001 &&
-        (ret = seek_before(r, at, src->info.video_start)) < 0) {
+    if (ret == 0 && s->src_start > 0.001 && (ret = seek_before(r, at, src->info.video_start)) < 0) {
         snprintf(err, errlen, "%s: cannot seek to %.3f s", src->path, s->src_start);
         goto fail;
     }
@@ -200,9 +204,13 @@ int vod_run_open(struct vod *v, long seg, struct vod_run **out, char *err, size_
     } else if (ret == 0) {
         AVStream *vst = r->in->fmt->streams[r->in->video_index];
         AVStream *ast = r->in->audio_index >= 0 ? r->in->fmt->streams[r->in->audio_index] : NULL;
-        struct media_pipeline_cfg pc = {.name = v->name, .video = &v->video, .audio = &v->audio,
-                                        .gop_seconds = v->max_len, .next_boundary = next_boundary,
-                                        .boundary_arg = r, .out = r->ts};
+        struct media_pipeline_cfg pc = {.name = v->name,
+                                        .video = &v->video,
+                                        .audio = &v->audio,
+                                        .gop_seconds = v->max_len,
+                                        .next_boundary = next_boundary,
+                                        .boundary_arg = r,
+                                        .out = r->ts};
         ret = media_pipeline_open(&r->pipe, &pc, vst, media_input_rotation(vst), ast, err, errlen);
     }
     if (ret < 0)
@@ -224,8 +232,7 @@ static int finish(struct vod_run *r, char *err, size_t errlen)
     if (r->pipe && (ret = media_pipeline_drain(r->pipe, err, errlen)) < 0)
         return ret;
     if ((ret = media_tsseg_finish(r->ts)) < 0) {
-        snprintf(err, errlen, "writing segment %ld failed: %s", r->v->next,
-                 av_err2str(ret));
+        snprintf(err, errlen, "writing segment %ld failed: %s", r->v->next, av_err2str(ret));
         return ret;
     }
     return 1;

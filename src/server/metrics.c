@@ -243,9 +243,13 @@ static int counter_add(const char *name, const char *const *labels, double v)
 
     if (!(v >= 0) || isinf(v))
         return -EINVAL;
-    if ((r = add_family(name, NULL, FAM_COUNTER, NULL, 0, &f)) < 0 ||
-        (r = render_labels(labels, &key)) < 0)
+    /* Labels first: a refused call must not leave an empty family behind. */
+    if ((r = render_labels(labels, &key)) < 0)
         return r;
+    if ((r = add_family(name, NULL, FAM_COUNTER, NULL, 0, &f)) < 0) {
+        free(key);
+        return r;
+    }
     for (struct series *s = f->series; s; s = s->next) {
         if (strcmp(s->labels, key) == 0) {
             s->value += v;

@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,43 +27,57 @@ struct metrics {
 
 /* ---- /proc ---- */
 
-/* "VmRSS:" etc. from /proc/<pid>/status in bytes; -1 when unavailable. */
-static double proc_status_kb(const char *pid, const char *field)
+/* Reads a /proc file (size 0 in stat, so util_read_file does not fit) into
+ * buf, NUL-terminated. 0 or -errno. */
+static int read_proc(const char *path, char *buf, size_t size)
 {
-    char path[64], *text = NULL;
-    size_t len = 0;
-    double v = -1;
-    snprintf(path, sizeof(path), "/proc/%s/status", pid);
-    if (util_read_file(path, 1 << 16, &text, &len) < 0)
-        return -1;
-    size_t fl = strlen(field);
-    for (char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-        if (strncmp(line, field, fl) == 0 && line[fl] == ':') {
-            v = strtod(line + fl + 1, NULL) * 1024;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t got = 0;
+    if (fd < 0)
+        return -errno;
+    while (got + 1 < size) {
+        ssize_t n = read(fd, buf + got, size - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
             break;
-        }
+        got += (size_t)n;
     }
-    free(text);
-    return v;
+    close(fd);
+    buf[got] = '\0';
+    return got ? 0 : -EIO;
+}
+
+/* A "Field:  N kB" line of /proc/<pid>/status in bytes; -1 when unavailable. */
+static double proc_status_bytes(const char *pid, const char *field)
+{
+    char path[64], text[8192];
+    size_t fl = strlen(field);
+    snprintf(path, sizeof(path), "/proc/%s/status", pid);
+    if (read_proc(path, text, sizeof(text)) < 0)
+        return -1;
+    for (const char *line = text; line; line = strchr(line, '\n')) {
+        if (*line == '\n')
+            line++;
+        if (strncmp(line, field, fl) == 0 && line[fl] == ':')
+            return strtod(line + fl + 1, NULL) * 1024;
+    }
+    return -1;
 }
 
 /* utime + stime of /proc/self/stat in seconds; -1 when unavailable. */
 static double proc_self_cpu_seconds(void)
 {
-    char *text = NULL;
-    size_t len = 0;
-    double v = -1;
-    if (util_read_file("/proc/self/stat", 1 << 12, &text, &len) < 0)
+    char text[1024];
+    unsigned long long ut, st;
+    if (read_proc("/proc/self/stat", text, sizeof(text)) < 0)
         return -1;
     /* The command name may hold spaces and parentheses: count fields after the last ')'. */
-    char *p = strrchr(text, ')');
-    unsigned long long ut, st;
-    if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2) {
-        long hz = sysconf(_SC_CLK_TCK);
-        v = (double)(ut + st) / (double)(hz > 0 ? hz : 100);
-    }
-    free(text);
-    return v;
+    const char *p = strrchr(text, ')');
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    long hz = sysconf(_SC_CLK_TCK);
+    return (double)(ut + st) / (double)(hz > 0 ? hz : 100);
 }
 
 static int proc_self_open_fds(void)
@@ -83,7 +98,7 @@ static int proc_self_open_fds(void)
 static void process_metrics(void *arg, struct metrics_out *o)
 {
     (void)arg;
-    double rss = proc_status_kb("self", "VmRSS");
+    double rss = proc_status_bytes("self", "VmRSS");
     double cpu = proc_self_cpu_seconds();
     int fds = proc_self_open_fds();
 
@@ -115,7 +130,7 @@ static void worker_metrics(void *arg, struct metrics_out *o)
     for (int i = 0; i < n && i < MAX_WORKER_PIDS; i++) {
         char pid[24];
         snprintf(pid, sizeof(pid), "%d", (int)pids[i]);
-        double v = proc_status_kb(pid, "VmRSS");
+        double v = proc_status_bytes(pid, "VmRSS");
         if (v > 0) /* a zombie waiting for the reaper has none */
             rss += v;
     }

@@ -42,6 +42,11 @@ ports:
   - index: 1
     name: spare
     input: { format: lavfi, url: "testsrc2=size=320x180:rate=25" }
+    on_demand: true
+    preview:
+      video: { width: 320, height: 180, bitrate: 300k }
+      hls: { segment_seconds: 1, list_size: 4 }
+      idle_seconds: 4
 vod:
   sample_recording: false
   max_height: 180
@@ -162,6 +167,11 @@ test('live_preview_plays_and_stops', async (t) => {
   ok(lat > 0 && lat < 20, `latency ${lat} s out of range`);
   ok(/behind live/.test(latText), `latency text "${latText}"`);
   await waitFor(async () => (await page.getAttribute(TILE0, 'data-state')) === 'running', 10000, 'tile state running');
+  const stats = await waitFor(async () => {
+    const x = await page.$$eval(`${TILE0} .stats dd`, (d) => d.map((e) => e.textContent));
+    return parseFloat(x[0]) > 0 && x[1] !== '–' ? x : false;
+  }, 10000, 'fps and bitrate in the tile');
+  log(`#   tile stats: fps ${stats[0]}, bitrate ${stats[1]}, restarts ${stats[2]}, segments ${stats[3]}`);
   await shot(page, 'live.png');
 
   // The enlarged player (low-latency mode) plays too, and the tile gives up its player.
@@ -184,6 +194,27 @@ test('live_preview_plays_and_stops', async (t) => {
   const st = await daemon.api('GET', '/api/ports/0/preview', { token: ADMIN_TOKEN });
   eq(st.status, 200, 'GET /api/ports/0/preview');
   eq(st.json.previewing, false, 'previewing after Stop');
+  await noFatal(page);
+});
+
+test('on_demand_port_plays_while_watched', async (t) => {
+  const page = await newPage(t);
+  await login(page, VIEWER_TOKEN, 'viewer');
+  const tile = '[data-testid="port-tile"][data-port-index="1"]';
+  await page.waitForSelector(tile, { timeout: 10000 });
+  // Nobody watches it: the page must not start it by itself.
+  eq(await page.getAttribute(tile, 'data-state'), 'stopped', 'on-demand port state before Watch');
+  await page.click(`${tile} [data-testid=port-watch]`);
+  const p = await waitPlays(page, `${tile} video`, 1.5, 40000);
+  log(`#   on-demand port: first frame ${(p.firstFrameMs / 1000).toFixed(1)} s after Watch`);
+  await waitFor(async () => (await page.getAttribute(tile, 'data-state')) === 'running', 10000, 'on-demand tile state running');
+  await page.click(`${tile} [data-testid=port-watch]`); // stop watching
+  ok(!(await page.evaluate(() => 'port-1' in window.hlsdDebug.players)), 'player left running after Stop watching');
+  // With no more playlist requests the port stops after its idle time (4 s).
+  const t0 = Date.now();
+  await waitFor(async () => (await daemon.api('GET', '/api/ports/1/preview', { token: ADMIN_TOKEN })).json.previewing === false,
+    20000, 'the on-demand port to stop once nobody watches', 250);
+  log(`#   on-demand port stopped ${((Date.now() - t0) / 1000).toFixed(1)} s after Stop watching`);
   await noFatal(page);
 });
 

@@ -252,8 +252,8 @@ static void test_keyframes(void **state)
     double kf2[15];
     for (int i = 0; i < 15; i++)
         kf2[i] = 2.0 * i;
-    struct grid_source src = {.wall_start = 1000, .wall_end = 1030, .fps = 25,
-                              .keyframes = kf2, .n_keyframes = 15};
+    struct grid_source src = {
+        .wall_start = 1000, .wall_end = 1030, .fps = 25, .keyframes = kf2, .n_keyframes = 15};
     struct grid_params p = params(1003, 1021, 6);
     struct grid_plan plan;
     assert_int_equal(grid_plan(&src, 1, &p, &plan), 0);
@@ -341,8 +341,8 @@ static void test_errors(void **state)
     p = params(1000, 1100, 6);
     assert_int_equal(grid_plan(unsorted, 2, &p, &plan), -EINVAL);
     double kf_bad[] = {0, 0};
-    struct grid_source kfs = {.wall_start = 1000, .wall_end = 1100, .keyframes = kf_bad,
-                              .n_keyframes = 2};
+    struct grid_source kfs = {
+        .wall_start = 1000, .wall_end = 1100, .keyframes = kf_bad, .n_keyframes = 2};
     assert_int_equal(grid_plan(&kfs, 1, &p, &plan), -EINVAL);
     kfs.n_keyframes = 0;
     assert_int_equal(grid_plan(&kfs, 1, &p, &plan), -EINVAL);
@@ -381,8 +381,8 @@ static void test_invariants(void **state)
         double fps = iter % 3 == 0 ? 0 : (iter % 3 == 1 ? 25 : 30000.0 / 1001.0);
         for (int i = 0; i < 4; i++) {
             t += RND() * 3 - 0.5; /* gaps and overlaps */
-            src[i] = (struct grid_source){.wall_start = t, .wall_end = t + 1 + RND() * 40,
-                                          .fps = fps};
+            src[i] =
+                (struct grid_source){.wall_start = t, .wall_end = t + 1 + RND() * 40, .fps = fps};
             t = src[i].wall_end;
         }
         double fast[] = {1, 2, 3};
@@ -403,14 +403,17 @@ static void test_invariants(void **state)
             assert_true(NEAR(s->src_end - s->src_start, s->duration));
             assert_true(s->src_start >= -1e-9);
             assert_true(s->src_end <= src[s->source].wall_end - src[s->source].wall_start + 1e-6 +
-                                           (fps > 0 ? 1 / fps : 0));
+                                          (fps > 0 ? 1 / fps : 0));
             assert_true(NEAR(s->pdt, src[s->source].wall_start + s->src_start));
             assert_true(s->pdt >= p.range_start - 1e-9);
             assert_true(s->pdt < p.range_end);
-            if (!(s->duration < fmax(p.segment_seconds, p.n_fast_start ? 3 : 0) + 0.5 + 1e-6 + (fps > 0 ? 1 / fps : 0)))
-                fail_msg("iter %d seg %zu dur %f S %f fps %f src %zu", iter, i, s->duration, p.segment_seconds, fps, s->source);
+            if (!(s->duration < fmax(p.segment_seconds, p.n_fast_start ? 3 : 0) + 0.5 + 1e-6 +
+                                    (fps > 0 ? 1 / fps : 0)))
+                fail_msg("iter %d seg %zu dur %f S %f fps %f src %zu", iter, i, s->duration,
+                         p.segment_seconds, fps, s->source);
             if (i > 0) {
-                if (!(s->pdt >= plan.segs[i - 1].pdt + plan.segs[i - 1].duration - 1e-4)) /* 1/1000 frame of noise */
+                if (!(s->pdt >= plan.segs[i - 1].pdt + plan.segs[i - 1].duration -
+                                    1e-4)) /* 1/1000 frame of noise */
                     fail_msg("iter %d seg %zu pdt %f prev end %f", iter, i, s->pdt,
                              plan.segs[i - 1].pdt + plan.segs[i - 1].duration);
                 assert_true(s->source >= plan.segs[i - 1].source);
@@ -427,10 +430,13 @@ static void test_invariants(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_uniform),     cmocka_unit_test(test_fast_start),
-        cmocka_unit_test(test_frames),      cmocka_unit_test(test_gaps),
+        cmocka_unit_test(test_uniform),
+        cmocka_unit_test(test_fast_start),
+        cmocka_unit_test(test_frames),
+        cmocka_unit_test(test_gaps),
         cmocka_unit_test(test_contiguous_and_overlap),
-        cmocka_unit_test(test_keyframes),   cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_keyframes),
+        cmocka_unit_test(test_errors),
         cmocka_unit_test(test_invariants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

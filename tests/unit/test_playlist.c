@@ -248,7 +248,8 @@ static void test_ll_hls(void **state)
     assert_int_equal(playlist_set_preload_hint(&pl, "s1.p1.m4s"), 0);
     char *text = render(&pl);
     assert_non_null(strstr(text, "#EXT-X-VERSION:6\n"));
-    assert_non_null(strstr(text, "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.500\n"));
+    assert_non_null(
+        strstr(text, "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.500\n"));
     assert_non_null(strstr(text, "#EXT-X-PART-INF:PART-TARGET=0.500\n"));
     assert_non_null(strstr(text, "#EXT-X-MAP:URI=\"init-ab.mp4\"\n"));
     assert_non_null(strstr(text, "#EXT-X-PART:DURATION=0.500,URI=\"s0.p0.m4s\",INDEPENDENT=YES\n"
@@ -289,8 +290,8 @@ static void test_garbage(void **state)
     expect_invalid("");
     expect_invalid("hello");
     expect_invalid("#EXTM3\n");
-    expect_invalid("#EXTM3U\nseg.ts\n");                     /* URI without EXTINF */
-    expect_invalid("#EXTM3U\n#EXTINF:5,\n");                 /* EXTINF without URI */
+    expect_invalid("#EXTM3U\nseg.ts\n");                       /* URI without EXTINF */
+    expect_invalid("#EXTM3U\n#EXTINF:5,\n");                   /* EXTINF without URI */
     expect_invalid("#EXTM3U\n#EXTINF:5,\n#EXTINF:5,\na.ts\n"); /* two EXTINF */
     expect_invalid("#EXTM3U\n#EXTINF:-5,\na.ts\n");
     expect_invalid("#EXTM3U\n#EXTINF:nan,\na.ts\n");
@@ -379,14 +380,10 @@ static void test_mutations(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vod_render),
-        cmocka_unit_test(test_target_duration_rounding),
-        cmocka_unit_test(test_pdt_format),
-        cmocka_unit_test(test_live_window),
-        cmocka_unit_test(test_bad_segments),
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_ll_hls),
-        cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_vod_render),   cmocka_unit_test(test_target_duration_rounding),
+        cmocka_unit_test(test_pdt_format),   cmocka_unit_test(test_live_window),
+        cmocka_unit_test(test_bad_segments), cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_ll_hls),       cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Recordings playback: hlsd transcode sessions vs the replaced NVR's ffmpeg CLI
+# method (CONTEXT.md section 2) in the same run, alternating: time to first
+# segment, cold seek to 50% of a 10-minute recording, whole-range wall time,
+# CPU and peak RSS. The measuring is done by bench/vod.py.
+# Usage: bench/vod.sh [BUILD_DIR] [RUNS]
+# Env: VOD_RANGE_SECONDS (default 60), VOD_SEEK_SECONDS (default 600): clip
+# lengths; shorter ones are for smoke runs only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+RUNS=${2:-${RUNS:-3}}
+RANGE_S=${VOD_RANGE_SECONDS:-60}
+SEEK_S=${VOD_SEEK_SECONDS:-600}
+source bench/lib.sh
+
+# A long 1080p30 H.265 + AAC recording, made once and cached: libx265 ultrafast
+# at 1 Mbit/s with a 2 s closed GOP and no B-frames, like a typical camera.
+# Its generation time is kept next to it for the report.
+clip_long() {
+  local s=$1 f="$BENCH_MEDIA/h265_1080p30_${1}s_cam.mp4"
+  if [[ ! -s $f ]]; then
+    echo "vod: generating a ${s} s 1080p30 H.265 clip (slow on 2 cores, once)" >&2
+    local t0=$SECONDS
+    ffmpeg -hide_banner -loglevel error -y -f lavfi -i "testsrc2=size=1920x1080:rate=30:duration=$s" \
+      -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=$s" \
+      -c:v libx265 -preset ultrafast -b:v 1M \
+      -x265-params log-level=error:keyint=60:min-keyint=60:open-gop=0:bframes=0 \
+      -pix_fmt yuv420p -tag:v hvc1 -c:a aac -b:a 128k -shortest "$f.tmp.mp4" >&2
+    mv "$f.tmp.mp4" "$f"
+    echo $((SECONDS - t0)) >"$f.gen-seconds"
+  fi
+  echo "$f"
+}
+
+range_clip=$(bench_clip_h265 "$RANGE_S")
+seek_clip=$(clip_long "$SEEK_S")
+gen=$(cat "$seek_clip.gen-seconds" 2>/dev/null || echo "?")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+python3 bench/vod.py --hlsd "$BUILD/hlsd" --runs "$RUNS" --range-clip "$range_clip" \
+  --seek-clip "$seek_clip" --work "$work" >"$work/tables.md"
+
+size_mb() { awk -v b="$(stat -c %s "$1")" 'BEGIN{printf "%.1f", b / 1048576}'; }
+echo "### Recordings playback: hlsd sessions vs the ffmpeg CLI method (median of $RUNS)"
+echo
+echo "Command: \`bench/vod.sh $BUILD $RUNS\`$( [[ $RANGE_S != 60 || $SEEK_S != 600 ]] &&
+  echo " with \`VOD_RANGE_SECONDS=$RANGE_S VOD_SEEK_SECONDS=$SEEK_S\`")"
+echo
+bench_machine
+echo "- range clip: ${RANGE_S} s 1080p30 H.265 + AAC ($(basename "$range_clip"), $(size_mb "$range_clip") MB, made by bench/lib.sh)"
+echo "- seek clip: ${SEEK_S} s 1080p30 H.265 + AAC, libx265 ultrafast 1 Mbit/s, 2 s closed GOP, no B-frames ($(size_mb "$seek_clip") MB; generated once in ${gen} s, cached in $BENCH_MEDIA)"
+echo "- hlsd: \`hlsd serve\`, auth off, vod defaults (6 s segments after fast-start 1, 2, 3 s; lookahead 10; nice 10; libx264 ultrafast crf 26, <=720p, AAC 128k), recordings indexed with \`hlsd recordings add\`"
+echo "- CLI: the replaced NVR's command from CONTEXT.md section 2 (\`nice -n 10 ffmpeg -i REC -vf scale=-2:'min(720,ih)' -c:v libx264 -preset ultrafast -crf 26 -profile:v high -level:v 4.1 -pix_fmt yuv420p -c:a aac -b:a 128k -f hls -hls_time 6 -hls_list_size 0 -hls_segment_type mpegts -hls_flags independent_segments+append_list -hls_segment_filename segment-%d.ts master.m3u8\`), reading the recording file directly"
+echo "- runs alternate hlsd / CLI, the order swapped every run"
+echo
+cat "$work/tables.md"
