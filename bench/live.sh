@@ -18,7 +18,7 @@
 # Run it on an otherwise quiet machine; it takes a few minutes.
 # Usage: bench/live.sh [BUILD_DIR] [SECONDS] [MAX_N]
 #   SECONDS: measuring window of the CPU-per-preview run (default 20; the
-#   capacity steps use min(SECONDS, 10)); MAX_N: largest N tried (default 8).
+#   capacity steps use min(SECONDS, 15)); MAX_N: largest N tried (default 8).
 #   Env WARMUP (seconds before each window, default 4).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +35,7 @@ trap 'rm -rf "$work"' EXIT
 import json, os, signal, socket, subprocess, sys, time, urllib.request
 
 HLSD, WORK, WINDOW, MAX_N, WARMUP = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
-CAP_WINDOW = min(WINDOW, 10.0)
+CAP_WINDOW = min(WINDOW, 15.0)
 FPS = 30
 REALTIME = 0.97
 VIDEO = "testsrc2=size=1920x1080:rate=30"

@@ -404,6 +404,8 @@ def main():
     ap.add_argument("--seek-clip", required=True, help="long H.265 recording for (b)")
     ap.add_argument("--work", required=True)
     o = ap.parse_args()
+    o.range_clip = os.path.abspath(o.range_clip)  # ffmpeg runs in its output folder
+    o.seek_clip = os.path.abspath(o.seek_clip)
 
     def probe_duration(p):
         out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration",

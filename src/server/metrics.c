@@ -309,7 +309,8 @@ static int declare_builtins(void)
                         FAM_COUNTER, NULL, 0, &f)) < 0 ||
         (r = counter_add(METRICS_TRANSCODE_REJECTED, NULL, 0)) < 0 ||
         (r = add_family(METRICS_SEGMENT_WAIT,
-                        "Seconds a transcode segment (or playlist) request waited for the worker",
+                        "Seconds a transcode segment request waited for its segment (0 when "
+                        "it was ready; answered with an error after waiting counts too)",
                         FAM_HISTOGRAM, NULL, 0, &f)) < 0) {
         g.builtins = false;
         return r;

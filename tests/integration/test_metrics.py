@@ -238,3 +238,60 @@ def test_metrics_preview():
                          value(s, "hlsd_workers") == 0) else None
         s = h.wait_until(stopped, 15, interval=0.2, what="port 0 down in /metrics")
         assert value(s, "hlsd_worker_crashes_total") == crashes0 + 1, s
+
+
+T0 = 1700000000
+VOD_STATES = ("starting", "encoding", "paused", "done", "failed", "stopped")
+
+
+def test_metrics_transcode():
+    """Transcode sessions by state, 429s and the segment wait histogram
+    (counted by src/vod through the metrics registry)."""
+    long_clip = h.clip_rec_h265_long()
+    short_clip = h.clip_rec_h265(4)
+    d0 = h.tmpdir("metrics-vod-rec")
+    state = os.path.join(d0, "state")
+    for cam, src in (("cam1", long_clip), ("cam2", short_clip)):
+        p = h.run([h.HLSD, "recordings", "add", src, "--camera", cam, "--start", str(T0),
+                   "--state-dir", state], timeout=60)
+        assert p.returncode == 0, p.stderr
+    cfg = ("ports: []\nauth: { enabled: false }\n"
+           "vod:\n  sample_recording: false\n  max_concurrent: 1\n")
+    with h.Daemon(cfg, name="metrics-vod", state_dir=state) as d:
+        s, types = scrape(d)
+        if "hlsd_transcode_sessions" not in types:
+            raise h.Skip("src/vod does not report hlsd_transcode_sessions yet "
+                         "(metrics_register_provider not wired; see src/server/metrics.h)")
+        assert types["hlsd_transcode_sessions"] == "gauge", types
+        for st in VOD_STATES:
+            assert value(s, "hlsd_transcode_sessions", state=st) == 0, (st, s)
+        assert value(s, "hlsd_transcode_rejected_total") == 0, s
+        assert value(s, "hlsd_segment_wait_seconds_count") == 0, s
+
+        r = d.get(f"/api/transcode/cam1/start/{T0}/end/{T0 + 180}")
+        assert r.status == 200, r
+        sid = r.json()["session_id"]
+        pl = d.get(r.json()["playlist"])
+        assert pl.status == 200, pl
+        _, segs = h.parse_playlist(pl.body.decode())
+        for seg in segs[:2]:
+            rs = d.get(f"/stream/transcode/{sid}/{seg['uri']}", timeout=60)
+            assert rs.status == 200, rs
+        # One session is active (paused ahead of the viewer): another range is refused.
+        assert d.get(f"/api/transcode/cam2/start/{T0}/end/{T0 + 4}").status == 429
+        assert d.get(f"/transcode/cam2/start/{T0}/end/{T0 + 4}").status == 429
+
+        s, _ = scrape(d)
+        assert value(s, "hlsd_transcode_rejected_total") == 2, s
+        n = value(s, "hlsd_segment_wait_seconds_count")
+        assert n >= 2, s
+        assert value(s, "hlsd_segment_wait_seconds_bucket", le="+Inf") == n, s
+        assert value(s, "hlsd_segment_wait_seconds_sum") >= 0, s
+        by_state = {st: value(s, "hlsd_transcode_sessions", state=st) for st in VOD_STATES}
+        assert sum(by_state.values()) == 1, by_state
+        assert by_state["encoding"] + by_state["paused"] + by_state["done"] == 1, by_state
+
+        assert d.delete(f"/api/transcode/{sid}").status == 200
+        s, _ = scrape(d)
+        assert sum(value(s, "hlsd_transcode_sessions", state=st) for st in VOD_STATES) == 0, s
+        assert value(s, "hlsd_transcode_rejected_total") == 2, s
