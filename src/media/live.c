@@ -8,6 +8,7 @@
  * capture, and a reconnect continues the timeline (after a discontinuity). */
 #include "core/log.h"
 #include "core/util.h"
+#include "media/fmp4seg.h"
 #include "media/input.h"
 #include "media/jobutil.h"
 #include "media/pipeline.h"
@@ -28,6 +29,9 @@
 
 enum run_end { RUN_STOPPED, RUN_INPUT_FAILED, RUN_FATAL };
 
+/* hls.variant: MPEG-TS segments, fMP4 segments, or fMP4 with LL-HLS parts. */
+enum variant { VARIANT_MPEGTS, VARIANT_FMP4, VARIANT_LL };
+
 struct pending_delete {
     char *uri;
     uint64_t due; /* unlink once this media sequence number is written */
@@ -39,6 +43,8 @@ struct live {
     char playlist_path[PATH_MAX];
     double seg;
     int list_size;
+    enum variant variant;
+    double part_seconds;
     bool delete_segments;
     double stall_timeout, io_timeout;
     double backoff[MAX_BACKOFF];
@@ -54,7 +60,9 @@ struct live {
     size_t n_dels;
 
     double t0_mono, t0_wall;
-    struct media_tsseg *ts;
+    struct media_tsseg *ts;    /* mpegts */
+    struct media_fmp4seg *mp4; /* fmp4, lowlatency */
+    struct media_sink sink;    /* the pipeline's way to mp4 */
     int fatal;
     char fatal_msg[PATH_MAX + 128];
 
@@ -100,15 +108,42 @@ static double next_boundary(void *arg, double t)
     return L->origin + (floor((t - L->origin) / L->seg + 1e-6) + 1) * L->seg;
 }
 
+/* Unlinks out_dir/name; a missing file is fine. Returns false when it was missing. */
+static bool unlink_output(struct live *L, const char *name)
+{
+    char path[PATH_MAX];
+    if (util_fmt(path, sizeof(path), "%s/%s", L->out_dir, name) < 0)
+        return false;
+    if (unlink(path) == 0)
+        return true;
+    if (errno != ENOENT)
+        LOG_WARN(NULL, "cannot delete %s: %s", path, strerror(errno));
+    return false;
+}
+
+/* A segment's part files "<base>.<k>.m4s" (its uri is "<base>.m4s"). */
+static void delete_parts(struct live *L, const char *uri)
+{
+    char name[PATH_MAX];
+    size_t n = strlen(uri);
+    if (n < 5 || strcmp(uri + n - 4, ".m4s") != 0)
+        return;
+    /* Parts are numbered from 0 without gaps; older ones may already be gone. */
+    for (int k = 0; k < PLAYLIST_MAX_PARTS; k++) {
+        if (util_fmt(name, sizeof(name), "%.*s.%d.m4s", (int)(n - 4), uri, k) < 0 ||
+            (!unlink_output(L, name) && k > 0))
+            break;
+    }
+}
+
 static void delete_due(struct live *L, uint64_t seq)
 {
     size_t k = 0;
     for (size_t i = 0; i < L->n_dels; i++) {
         if (L->dels[i].due <= seq) {
-            char path[PATH_MAX];
-            if (util_fmt(path, sizeof(path), "%s/%s", L->out_dir, L->dels[i].uri) == 0 &&
-                unlink(path) < 0 && errno != ENOENT)
-                LOG_WARN(NULL, "cannot delete %s: %s", path, strerror(errno));
+            unlink_output(L, L->dels[i].uri);
+            if (L->variant == VARIANT_LL)
+                delete_parts(L, L->dels[i].uri);
             free(L->dels[i].uri);
         } else {
             L->dels[k++] = L->dels[i];
@@ -117,17 +152,25 @@ static void delete_due(struct live *L, uint64_t seq)
     L->n_dels = k;
 }
 
-static void on_segment(void *arg, const struct media_tsseg_info *info)
+static void set_fatal(struct live *L, int r, const char *what)
 {
-    struct live *L = arg;
-    char **removed = NULL;
-    uint64_t seq = (uint64_t)info->index;
-    int r = playlist_live_append(&L->pl, info->file, info->duration, L->pending_discontinuity,
-                                 L->t0_wall + info->start, (size_t)L->list_size, &removed);
-    if (r < 0) {
-        L->fatal = r;
-        snprintf(L->fatal_msg, sizeof(L->fatal_msg), "playlist: %s", strerror(-r));
+    if (L->fatal)
         return;
+    L->fatal = r;
+    snprintf(L->fatal_msg, sizeof(L->fatal_msg), "%s: %s", what, strerror(-r));
+}
+
+/* Appends a finished segment to the window (its pending parts move into
+ * it) and schedules the deletion of the segments that left it. */
+static int add_segment(struct live *L, uint64_t seq, const char *file, double duration,
+                       double start)
+{
+    char **removed = NULL;
+    int r = playlist_live_append(&L->pl, file, duration, L->pending_discontinuity,
+                                 L->t0_wall + start, (size_t)L->list_size, &removed);
+    if (r < 0) {
+        set_fatal(L, r, "playlist");
+        return r;
     }
     L->pending_discontinuity = false;
     for (size_t i = 0; removed && removed[i]; i++) {
@@ -143,22 +186,43 @@ static void on_segment(void *arg, const struct media_tsseg_info *info)
             (struct pending_delete){util_xstrdup(removed[i]), seq + (uint64_t)L->list_size};
     }
     playlist_free_strv(&removed);
-    if ((r = playlist_write(&L->pl, L->playlist_path)) < 0) {
+    L->segments++;
+    L->run_segments++;
+    return 0;
+}
+
+static int publish(struct live *L)
+{
+    int r = playlist_write(&L->pl, L->playlist_path);
+    if (r < 0) {
         L->fatal = r;
         snprintf(L->fatal_msg, sizeof(L->fatal_msg), "cannot write %s: %s", L->playlist_path,
                  strerror(-r));
-        return;
     }
-    delete_due(L, seq);
-    L->segments++;
-    L->run_segments++;
-    L->seg_seconds_total += info->duration;
+    return r;
+}
+
+static void emit_segment(struct live *L, uint64_t seq, const char *file, double duration)
+{
     cJSON *ev = cJSON_CreateObject();
     cJSON_AddNumberToObject(ev, "index", (double)seq);
-    cJSON_AddStringToObject(ev, "file", info->file);
-    cJSON_AddNumberToObject(ev, "duration", round(info->duration * 1000) / 1000);
+    cJSON_AddStringToObject(ev, "file", file);
+    cJSON_AddNumberToObject(ev, "duration", round(duration * 1000) / 1000);
     jobutil_emit(L->ctl, "segment", ev);
 }
+
+static void on_segment(void *arg, const struct media_tsseg_info *info)
+{
+    struct live *L = arg;
+    uint64_t seq = (uint64_t)info->index;
+    if (add_segment(L, seq, info->file, info->duration, info->start) < 0 || publish(L) < 0)
+        return;
+    delete_due(L, seq);
+    L->seg_seconds_total += info->duration;
+    emit_segment(L, seq, info->file, info->duration);
+}
+
+#include "media/live_fmp4.inc"
 
 static void report(struct live *L)
 {

@@ -137,6 +137,26 @@ void media_pipeline_set_window(struct media_pipeline *p, double start, double en
     p->win_end = end;
 }
 
+/* The packet destination: the caller's sink, else its media_tsseg. */
+static int out_set_streams(struct media_pipeline *p, const AVCodecParameters *v, AVRational vtb,
+                           const AVCodecParameters *a, AVRational atb)
+{
+    const struct media_sink *k = p->cfg.sink;
+    return k ? k->set_streams(k->arg, v, vtb, a, atb) : media_tsseg_set_streams(p->out, v, vtb, a, atb);
+}
+
+static int out_cut_at(struct media_pipeline *p, int64_t pts)
+{
+    const struct media_sink *k = p->cfg.sink;
+    return k ? k->cut_at(k->arg, pts) : media_tsseg_cut_at(p->out, pts);
+}
+
+static int out_write(struct media_pipeline *p, int stream, AVPacket *pkt)
+{
+    const struct media_sink *k = p->cfg.sink;
+    return k ? k->write(k->arg, stream, pkt) : media_tsseg_write(p->out, stream, pkt);
+}
+
 static int fail_av(int r, const char *what, char *err, size_t errlen)
 {
     char eb[AV_ERROR_MAX_STRING_SIZE];
@@ -156,7 +176,7 @@ static int declare_streams(struct media_pipeline *p)
         goto out;
     if (ap && (r = avcodec_parameters_from_context(ap, p->aenc->ctx)) < 0)
         goto out;
-    r = media_tsseg_set_streams(p->out, vp, MEDIA_VIDEO_TB, ap,
+    r = out_set_streams(p, vp, MEDIA_VIDEO_TB, ap,
                                 ap ? p->aenc->ctx->time_base : (AVRational){1, 1});
 out:
     avcodec_parameters_free(&vp);
@@ -174,7 +194,7 @@ static int write_video_packets(struct media_pipeline *p, char *err, size_t errle
             return fail_av(r, "video encoding failed", err, errlen);
         if (p->pkt->duration <= 0 && p->v_rate.num > 0)
             p->pkt->duration = av_rescale_q(1, av_inv_q(p->v_rate), MEDIA_VIDEO_TB);
-        r = media_tsseg_write(p->out, MEDIA_TSSEG_VIDEO, p->pkt);
+        r = out_write(p, MEDIA_TSSEG_VIDEO, p->pkt);
         av_packet_unref(p->pkt);
         if (r < 0)
             return fail_av(r, "writing a segment failed", err, errlen);
@@ -249,7 +269,7 @@ static int encode_video_frame(struct media_pipeline *p, AVFrame *f, AVRational t
             advance_cut(p);
     }
     int r;
-    if (idr && (r = media_tsseg_cut_at(p->out, enc_pts)) < 0)
+    if (idr && (r = out_cut_at(p, enc_pts)) < 0)
         return fail_av(r, "segment cut", err, errlen);
     f->pts = enc_pts;
     f->pkt_dts = AV_NOPTS_VALUE;
@@ -342,7 +362,7 @@ static int write_audio_packets(struct media_pipeline *p, char *err, size_t errle
             return 0;
         if (r < 0)
             return fail_av(r, "audio encoding failed", err, errlen);
-        r = media_tsseg_write(p->out, MEDIA_TSSEG_AUDIO, p->pkt);
+        r = out_write(p, MEDIA_TSSEG_AUDIO, p->pkt);
         av_packet_unref(p->pkt);
         if (r < 0)
             return fail_av(r, "writing a segment failed", err, errlen);

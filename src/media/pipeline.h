@@ -23,6 +23,17 @@
 
 enum { MEDIA_VIDEO = 0, MEDIA_AUDIO = 1 };
 
+/* Another destination for the encoded packets than a media_tsseg (the fMP4
+ * writer, fmp4seg.h): the same three calls with the same contracts as
+ * media_tsseg_set_streams / _cut_at / _write. */
+struct media_sink {
+    int (*set_streams)(void *arg, const AVCodecParameters *video, AVRational video_tb,
+                       const AVCodecParameters *audio, AVRational audio_tb);
+    int (*cut_at)(void *arg, int64_t pts);
+    int (*write)(void *arg, int stream, AVPacket *pkt);
+    void *arg;
+};
+
 struct media_pipeline_cfg {
     const char *name;                         /* log prefix */
     const struct media_video_settings *video; /* required when a video stream is given */
@@ -34,6 +45,7 @@ struct media_pipeline_cfg {
     double (*next_boundary)(void *arg, double t);
     void *boundary_arg;
     struct media_tsseg *out; /* borrowed */
+    const struct media_sink *sink; /* borrowed; when set, used instead of out */
     /* Video passthrough: the caller writes video packets to `out` itself
      * (and calls media_tsseg_set_streams); the pipeline only does audio. */
     bool video_passthrough;

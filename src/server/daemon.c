@@ -8,6 +8,7 @@
 #include "live/preview.h"
 #include "server/auth.h"
 #include "server/http.h"
+#include "server/library.h"
 #include "server/metrics.h"
 #include "vod/session.h"
 #include "worker/supervisor.h"
@@ -161,6 +162,11 @@ int daemon_main(int argc, char **argv)
     r = auth_new(cfg, http, &auth); /* logs its own errors */
     if (r < 0)
         goto out;
+    r = library_register(cfg, http);
+    if (r < 0) {
+        LOG_ERROR(NULL, "library: %s", strerror(-r));
+        goto out;
+    }
     r = live_manager_new(d.loop, cfg, http, &live);
     if (r < 0) {
         LOG_ERROR(NULL, "live previews: %s", strerror(-r));

@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "server/metrics.h"
 #include "vod/child.h"
 
 #include <dirent.h>
@@ -151,6 +152,25 @@ static void on_tick(void *arg)
     m->tick = loop_timer_add(m->loop, TICK_SECONDS, on_tick, m);
 }
 
+/* /metrics: sessions by state (the states of vod_session_state). */
+static void vod_metrics(void *arg, struct metrics_out *o)
+{
+    static const char *const states[] = {"starting", "encoding", "paused",
+                                         "done",     "failed",   "stopped"};
+    const struct vod_manager *m = arg;
+    double n[UTIL_ARRAY_LEN(states)] = {0};
+    for (const struct vod_session *s = m->sessions; s; s = s->next) {
+        const char *st = vod_session_state(s);
+        for (size_t i = 0; i < UTIL_ARRAY_LEN(states); i++)
+            if (strcmp(st, states[i]) == 0)
+                n[i]++;
+    }
+    metrics_out_family(o, "hlsd_transcode_sessions", "gauge", "Transcode sessions by state");
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(states); i++)
+        metrics_out_sample(o, "hlsd_transcode_sessions",
+                           (const char *const[]){"state", states[i], NULL}, n[i]);
+}
+
 /* ---- manager ------------------------------------------------------------ */
 
 int vod_manager_new(struct loop *loop, const struct hlsd_config *cfg, struct http_server *http,
@@ -195,6 +215,8 @@ int vod_manager_new(struct loop *loop, const struct hlsd_config *cfg, struct htt
             spawn_recordings_child(m, "sample", &m->sample_pid);
         }
     }
+    if ((r = metrics_register_provider(vod_metrics, m)) < 0)
+        goto fail;
     m->next_scan = util_now_mono();
     m->tick = loop_timer_add(loop, cfg->vod.n_watch_dirs ? 0.0 : TICK_SECONDS, on_tick, m);
     if (!m->tick) {
@@ -229,6 +251,7 @@ void vod_manager_free(struct vod_manager **mp)
     struct vod_manager *m = mp ? *mp : NULL;
     if (!m)
         return;
+    metrics_unregister_provider(vod_metrics, m);
     m->shutting_down = true;
     loop_timer_cancel(m->loop, &m->tick);
     vod_child_kill(m->scan_pid);

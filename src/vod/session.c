@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "media/digest.h"
+#include "server/metrics.h"
 
 #include <errno.h>
 #include <math.h>
@@ -102,11 +103,19 @@ static void unlink_waiter(struct vod_waiter *wt)
     }
 }
 
+/* How long a segment request waited, once it is answered (served or failed). */
+static void observe_wait(const struct vod_waiter *wt)
+{
+    if (wt->segment >= 0)
+        metrics_histogram_observe(METRICS_SEGMENT_WAIT, util_now_mono() - wt->since);
+}
+
 static void waiter_timeout(void *arg, struct http_request *req)
 {
     struct vod_waiter *wt = arg;
     struct vod_session *s = wt->s;
     unlink_waiter(wt);
+    observe_wait(wt);
     if (wt->segment < 0)
         http_respond_error(req, 504, "transcode session %s: no plan after %.0f s", s->id,
                            s->m->cfg->vod.ready_timeout);
@@ -133,6 +142,7 @@ int vod_session_wait(struct vod_session *s, struct http_request *req, int segmen
     wt->req = req;
     wt->segment = segment;
     wt->api = api;
+    wt->since = util_now_mono();
     int r = http_suspend(req, s->m->cfg->vod.ready_timeout, waiter_timeout, waiter_abort, wt);
     if (r < 0) {
         free(wt);
@@ -146,6 +156,7 @@ int vod_session_wait(struct vod_session *s, struct http_request *req, int segmen
 static void serve_waiter(struct vod_session *s, struct vod_waiter *wt)
 {
     char name[64];
+    observe_wait(wt);
     if (wt->api) {
         vod_respond_started(s, wt->req);
     } else if (wt->segment < 0) {
@@ -174,6 +185,7 @@ void vod_session_flush_waiters(struct vod_session *s, unsigned status, const cha
             serve_waiter(s, wt);
         } else if (status) {
             *pp = wt->next;
+            observe_wait(wt);
             http_respond_error(wt->req, status, "transcode session %s: %s", s->id, why);
             free(wt);
         } else {

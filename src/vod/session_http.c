@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "server/metrics.h"
 
 #include <errno.h>
 #include <math.h>
@@ -13,6 +14,13 @@
 #include <string.h>
 
 #define MAX_SEGMENT_INDEX 9999999
+
+/* max_concurrent reached: 429, counted for /metrics. */
+static int respond_busy(struct http_request *req)
+{
+    metrics_counter_inc(METRICS_TRANSCODE_REJECTED, NULL);
+    return http_respond_error(req, 429, "Too many concurrent transcode sessions");
+}
 
 /* ---- status ------------------------------------------------------------- */
 
@@ -167,7 +175,7 @@ static int h_start(void *arg, struct http_request *req)
                                       "shorter one",
                                       VOD_MAX_SOURCES);
         case -EBUSY:
-            return http_respond_error(req, 429, "Too many concurrent transcode sessions");
+            return respond_busy(req);
         default:
             return http_respond_error(req, 500, "cannot start the transcode session: %s",
                                       strerror(-r));
@@ -184,7 +192,7 @@ static int h_start(void *arg, struct http_request *req)
     /* No plan yet: wait for it, (re)starting a worker that failed before it. */
     r = vod_session_ensure_worker(s);
     if (r == -EBUSY)
-        return http_respond_error(req, 429, "Too many concurrent transcode sessions");
+        return respond_busy(req);
     if (r < 0)
         return http_respond_error(req, 502, "transcode session %s: %s", s->id,
                                   s->error[0] ? s->error : strerror(-r));
@@ -254,6 +262,7 @@ static int h_stream(void *arg, struct http_request *req)
         if (n < 0 || (s->planned && n >= s->n_segments))
             return http_respond_error(req, 404, "no such file in session %s", s->id);
         if (vod_segment_exists(s, n)) {
+            metrics_histogram_observe(METRICS_SEGMENT_WAIT, 0);
             /* Served or not, every request moves the lookahead window. */
             vod_session_want(s, n);
             vod_segment_name(s, n, name, sizeof(name));
@@ -269,7 +278,7 @@ static int h_stream(void *arg, struct http_request *req)
          * starts it again; it skips the segments already on disk. */
         r = vod_session_ensure_worker(s);
         if (r == -EBUSY)
-            return http_respond_error(req, 429, "Too many concurrent transcode sessions");
+            return respond_busy(req);
         if (r < 0)
             return http_respond_error(req, 502, "transcode session %s: %s", s->id, strerror(-r));
         if (n >= 0)

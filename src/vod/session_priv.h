@@ -31,6 +31,7 @@ struct vod_waiter {
     struct http_request *req;
     int segment;
     bool api; /* the /api/transcode call: answered with JSON, not a file */
+    double since; /* monotonic: when the request started waiting (metrics) */
 };
 
 struct vod_viewer {

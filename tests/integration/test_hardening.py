@@ -238,16 +238,20 @@ def test_absurd_numbers_and_unknown_ids():
 # ---------------------------------------------------------------- HTTP limits
 
 def _closed_by_server(s, timeout):
-    """True when the server closes (or resets) the connection within timeout."""
+    """(closed, data): whether the server closed (or reset) the connection
+    within timeout, and what it sent before."""
     s.settimeout(timeout)
+    data = b""
     try:
         while True:
-            if not s.recv(65536):
-                return True
+            c = s.recv(65536)
+            if not c:
+                return True, data
+            data += c
     except (ConnectionResetError, BrokenPipeError):
-        return True
+        return True, data
     except socket.timeout:
-        return False
+        return False, data
 
 
 def test_http_limits():
@@ -285,7 +289,8 @@ def test_http_limits():
             assert c, buf
             buf += c
         t = time.monotonic()
-        assert _closed_by_server(s, 8), "idle keep-alive connection never closed"
+        closed, data = _closed_by_server(s, 8)
+        assert closed and not data, f"idle keep-alive connection not closed ({data[:100]!r})"
         took = time.monotonic() - t
         s.close()
         assert 1.0 <= took < 6, f"idle connection closed after {took:.1f}s"
@@ -295,12 +300,15 @@ def test_http_limits():
         try:
             for _ in range(12):
                 held.append(socket.create_connection(("127.0.0.1", dm.port), timeout=5))
+            wait_until(lambda: _open_connections(dm) >= 12, 5, what="12 connections accepted")
             extra = socket.create_connection(("127.0.0.1", dm.port), timeout=5)
             try:
                 extra.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             except OSError:
                 pass
-            assert _closed_by_server(extra, 3), "connection over per_ip_connections was served"
+            closed, data = _closed_by_server(extra, 3)
+            assert closed and b"HTTP/1.1 200" not in data, \
+                f"connection over per_ip_connections was served: {data[:100]!r}"
             extra.close()
         finally:
             for h in held:

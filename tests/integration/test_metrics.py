@@ -259,9 +259,7 @@ def test_metrics_transcode():
            "vod:\n  sample_recording: false\n  max_concurrent: 1\n")
     with h.Daemon(cfg, name="metrics-vod", state_dir=state) as d:
         s, types = scrape(d)
-        if "hlsd_transcode_sessions" not in types:
-            raise h.Skip("src/vod does not report hlsd_transcode_sessions yet "
-                         "(metrics_register_provider not wired; see src/server/metrics.h)")
+        assert "hlsd_transcode_sessions" in types, types
         assert types["hlsd_transcode_sessions"] == "gauge", types
         for st in VOD_STATES:
             assert value(s, "hlsd_transcode_sessions", state=st) == 0, (st, s)

@@ -296,3 +296,27 @@ def test_bad_arguments():
         p = harness.run([harness.HLSD, "transcode"] + args)
         assert p.returncode == 2, (args, p.returncode, p.stderr)
         assert p.stderr.strip(), args
+
+
+def test_library_playlist_decodes_over_http():
+    """A transcode written into <state>/library/NAME plays over HTTP from the
+    running daemon: ffmpeg -xerror decodes the whole playlist through it."""
+    state = os.path.join(harness.tmpdir("lib"), "state")
+    out = os.path.join(state, "library", "clip")
+    os.makedirs(out)
+    src = harness.clip_h265_1080p(3)
+    p = harness.run([harness.HLSD, "transcode", src, out, "--segment-seconds", "1"], timeout=180)
+    assert p.returncode == 0, p.stderr
+    cfg = "vod: { sample_recording: false }\nports: []\n" + harness.auth_users_yaml(
+        viewer_cameras=("cam1",))
+    with harness.Daemon(cfg, name="library", state_dir=state) as d:
+        url = f"{d.base}/library/clip/{PLAYLIST}"
+        hdr = f"Authorization: Bearer {harness.ADMIN_TOKEN}\r\n"
+        harness.ffmpeg_decode(url, extra=["-headers", hdr])
+        r = d.get(f"/library/clip/{PLAYLIST}")
+        assert r.status == 200 and r.headers["Content-Type"] == "application/vnd.apple.mpegurl"
+        assert d.get(f"/library/clip/{PLAYLIST}", token="").status == 401
+        # A viewer limited to one camera does not see the library.
+        assert d.get(f"/library/clip/{PLAYLIST}", token=harness.VIEWER_TOKEN).status == 403
+        assert d.get("/library/clip/%2e%2e/%2e%2e/hlsd.yaml").status in (400, 404)
+        assert d.get("/library/nothing.m3u8").status == 404
