@@ -222,7 +222,120 @@ static void on_segment(void *arg, const struct media_tsseg_info *info)
     emit_segment(L, seq, info->file, info->duration);
 }
 
-#include "media/live_fmp4.inc"
+/* ---- fMP4 output (variants fmp4 and lowlatency) ---- */
+
+static void on_init(void *arg, const char *file)
+{
+    struct live *L = arg;
+    int r = playlist_set_map(&L->pl, file);
+    if (r < 0)
+        set_fatal(L, r, "playlist");
+}
+
+/* RFC 8216bis 6.2.2: EXT-X-PART tags further than three target durations
+ * from the end of the playlist go (the files stay until their segment is
+ * deleted, longer than the three target durations clients may still ask). */
+static void trim_parts(struct live *L)
+{
+    double keep = 3.0 * playlist_effective_target(&L->pl), after = 0;
+    for (size_t i = 0; i < L->pl.n_pending_parts; i++)
+        after += L->pl.pending_parts[i].duration;
+    for (size_t i = L->pl.n_segs; i-- > 0;) {
+        struct playlist_segment *s = &L->pl.segs[i];
+        if (after > keep && s->n_parts) {
+            for (size_t j = 0; j < s->n_parts; j++)
+                free(s->parts[j].uri);
+            free(s->parts);
+            s->parts = NULL;
+            s->n_parts = 0;
+        }
+        after += s->duration;
+    }
+}
+
+static double part_age(struct live *L, const struct media_fmp4_part *part)
+{
+    struct media_pipeline_info pi = {0};
+    if (L->pipe)
+        media_pipeline_get_info(L->pipe, &pi);
+    double frame = pi.fps > 0 ? 1.0 / pi.fps : 0;
+    double last_frame = L->t0_mono + part->start + part->duration - frame;
+    return util_now_mono() - last_frame;
+}
+
+static void on_fmp4_output(void *arg, const struct media_fmp4_part *part,
+                           const struct media_fmp4_segment *seg, const char *next_part)
+{
+    struct live *L = arg;
+    int r;
+    if (L->fatal)
+        return;
+    if (part && (r = playlist_add_pending_part(&L->pl, part->file, part->duration,
+                                               part->independent)) < 0) {
+        set_fatal(L, r, "playlist");
+        return;
+    }
+    if (seg && add_segment(L, (uint64_t)seg->index, seg->file, seg->duration, seg->start) < 0)
+        return;
+    if (L->variant == VARIANT_LL) {
+        double target = media_fmp4seg_part_target(L->mp4);
+        L->pl.part_target = target;
+        L->pl.part_hold_back = 3 * target;
+        L->pl.can_block_reload = true;
+        if ((r = playlist_set_preload_hint(&L->pl, next_part)) < 0) {
+            set_fatal(L, r, "playlist");
+            return;
+        }
+        trim_parts(L);
+    }
+    if (publish(L) < 0)
+        return;
+    if (seg) {
+        delete_due(L, (uint64_t)seg->index);
+        L->seg_seconds_total += seg->duration;
+    }
+    /* Events after the playlist is in place: the daemon answers blocked
+     * requests with the file as soon as it hears of the part. */
+    if (part) {
+        cJSON *ev = cJSON_CreateObject();
+        cJSON_AddNumberToObject(ev, "index", (double)part->msn);
+        cJSON_AddNumberToObject(ev, "part", part->index);
+        cJSON_AddStringToObject(ev, "file", part->file);
+        cJSON_AddNumberToObject(ev, "duration", round(part->duration * 1000) / 1000);
+        cJSON_AddBoolToObject(ev, "independent", part->independent);
+        cJSON_AddStringToObject(ev, "next", next_part ? next_part : "");
+        cJSON_AddNumberToObject(ev, "delay", round(part_age(L, part) * 1000) / 1000);
+        jobutil_emit(L->ctl, "part", ev);
+    }
+    if (seg)
+        emit_segment(L, (uint64_t)seg->index, seg->file, seg->duration);
+}
+
+static int sink_set_streams(void *arg, const AVCodecParameters *v, AVRational vtb,
+                            const AVCodecParameters *a, AVRational atb)
+{
+    return media_fmp4seg_set_streams(arg, v, vtb, a, atb);
+}
+
+static int sink_cut_at(void *arg, int64_t pts)
+{
+    return media_fmp4seg_cut_at(arg, pts);
+}
+
+static int sink_write(void *arg, int stream, AVPacket *pkt)
+{
+    return media_fmp4seg_write(arg, stream, pkt);
+}
+
+static int64_t output_bytes(const struct live *L)
+{
+    return L->mp4 ? media_fmp4seg_bytes(L->mp4) : media_tsseg_bytes(L->ts);
+}
+
+static int finish_output(struct live *L)
+{
+    return L->mp4 ? media_fmp4seg_finish(L->mp4) : media_tsseg_finish(L->ts);
+}
 
 static void report(struct live *L)
 {
@@ -256,7 +369,7 @@ static void report(struct live *L)
     cJSON_AddNumberToObject(ev, "speed", round((pi.last_t - L->prog_t) / dt * 100) / 100);
     cJSON_AddNumberToObject(
         ev, "bitrate",
-        L->seg_seconds_total > 0 ? round(media_tsseg_bytes(L->ts) * 8 / L->seg_seconds_total) : 0);
+        L->seg_seconds_total > 0 ? round(output_bytes(L) * 8 / L->seg_seconds_total) : 0);
     cJSON_AddNumberToObject(ev, "segments", (double)L->segments);
     jobutil_emit(L->ctl, "progress", ev);
     L->prog_mono = now;
@@ -324,6 +437,7 @@ static enum run_end run_once(struct live *L, char *msg, size_t msglen)
         .next_boundary = next_boundary,
         .boundary_arg = L,
         .out = L->ts,
+        .sink = L->mp4 ? &L->sink : NULL,
     };
     if ((r = media_pipeline_open(&L->pipe, &pc, vst, media_input_rotation(vst), ast, err,
                                  sizeof(err))) < 0) {
@@ -396,7 +510,7 @@ out:
         media_pipeline_get_info(L->pipe, &pi);
         L->frames_before += pi.video_frames;
     }
-    if (L->ts && end != RUN_FATAL && (r = media_tsseg_finish(L->ts)) < 0) {
+    if (end != RUN_FATAL && (r = finish_output(L)) < 0) {
         snprintf(msg, msglen, "writing the last segment failed: %s", av_err2str(r));
         end = RUN_FATAL;
     }
@@ -437,8 +551,41 @@ static int parse_job(struct live *L, const cJSON *job, char *err, size_t errlen)
     L->list_size = (int)v;
     L->delete_segments = jobutil_bool(hls, "delete_segments", true);
     const char *variant = jobutil_str(hls, "variant", "mpegts");
-    if (strcmp(variant, "mpegts") != 0)
-        LOG_WARN(NULL, "hls variant '%s' is not supported by this worker: using mpegts", variant);
+    if (strcmp(variant, "mpegts") == 0) {
+        L->variant = VARIANT_MPEGTS;
+    } else if (strcmp(variant, "fmp4") == 0) {
+        L->variant = VARIANT_FMP4;
+    } else if (strcmp(variant, "lowlatency") == 0) {
+        L->variant = VARIANT_LL;
+    } else {
+        snprintf(err, errlen, "live job: hls.variant must be mpegts, fmp4 or lowlatency");
+        return -EINVAL;
+    }
+    if ((r = jobutil_num(hls, "part_seconds", 0.05, 10, 0.333, &L->part_seconds, err, errlen)) < 0)
+        return r;
+    if (L->variant == VARIANT_LL) {
+        if (L->part_seconds >= L->seg) {
+            snprintf(err, errlen, "live job: part_seconds (%g) must be shorter than segment_seconds "
+                     "(%g)", L->part_seconds, L->seg);
+            return -EINVAL;
+        }
+        /* The playlist model holds at most PLAYLIST_MAX_PARTS parts a segment. */
+        double min_part = L->seg / (PLAYLIST_MAX_PARTS - 4);
+        if (L->part_seconds < min_part) {
+            LOG_WARN(NULL, "part_seconds %g is too short for %g s segments: using %.3f",
+                     L->part_seconds, L->seg, min_part);
+            L->part_seconds = min_part;
+        }
+    }
+    if (L->variant != VARIANT_MPEGTS) {
+        /* RFC 8216bis 6.2.2: a live playlist spans at least three target durations. */
+        int need = (int)ceil(3.0 * ceil(L->seg - 1e-9) / L->seg - 1e-9);
+        if (L->list_size < need) {
+            LOG_INFO(NULL, "list_size %d raised to %d (three target durations)", L->list_size,
+                     need);
+            L->list_size = need;
+        }
+    }
     if ((r = jobutil_num(job, "stall_timeout", 0.5, 3600, 5, &L->stall_timeout, err, errlen)) < 0 ||
         (r = jobutil_num(job, "io_timeout", 0.5, 3600, 5, &L->io_timeout, err, errlen)) < 0)
         return r;
@@ -489,6 +636,14 @@ static void start_playlist(struct live *L, bool cont)
             L->pl.type = PLAYLIST_LIVE;
             L->pl.ended = false;
             L->pl.target_duration = target;
+            /* The parts of the segment the crashed worker was writing are
+             * lost with it; the new worker's first part starts a new segment. */
+            for (size_t i = 0; i < L->pl.n_pending_parts; i++)
+                free(L->pl.pending_parts[i].uri);
+            free(L->pl.pending_parts);
+            L->pl.pending_parts = NULL;
+            L->pl.n_pending_parts = 0;
+            playlist_set_preload_hint(&L->pl, NULL);
             L->pending_discontinuity = true;
             LOG_INFO(NULL, "continuing %s at media sequence %llu", L->playlist_path,
                      (unsigned long long)(old.media_sequence + old.n_segs));
@@ -520,12 +675,28 @@ int media_live_run(const cJSON *job, const struct media_ctl *ctl, char *err, siz
     L.t0_mono = util_now_mono();
     L.t0_wall = util_now_wall();
     const char *prefix = jobutil_str(job, "segment_prefix", "");
-    struct media_tsseg_cfg tc = {.dir = L.out_dir,
-                                 .prefix = prefix,
-                                 .first_index = (int64_t)(L.pl.media_sequence + L.pl.n_segs),
-                                 .on_segment = on_segment,
-                                 .arg = &L};
-    if ((r = media_tsseg_create(&L.ts, &tc)) < 0) {
+    int64_t first = (int64_t)(L.pl.media_sequence + L.pl.n_segs);
+    if (L.variant == VARIANT_MPEGTS) {
+        struct media_tsseg_cfg tc = {.dir = L.out_dir,
+                                     .prefix = prefix,
+                                     .first_index = first,
+                                     .on_segment = on_segment,
+                                     .arg = &L};
+        r = media_tsseg_create(&L.ts, &tc);
+    } else {
+        struct media_fmp4seg_cfg fc = {
+            .dir = L.out_dir,
+            .prefix = prefix,
+            .first_index = first,
+            .part_seconds = L.variant == VARIANT_LL ? L.part_seconds : 0,
+            .on_init = on_init,
+            .on_output = on_fmp4_output,
+            .arg = &L,
+        };
+        r = media_fmp4seg_create(&L.mp4, &fc);
+        L.sink = (struct media_sink){sink_set_streams, sink_cut_at, sink_write, L.mp4};
+    }
+    if (r < 0) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
@@ -562,6 +733,7 @@ int media_live_run(const cJSON *job, const struct media_ctl *ctl, char *err, siz
     }
     if (L.pl.n_segs > 0) {
         L.pl.ended = true;
+        playlist_set_preload_hint(&L.pl, NULL); /* nothing follows an ENDLIST */
         int w = playlist_write(&L.pl, L.playlist_path);
         if (w < 0 && r == 0) {
             r = w;
@@ -570,6 +742,7 @@ int media_live_run(const cJSON *job, const struct media_ctl *ctl, char *err, siz
     }
 out:
     media_tsseg_free(&L.ts);
+    media_fmp4seg_free(&L.mp4);
     for (size_t i = 0; i < L.n_dels; i++)
         free(L.dels[i].uri);
     free(L.dels);

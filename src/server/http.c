@@ -476,6 +476,9 @@ int http_server_start(struct http_server *s)
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
         MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+        /* daemon_main ignores SIGPIPE; without this MHD refuses sendfile and
+         * copies files through 4 KB pread/send pairs (a quarter of nginx's rate). */
+        MHD_OPTION_SIGPIPE_HANDLED_BY_APP, (int)1,
         MHD_OPTION_CONNECTION_LIMIT, max_conn,
         MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)(lim->connection_timeout > 0 ? lim->connection_timeout : 30),
