@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -445,6 +446,9 @@ int http_server_start(struct http_server *s)
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
     int ret;
 
+    /* sendfile() has no MSG_NOSIGNAL: a client that hangs up mid-file must
+     * give EPIPE, not kill the process (MHD_OPTION_SIGPIPE_HANDLED_BY_APP). */
+    signal(SIGPIPE, SIG_IGN);
     memset(&ss, 0, sizeof(ss));
     const char *addr = cfg->listen_addr ? cfg->listen_addr : "127.0.0.1";
     char a6[INET6_ADDRSTRLEN + 2];
