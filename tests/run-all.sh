@@ -75,6 +75,9 @@ count_py "integration (asan)" /usr/bin/python3 tests/integration/run.py --hlsd "
 if [[ -f tests/browser/run.mjs ]]; then
   count_py "browser" node tests/browser/run.mjs --hlsd "$BUILD/hlsd" --work "$BUILD/browser"
 fi
+if [[ -f tests/browser/llhls.mjs ]]; then
+  count_py "browser (LL-HLS)" node tests/browser/llhls.mjs --hlsd "$BUILD/hlsd" --work "$BUILD/browser-llhls"
+fi
 count_fuzz "fuzz" tests/fuzz/run.sh check "$FUZZ_BUILD"
 
 if ((${#failures[@]})); then echo "failed groups: ${failures[*]}"; fi

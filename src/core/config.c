@@ -1,6 +1,6 @@
 /* Configuration loading: the embedded defaults (every key, so the defaults
  * live in one place) are applied first, then the user's file over them. The
- * schema itself is in config_parse.c. */
+ * schema is in config_schema.c, the walker that applies it in config_parse.c. */
 #include "core/config.h"
 #include "core/config_priv.h"
 #include "core/util.h"
@@ -31,8 +31,8 @@ const char config_embedded_yaml[] =
     "  audio:\n"
     "    bitrate: 128k\n"
     "  hls:\n"
-    "    variant: mpegts      # mpegts | fmp4 | lowlatency\n"
-    "    segment_seconds: 5\n"
+    "    variant: lowlatency  # lowlatency (LL-HLS) | fmp4 | mpegts\n"
+    "    segment_seconds: 1\n"
     "    part_seconds: 0.333  # lowlatency only\n"
     "    list_size: 3\n"
     "    delete_segments: true\n"
@@ -47,8 +47,6 @@ const char config_embedded_yaml[] =
     "    input: { format: lavfi, url: \"testsrc2=size=1280x720:rate=30\", options: {} }\n"
     "    audio_input: { format: lavfi, url: \"sine=frequency=440:sample_rate=48000\" }\n"
     "    on_demand: false\n"
-    "    preview:\n"
-    "      hls: { segment_seconds: 2 }   # short segments: a quick first picture\n"
     "vod:\n"
     "  max_concurrent: 3\n"
     "  ready_timeout: 30\n"
@@ -92,16 +90,32 @@ void cfg_strv_free(char ***v, size_t *n)
     *n = 0;
 }
 
-void cfg_input_clear(struct cfg_input *in)
+void cfg_options_free(struct cfg_input *in)
 {
-    free(in->format);
-    free(in->url);
     for (size_t i = 0; i < in->n_options; i++) {
         free(in->options[i].key);
         free(in->options[i].value);
     }
     free(in->options);
+    in->options = NULL;
+    in->n_options = 0;
+}
+
+void cfg_input_clear(struct cfg_input *in)
+{
+    free(in->format);
+    free(in->url);
+    cfg_options_free(in);
     memset(in, 0, sizeof(*in));
+}
+
+void cfg_input_free(struct cfg_input **in)
+{
+    if (!in || !*in)
+        return;
+    cfg_input_clear(*in);
+    free(*in);
+    *in = NULL;
 }
 
 void cfg_preview_clear(struct cfg_preview *p)
@@ -134,12 +148,31 @@ void cfg_preview_copy(struct cfg_preview *dst, const struct cfg_preview *src)
     }
 }
 
-void cfg_user_clear(struct cfg_user *u)
+void cfg_ports_free(struct cfg_port **ports, size_t *n)
 {
-    free(u->name);
-    cfg_strv_free(&u->cameras, &u->n_cameras);
-    free(u->token_sha256);
-    memset(u, 0, sizeof(*u));
+    for (size_t i = 0; *ports && i < *n; i++) {
+        struct cfg_port *p = &(*ports)[i];
+        free(p->name);
+        cfg_input_clear(&p->input);
+        cfg_input_free(&p->audio_input);
+        cfg_preview_clear(&p->preview);
+    }
+    free(*ports);
+    *ports = NULL;
+    *n = 0;
+}
+
+void cfg_users_free(struct cfg_user **users, size_t *n)
+{
+    for (size_t i = 0; *users && i < *n; i++) {
+        struct cfg_user *u = &(*users)[i];
+        free(u->name);
+        cfg_strv_free(&u->cameras, &u->n_cameras);
+        free(u->token_sha256);
+    }
+    free(*users);
+    *users = NULL;
+    *n = 0;
 }
 
 void config_free(struct hlsd_config **cfgp)
@@ -153,24 +186,13 @@ void config_free(struct hlsd_config **cfgp)
     free(cfg->log_level);
     free(cfg->web_dir);
     cfg_preview_clear(&cfg->preview);
-    for (size_t i = 0; i < cfg->n_ports; i++) {
-        struct cfg_port *p = &cfg->ports[i];
-        free(p->name);
-        cfg_input_clear(&p->input);
-        if (p->audio_input)
-            cfg_input_clear(p->audio_input);
-        free(p->audio_input);
-        cfg_preview_clear(&p->preview);
-    }
-    free(cfg->ports);
+    cfg_ports_free(&cfg->ports, &cfg->n_ports);
     free(cfg->vod.fast_start);
     free(cfg->vod.preset);
     free(cfg->vod.encoder);
     free(cfg->vod.audio_bitrate);
     cfg_strv_free(&cfg->vod.watch_dirs, &cfg->vod.n_watch_dirs);
-    for (size_t i = 0; i < cfg->auth.n_users; i++)
-        cfg_user_clear(&cfg->auth.users[i]);
-    free(cfg->auth.users);
+    cfg_users_free(&cfg->auth.users, &cfg->auth.n_users);
     free(cfg);
     *cfgp = NULL;
 }

@@ -41,23 +41,23 @@ struct cfg_hls {
 
 struct cfg_preview {
     struct cfg_video video;
-    char *audio_bitrate;          /* "128k" */
+    char *audio_bitrate; /* "128k" */
     struct cfg_hls hls;
-    double stall_timeout;         /* seconds without a packet before reconnecting: 5 */
-    double io_timeout;            /* network read timeout: 5 */
-    double *backoff;              /* reconnect delays; last one repeats: 1x5,5x5,30 */
+    double stall_timeout; /* seconds without a packet before reconnecting: 5 */
+    double io_timeout;    /* network read timeout: 5 */
+    double *backoff;      /* reconnect delays; last one repeats: 1x5,5x5,30 */
     size_t n_backoff;
-    double idle_seconds;          /* on-demand ports stop after this: 30 */
-    double start_timeout;         /* on-demand playlist request waits this long: 20 */
+    double idle_seconds;  /* on-demand ports stop after this: 30 */
+    double start_timeout; /* on-demand playlist request waits this long: 20 */
 };
 
 struct cfg_port {
     int index;
-    char *name;                   /* safe name ([A-Za-z0-9._-]) */
+    char *name; /* safe name ([A-Za-z0-9._-]) */
     struct cfg_input input;
     struct cfg_input *audio_input; /* NULL when absent */
     bool on_demand;
-    struct cfg_preview preview;   /* global preview merged with the port's own */
+    struct cfg_preview preview; /* global preview merged with the port's own */
 };
 
 struct cfg_vod {
@@ -70,15 +70,15 @@ struct cfg_vod {
     double segment_seconds; /* 6 */
     double *fast_start;     /* first segment lengths: 1, 2, 3 */
     size_t n_fast_start;
-    int max_height;         /* 720 */
-    int crf;                /* 26 */
-    char *preset;           /* "ultrafast" */
-    char *encoder;          /* "libx264" */
-    char *audio_bitrate;    /* "128k" */
-    bool passthrough;       /* true: remux browser-playable recordings */
-    char **watch_dirs;      /* recording folders indexed automatically */
+    int max_height;      /* 720 */
+    int crf;             /* 26 */
+    char *preset;        /* "ultrafast" */
+    char *encoder;       /* "libx264" */
+    char *audio_bitrate; /* "128k" */
+    bool passthrough;    /* true: remux browser-playable recordings */
+    char **watch_dirs;   /* recording folders indexed automatically */
     size_t n_watch_dirs;
-    bool sample_recording;  /* generate + index a sample recording at first start */
+    bool sample_recording; /* generate + index a sample recording at first start */
 };
 
 enum cfg_role { CFG_ROLE_VIEWER = 0, CFG_ROLE_ADMIN = 1 };
@@ -86,29 +86,29 @@ enum cfg_role { CFG_ROLE_VIEWER = 0, CFG_ROLE_ADMIN = 1 };
 struct cfg_user {
     char *name;
     enum cfg_role role;
-    char **cameras;         /* camera/port names a viewer may see; none = all */
+    char **cameras; /* camera/port names a viewer may see; none = all */
     size_t n_cameras;
-    char *token_sha256;     /* 64 lowercase hex characters */
+    char *token_sha256; /* 64 lowercase hex characters */
 };
 
 struct cfg_auth {
-    bool enabled;           /* true */
+    bool enabled; /* true */
     struct cfg_user *users;
     size_t n_users;
     int login_attempts_per_minute; /* 10 per client address */
 };
 
 struct cfg_limits {
-    int max_connections;        /* 1024 */
-    int connection_timeout;     /* seconds idle before closing (slowloris): 30 */
-    size_t max_request_bytes;   /* body: 65536 */
-    size_t connection_memory;   /* per-connection header/read buffer: 32768 */
-    int per_ip_connections;     /* 0 = unlimited */
+    int max_connections;      /* 1024 */
+    int connection_timeout;   /* seconds idle before closing (slowloris): 30 */
+    size_t max_request_bytes; /* body: 65536 */
+    size_t connection_memory; /* per-connection header/read buffer: 32768 */
+    int per_ip_connections;   /* 0 = unlimited */
 };
 
 struct cfg_workers {
-    long memory_mb;             /* RLIMIT_DATA per worker: 2048; 0 = unlimited */
-    long cpu_seconds;           /* RLIMIT_CPU per worker: 0 = unlimited */
+    long memory_mb;   /* RLIMIT_DATA per worker: 2048; 0 = unlimited */
+    long cpu_seconds; /* RLIMIT_CPU per worker: 0 = unlimited */
 };
 
 struct hlsd_config {

@@ -268,27 +268,35 @@ int cfg_check_list(struct cfg_ctx *c, struct fy_node *v, const char *path)
     return 0;
 }
 
+int cfg_list_alloc(struct cfg_ctx *c, struct fy_node *v, const char *path, bool need_one,
+                   size_t size, void **mem)
+{
+    int r, count = 0;
+    *mem = NULL;
+    if (!cfg_is_null(v)) {
+        if ((r = cfg_check_list(c, v, path)) < 0)
+            return r;
+        count = fy_node_sequence_item_count(v);
+    }
+    if (count <= 0)
+        return need_one ? cfg_fail(c, v, "%s: needs at least one value", path) : 0;
+    *mem = calloc((size_t)count, size);
+    return *mem ? count : -ENOMEM;
+}
+
 int cfg_set_double_list(struct cfg_ctx *c, struct fy_node *v, const char *path, double min,
                         double max, bool need_one, double **arr, size_t *n)
 {
     const struct cfg_field f = {.type = F_DOUBLE, .min = min, .max = max};
-    void *it = NULL;
+    void *it = NULL, *mem;
     struct fy_node *item;
     int r;
     free(*arr);
     *arr = NULL;
     *n = 0;
-    if (!cfg_is_null(v) && (r = cfg_check_list(c, v, path)) < 0)
+    if ((r = cfg_list_alloc(c, v, path, need_one, sizeof(**arr), &mem)) <= 0)
         return r;
-    int count = cfg_is_null(v) ? 0 : fy_node_sequence_item_count(v);
-    if (count == 0) {
-        if (need_one)
-            return cfg_fail(c, v, "%s: needs at least one value", path);
-        return 0;
-    }
-    *arr = calloc((size_t)count, sizeof(**arr));
-    if (!*arr)
-        return -ENOMEM;
+    *arr = mem;
     while ((item = fy_node_sequence_iterate(v, &it))) {
         char sub[256];
         const char *s;
@@ -305,20 +313,13 @@ int cfg_set_double_list(struct cfg_ctx *c, struct fy_node *v, const char *path, 
 int cfg_set_str_list(struct cfg_ctx *c, struct fy_node *v, const char *path, bool names,
                      char ***arr, size_t *n)
 {
-    void *it = NULL;
+    void *it = NULL, *mem;
     struct fy_node *item;
     int r;
     cfg_strv_free(arr, n);
-    if (cfg_is_null(v))
-        return 0;
-    if ((r = cfg_check_list(c, v, path)) < 0)
+    if ((r = cfg_list_alloc(c, v, path, false, sizeof(**arr), &mem)) <= 0)
         return r;
-    int count = fy_node_sequence_item_count(v);
-    if (count == 0)
-        return 0;
-    *arr = calloc((size_t)count, sizeof(**arr));
-    if (!*arr)
-        return -ENOMEM;
+    *arr = mem;
     while ((item = fy_node_sequence_iterate(v, &it))) {
         char sub[256];
         const char *s;

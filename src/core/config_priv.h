@@ -1,5 +1,6 @@
-/* Internal to the configuration loader (config.c, config_parse.c): the
- * schema walker that applies one parsed YAML document over a configuration. */
+/* Internal to the configuration loader (config.c, config_parse.c,
+ * config_schema.c): the schema walker that applies one parsed YAML document
+ * over a configuration. */
 #ifndef HLSD_CONFIG_PRIV_H
 #define HLSD_CONFIG_PRIV_H
 
@@ -69,6 +70,12 @@ void cfg_join_path(char *out, size_t size, const char *path, const char *key);
 int cfg_apply_mapping(struct cfg_ctx *c, struct fy_node *n, const struct cfg_field *fields,
                       void *base, const char *path);
 int cfg_check_list(struct cfg_ctx *c, struct fy_node *v, const char *path);
+/* Checks that v is a list (null = empty) and allocates *mem for its items,
+ * zeroed, each of `size` bytes (the caller frees it). Returns the item count
+ * (0 for an empty list: *mem is NULL) or a negative errno; need_one refuses
+ * an empty list. */
+int cfg_list_alloc(struct cfg_ctx *c, struct fy_node *v, const char *path, bool need_one,
+                   size_t size, void **mem);
 /* Replace *arr with the list v (null = empty); need_one refuses an empty list. */
 int cfg_set_double_list(struct cfg_ctx *c, struct fy_node *v, const char *path, double min,
                         double max, bool need_one, double **arr, size_t *n);
@@ -85,8 +92,15 @@ int cfg_apply_ports(struct cfg_ctx *c, struct hlsd_config *cfg);
 /* Deep copy / release of a preview block (the struct itself is not freed). */
 void cfg_preview_clear(struct cfg_preview *p);
 void cfg_preview_copy(struct cfg_preview *dst, const struct cfg_preview *src);
+/* Releases what an input owns (the struct itself is not freed). */
 void cfg_input_clear(struct cfg_input *in);
-void cfg_user_clear(struct cfg_user *u);
+/* Releases only the demuxer options of an input. */
+void cfg_options_free(struct cfg_input *in);
+/* Clears and frees a heap input; *in becomes NULL. Accepts NULL. */
+void cfg_input_free(struct cfg_input **in);
+/* Free an array with everything its items own; *v / *n become NULL / 0. */
 void cfg_strv_free(char ***v, size_t *n);
+void cfg_ports_free(struct cfg_port **ports, size_t *n);
+void cfg_users_free(struct cfg_user **users, size_t *n);
 
 #endif

@@ -80,13 +80,7 @@ static int set_options(struct cfg_ctx *c, struct fy_node *v, void *base, const c
     struct cfg_input *in = base;
     void *it = NULL;
     struct fy_node_pair *pair;
-    for (size_t i = 0; i < in->n_options; i++) {
-        free(in->options[i].key);
-        free(in->options[i].value);
-    }
-    free(in->options);
-    in->options = NULL;
-    in->n_options = 0;
+    cfg_options_free(in);
     if (cfg_is_null(v))
         return 0;
     if (!fy_node_is_mapping(v))
@@ -148,11 +142,7 @@ static int set_input(struct cfg_ctx *c, struct fy_node *v, void *base, const cha
 static int set_audio_input(struct cfg_ctx *c, struct fy_node *v, void *base, const char *path)
 {
     struct cfg_port *port = base;
-    if (port->audio_input) {
-        cfg_input_clear(port->audio_input);
-        free(port->audio_input);
-        port->audio_input = NULL;
-    }
+    cfg_input_free(&port->audio_input);
     if (cfg_is_null(v))
         return 0;
     port->audio_input = calloc(1, sizeof(*port->audio_input));
@@ -192,31 +182,13 @@ static int set_ports(struct cfg_ctx *c, struct fy_node *v, void *base, const cha
 int cfg_apply_ports(struct cfg_ctx *c, struct hlsd_config *cfg)
 {
     struct fy_node *v = c->ports, *item;
-    void *it = NULL;
+    void *it = NULL, *mem;
     int r;
-    for (size_t i = 0; i < cfg->n_ports; i++) {
-        struct cfg_port *p = &cfg->ports[i];
-        free(p->name);
-        cfg_input_clear(&p->input);
-        if (p->audio_input)
-            cfg_input_clear(p->audio_input);
-        free(p->audio_input);
-        cfg_preview_clear(&p->preview);
-    }
-    free(cfg->ports);
-    cfg->ports = NULL;
-    cfg->n_ports = 0;
+    cfg_ports_free(&cfg->ports, &cfg->n_ports);
     c->line = c->ports_line;
-    if (cfg_is_null(v))
-        return 0;
-    if ((r = cfg_check_list(c, v, "ports")) < 0)
+    if ((r = cfg_list_alloc(c, v, "ports", false, sizeof(*cfg->ports), &mem)) <= 0)
         return r;
-    int count = fy_node_sequence_item_count(v);
-    if (count <= 0)
-        return 0;
-    cfg->ports = calloc((size_t)count, sizeof(*cfg->ports));
-    if (!cfg->ports)
-        return -ENOMEM;
+    cfg->ports = mem;
     while ((item = fy_node_sequence_iterate(v, &it))) {
         size_t i = cfg->n_ports++;
         struct cfg_port *p = &cfg->ports[i];
@@ -389,23 +361,12 @@ static int set_users(struct cfg_ctx *c, struct fy_node *v, void *base, const cha
 {
     struct cfg_auth *a = base;
     struct fy_node *item;
-    void *it = NULL;
+    void *it = NULL, *mem;
     int r;
-    for (size_t i = 0; i < a->n_users; i++)
-        cfg_user_clear(&a->users[i]);
-    free(a->users);
-    a->users = NULL;
-    a->n_users = 0;
-    if (cfg_is_null(v))
-        return 0;
-    if ((r = cfg_check_list(c, v, path)) < 0)
+    cfg_users_free(&a->users, &a->n_users);
+    if ((r = cfg_list_alloc(c, v, path, false, sizeof(*a->users), &mem)) <= 0)
         return r;
-    int count = fy_node_sequence_item_count(v);
-    if (count <= 0)
-        return 0;
-    a->users = calloc((size_t)count, sizeof(*a->users));
-    if (!a->users)
-        return -ENOMEM;
+    a->users = mem;
     while ((item = fy_node_sequence_iterate(v, &it))) {
         size_t i = a->n_users++;
         struct cfg_user *u = &a->users[i];

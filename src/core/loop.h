@@ -19,6 +19,7 @@ typedef int64_t (*loop_prepare_cb)(void *arg);
 /* Called after every wake-up (e.g. MHD_run). */
 typedef void (*loop_check_cb)(void *arg);
 
+/* *out is freed with loop_free(). Returns 0 or -errno. */
 int loop_new(struct loop **out);
 /* Frees the loop and every timer still armed (without calling them). Accepts NULL. */
 void loop_free(struct loop **l);

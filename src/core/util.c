@@ -40,14 +40,22 @@ int util_fmt(char *buf, size_t size, const char *fmt, ...)
     return 0;
 }
 
-int util_write_file_atomic(const char *path, const void *data, size_t len)
+/* private: mode 0600, O_EXCL | O_NOFOLLOW on the temp file, fsync before
+ * the rename. */
+static int write_via_temp(const char *path, const void *data, size_t len, bool private)
 {
     char tmp[4096];
     int fd = -1;
     int ret = util_fmt(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
     if (ret < 0)
         return ret;
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (private) {
+        /* A leftover of a crashed run would make O_EXCL fail forever. */
+        unlink(tmp);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    } else {
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    }
     if (fd < 0)
         return -errno;
     const char *p = data;
@@ -62,6 +70,10 @@ int util_write_file_atomic(const char *path, const void *data, size_t len)
         }
         p += n;
         left -= (size_t)n;
+    }
+    if (private && fsync(fd) < 0) {
+        ret = -errno;
+        goto fail;
     }
     if (close(fd) < 0) {
         fd = -1;
@@ -79,6 +91,16 @@ fail:
         close(fd);
     unlink(tmp);
     return ret;
+}
+
+int util_write_file_atomic(const char *path, const void *data, size_t len)
+{
+    return write_via_temp(path, data, len, false);
+}
+
+int util_write_file_private(const char *path, const void *data, size_t len)
+{
+    return write_via_temp(path, data, len, true);
 }
 
 int util_read_file(const char *path, size_t max_len, char **out, size_t *out_len)
@@ -185,21 +207,30 @@ int util_rm_rf(const char *path)
     return rm_rf_at(AT_FDCWD, path);
 }
 
+int util_random_bytes(void *buf, size_t n)
+{
+    unsigned char *p = buf;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = getrandom(p + got, n - got, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -errno;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
 int util_random_hex(char *out, size_t nbytes)
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char raw[64];
     if (nbytes > sizeof(raw))
         return -EINVAL;
-    size_t got = 0;
-    while (got < nbytes) {
-        ssize_t n = getrandom(raw + got, nbytes - got, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        got += (size_t)n;
-    }
+    int ret = util_random_bytes(raw, nbytes);
+    if (ret < 0)
+        return ret;
     for (size_t i = 0; i < nbytes; i++) {
         out[2 * i] = hex[raw[i] >> 4];
         out[2 * i + 1] = hex[raw[i] & 15];

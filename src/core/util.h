@@ -12,9 +12,16 @@
 double util_now_mono(void);
 double util_now_wall(void);
 
-/* Writes data to path through "path.tmp.<pid>" + fsync + rename, so readers see
- * either the old or the new file, never a torn one. Returns 0 or -errno. */
+/* Writes data (mode 0644) to path through "path.tmp.<pid>" + rename, so
+ * readers see either the old or the new file, never a torn one. No fsync:
+ * cheap enough for playlists rewritten every segment, but not durable across
+ * a power loss (util_write_file_private is). Returns 0 or -errno. */
 int util_write_file_atomic(const char *path, const void *data, size_t len);
+
+/* The same for secrets and state that must survive a crash: mode 0600, the
+ * temp file created exclusively and never through a planted symlink, and
+ * fsync before the rename. Returns 0 or -errno. */
+int util_write_file_private(const char *path, const void *data, size_t len);
 
 /* Reads a whole file into a NUL-terminated heap buffer the caller frees.
  * Refuses files larger than max_len (-EFBIG). Returns 0 or -errno. */
@@ -26,7 +33,10 @@ int util_mkdir_p(const char *path, unsigned mode);
 /* Removes a directory tree without following symlinks. Returns 0 or -errno. */
 int util_rm_rf(const char *path);
 
-/* Fills out with 2*nbytes lowercase hex characters + NUL from getrandom(). */
+/* Fills buf with n bytes from getrandom(). Returns 0 or -errno. */
+int util_random_bytes(void *buf, size_t n);
+/* Fills out with 2*nbytes lowercase hex characters + NUL from getrandom().
+ * nbytes is at most 64. Returns 0, -EINVAL or -errno. */
 int util_random_hex(char *out, size_t nbytes);
 
 /* Strict number parsing: the whole string must be a finite number in range.

@@ -202,6 +202,7 @@ static void finish_playlist(struct live_port *p)
     }
     if (!pl.ended) {
         pl.ended = true;
+        playlist_set_preload_hint(&pl, NULL); /* LL-HLS: nothing follows an ENDLIST */
         r = playlist_write(&pl, path);
         if (r < 0)
             LOG_WARN(p->log_name, "cannot write ENDLIST to %s: %s", path, strerror(-r));
@@ -306,7 +307,7 @@ static void idle_cb(void *arg)
     p->idle_timer = NULL;
     if (!live_port_previewing(p))
         return;
-    if (p->n_waiters > 0) { /* someone is waiting for this port: not idle */
+    if (p->n_waiters > 0 || p->ll.n_waiters > 0) { /* someone is waiting: not idle */
         arm_idle(p, limit);
         return;
     }
@@ -348,6 +349,9 @@ static void on_worker_message(void *arg, struct worker *w, const cJSON *msg)
             p->have_segment = true;
             answer_waiters(p, 0, NULL);
         }
+        live_ll_on_event(p, type, msg);
+    } else if (strcmp(type, "part") == 0) {
+        live_ll_on_event(p, type, msg);
     } else if (strcmp(type, "progress") == 0) {
         p->fps = num_field(msg, "fps", p->fps);
         p->bitrate = num_field(msg, "bitrate", p->bitrate);
@@ -396,6 +400,7 @@ static void on_worker_exit(void *arg, struct worker *w, int wstatus, bool reques
         LOG_INFO(p->log_name, "preview stopped (%s)", what);
         p->state = LIVE_STOPPED;
         finish_playlist(p);
+        live_ll_answer_all(p, 0, NULL);
         loop_timer_cancel(m->loop, &p->idle_timer);
         if (p->restart_after_stop && !m->shutting_down) {
             p->restart_after_stop = false;
@@ -411,6 +416,7 @@ static void on_worker_exit(void *arg, struct worker *w, int wstatus, bool reques
         LOG_ERROR(p->log_name, "preview failed: %s (%s)", p->last_error, what);
         p->state = LIVE_FAILED;
         finish_playlist(p);
+        live_ll_answer_all(p, 0, NULL);
         loop_timer_cancel(m->loop, &p->idle_timer);
         answer_waiters(p, 502, p->last_error);
         return;
@@ -431,6 +437,7 @@ static void on_worker_exit(void *arg, struct worker *w, int wstatus, bool reques
     p->respawn_timer = loop_timer_add(m->loop, delay, respawn_cb, p);
     if (!p->respawn_timer) {
         p->state = LIVE_FAILED;
+        live_ll_answer_all(p, 502, what);
         answer_waiters(p, 502, what);
     }
 }
@@ -521,6 +528,7 @@ int live_port_start(struct live_port *p, const char *why)
     p->fps = p->bitrate = 0;
     p->width = p->height = 0;
     p->have_segment = false;
+    live_ll_reset(p);
     p->started_at = util_now_wall();
     p->last_request = util_now_mono();
     r = spawn_worker(p, false);
@@ -554,6 +562,7 @@ bool live_port_stop(struct live_port *p, const char *why)
         LOG_INFO(p->log_name, "preview stopped while waiting to restart (%s)", why);
         p->state = LIVE_STOPPED;
         finish_playlist(p);
+        live_ll_answer_all(p, 0, NULL);
         answer_waiters(p, 503, "preview stopped");
         return true;
     }
@@ -684,6 +693,7 @@ void live_manager_shutdown(struct live_manager *m)
         live_port_stop(p, "daemon shutting down");
         loop_timer_cancel(m->loop, &p->respawn_timer);
         answer_waiters(p, 503, "daemon shutting down");
+        live_ll_answer_all(p, 503, "daemon shutting down");
     }
 }
 
@@ -699,6 +709,7 @@ void live_manager_free(struct live_manager **mp)
         if (p->n_waiters)
             answer_waiters(p, 503, "daemon shutting down");
         free(p->waiters);
+        live_ll_answer_all(p, 503, "daemon shutting down");
         worker_free(&p->w);
         free(p->last_error);
     }

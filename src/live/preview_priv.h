@@ -21,6 +21,28 @@ enum live_state {
     LIVE_FAILED,       /* fatal worker error (bad settings, unwritable folder) */
 };
 
+/* A request held until the LL-HLS playlist or a hinted part has what it
+ * asks for (llhls.c). */
+struct live_ll_waiter {
+    struct http_request *req;
+    bool part_file;          /* a hinted part file, else a blocking playlist reload */
+    long long msn;           /* playlist: _HLS_msn */
+    long part;               /* playlist: _HLS_part, -1 when absent */
+    char file[NAME_MAX + 1]; /* part file: its name */
+};
+
+/* What the worker of a `lowlatency` port has published so far, from its
+ * `part` and `segment` events (the playlist on disk says the same). */
+struct live_ll {
+    bool known;              /* an event arrived since the preview started */
+    long long open_msn;      /* the segment being written */
+    long open_parts;         /* its parts published so far */
+    long last_parts;         /* parts of segment open_msn - 1 */
+    char hint[NAME_MAX + 1]; /* the part being written (preload hint), "" = none */
+    struct live_ll_waiter *waiters;
+    size_t n_waiters, cap_waiters;
+};
+
 struct live_port {
     struct live_manager *m;
     const struct cfg_port *cfg; /* borrowed from the manager's config */
@@ -49,6 +71,8 @@ struct live_port {
 
     struct http_request **waiters; /* playlist requests suspended until a segment exists */
     size_t n_waiters, cap_waiters;
+
+    struct live_ll ll; /* variant lowlatency only */
 };
 
 struct live_manager {
@@ -80,5 +104,26 @@ cJSON *live_port_status_json(const struct live_port *p);
 
 /* preview_api.c */
 int live_api_register(struct live_manager *m);
+
+/* llhls.c: LL-HLS blocking playlist reload and hinted part requests. */
+/* True when the port's preview uses variant lowlatency. */
+bool live_ll_enabled(const struct live_port *p);
+/* Forgets what an earlier preview published (a fresh start). */
+void live_ll_reset(struct live_port *p);
+/* A worker event of the port ("part", "segment"): updates what is
+ * published and answers the waiting requests it satisfies. */
+void live_ll_on_event(struct live_port *p, const char *type, const cJSON *msg);
+/* A playlist request: with _HLS_msn/_HLS_part, answers 400 for bad or too
+ * distant directives or holds the request until the playlist has that part
+ * (or three target durations pass: then the current playlist). Returns 1
+ * when it took the request (answered or suspended), 0 when the caller
+ * serves the file as usual, or -errno. */
+int live_ll_playlist_request(struct live_port *p, struct http_request *req);
+/* A media file request: the preload-hinted part, not written yet, is held
+ * until it exists (404 after three target durations). Same returns. */
+int live_ll_part_request(struct live_port *p, struct http_request *req, const char *name);
+/* Answers every held request: playlists with the file as it is (status 0)
+ * or all with an error status; hinted parts with 404 (status 0) or status. */
+void live_ll_answer_all(struct live_port *p, unsigned status, const char *msg);
 
 #endif

@@ -61,8 +61,8 @@ struct media_fmp4seg {
     uint8_t *init; /* content of init_name (reused while identical) */
     size_t init_len;
     int init_gen;
-    AVPacket *held;        /* latest video packet: its duration is the distance to the next */
-    int64_t min_step;      /* smallest video dts step seen (90 kHz), INT64_MAX before two */
+    AVPacket *held;   /* latest video packet: its duration is the distance to the next */
+    int64_t min_step; /* smallest video dts step seen (90 kHz), INT64_MAX before two */
     int64_t last_video_dts;
     double part_target;
 
@@ -376,8 +376,8 @@ static int close_fragment(struct media_fmp4seg *w, int64_t end_dts, bool seg_end
     if (parts) {
         if (w->part_target == 0)
             compute_part_target(w);
-        if (util_fmt(part_name, sizeof(part_name), "%s%lld.%d.m4s", w->prefix,
-                     (long long)w->index, w->part) < 0 ||
+        if (util_fmt(part_name, sizeof(part_name), "%s%lld.%d.m4s", w->prefix, (long long)w->index,
+                     w->part) < 0 ||
             util_fmt(path, sizeof(path), "%s/%s", w->dir, part_name) < 0)
             return AVERROR(ENAMETOOLONG);
         if ((r = util_write_file_atomic(path, frag, frag_len)) < 0)
@@ -412,9 +412,9 @@ static int close_fragment(struct media_fmp4seg *w, int64_t end_dts, bool seg_end
             .video_frames = w->seg_frames,
         };
     }
-    if (parts && util_fmt(next, sizeof(next), "%s%lld.%d.m4s", w->prefix,
-                          (long long)(seg_ends ? w->next_index : w->index),
-                          seg_ends ? 0 : w->part + 1) < 0)
+    if (parts &&
+        util_fmt(next, sizeof(next), "%s%lld.%d.m4s", w->prefix,
+                 (long long)(seg_ends ? w->next_index : w->index), seg_ends ? 0 : w->part + 1) < 0)
         return AVERROR(ENAMETOOLONG);
     if (w->on_output)
         w->on_output(w->arg, parts ? &part : NULL, seg_ends ? &seg : NULL, parts ? next : NULL);

@@ -29,11 +29,11 @@
 
 /* A finished part (LL-HLS partial segment). Strings valid during the callback. */
 struct media_fmp4_part {
-    int64_t msn;     /* media sequence number of its segment */
-    int index;       /* part index within the segment, from 0 */
+    int64_t msn; /* media sequence number of its segment */
+    int index;   /* part index within the segment, from 0 */
     const char *file;
-    double start;    /* output-timeline seconds of its first video frame */
-    double duration; /* to the next part's first frame (or its last frame's end) */
+    double start;     /* output-timeline seconds of its first video frame */
+    double duration;  /* to the next part's first frame (or its last frame's end) */
     bool independent; /* starts with a keyframe */
 };
 

@@ -272,8 +272,15 @@ static void on_fmp4_output(void *arg, const struct media_fmp4_part *part,
         return;
     if (part && (r = playlist_add_pending_part(&L->pl, part->file, part->duration,
                                                part->independent)) < 0) {
-        set_fatal(L, r, "playlist");
-        return;
+        if (r != -E2BIG) {
+            set_fatal(L, r, "playlist");
+            return;
+        }
+        /* An encoder that skipped the forced keyframe: the segment runs on
+         * past the parts a playlist may list; players use the whole segment. */
+        if (part->index == PLAYLIST_MAX_PARTS)
+            LOG_WARN(NULL, "segment %lld: more than %d parts; later ones left out of the playlist",
+                     (long long)part->msn, PLAYLIST_MAX_PARTS);
     }
     if (seg && add_segment(L, (uint64_t)seg->index, seg->file, seg->duration, seg->start) < 0)
         return;
@@ -565,8 +572,8 @@ static int parse_job(struct live *L, const cJSON *job, char *err, size_t errlen)
         return r;
     if (L->variant == VARIANT_LL) {
         if (L->part_seconds >= L->seg) {
-            snprintf(err, errlen, "live job: part_seconds (%g) must be shorter than segment_seconds "
-                     "(%g)", L->part_seconds, L->seg);
+            snprintf(err, errlen, "live job: part_seconds (%g) must be under segment_seconds (%g)",
+                     L->part_seconds, L->seg);
             return -EINVAL;
         }
         /* The playlist model holds at most PLAYLIST_MAX_PARTS parts a segment. */
@@ -578,11 +585,13 @@ static int parse_job(struct live *L, const cJSON *job, char *err, size_t errlen)
         }
     }
     if (L->variant != VARIANT_MPEGTS) {
-        /* RFC 8216bis 6.2.2: a live playlist spans at least three target durations. */
-        int need = (int)ceil(3.0 * ceil(L->seg - 1e-9) / L->seg - 1e-9);
+        /* RFC 8216bis 6.2.2: a live playlist spans at least three target
+         * durations; one more segment lets players that start three target
+         * durations back (hls.js without low-latency mode) begin inside it. */
+        int need = (int)ceil(3.0 * ceil(L->seg - 1e-9) / L->seg - 1e-9) + 1;
         if (L->list_size < need) {
-            LOG_INFO(NULL, "list_size %d raised to %d (three target durations)", L->list_size,
-                     need);
+            LOG_INFO(NULL, "list_size %d raised to %d (three target durations and one segment)",
+                     L->list_size, need);
             L->list_size = need;
         }
     }

@@ -142,7 +142,8 @@ static int out_set_streams(struct media_pipeline *p, const AVCodecParameters *v,
                            const AVCodecParameters *a, AVRational atb)
 {
     const struct media_sink *k = p->cfg.sink;
-    return k ? k->set_streams(k->arg, v, vtb, a, atb) : media_tsseg_set_streams(p->out, v, vtb, a, atb);
+    return k ? k->set_streams(k->arg, v, vtb, a, atb)
+             : media_tsseg_set_streams(p->out, v, vtb, a, atb);
 }
 
 static int out_cut_at(struct media_pipeline *p, int64_t pts)
@@ -177,7 +178,7 @@ static int declare_streams(struct media_pipeline *p)
     if (ap && (r = avcodec_parameters_from_context(ap, p->aenc->ctx)) < 0)
         goto out;
     r = out_set_streams(p, vp, MEDIA_VIDEO_TB, ap,
-                                ap ? p->aenc->ctx->time_base : (AVRational){1, 1});
+                        ap ? p->aenc->ctx->time_base : (AVRational){1, 1});
 out:
     avcodec_parameters_free(&vp);
     avcodec_parameters_free(&ap);

@@ -44,7 +44,7 @@ struct media_pipeline_cfg {
      * seconds), or INFINITY. NULL = no boundaries besides the first frame. */
     double (*next_boundary)(void *arg, double t);
     void *boundary_arg;
-    struct media_tsseg *out; /* borrowed */
+    struct media_tsseg *out;       /* borrowed */
     const struct media_sink *sink; /* borrowed; when set, used instead of out */
     /* Video passthrough: the caller writes video packets to `out` itself
      * (and calls media_tsseg_set_streams); the pipeline only does audio. */

@@ -482,7 +482,9 @@ static int parse_dur(const char *s, size_t n, double *out)
     }
     if (!digit)
         return -EINVAL;
-    double v = strtod(tmp, NULL);
+    /* The writer prints milliseconds: round here too, so parse → render →
+     * parse is stable (0.00018 would otherwise be written as 0.000). */
+    double v = round(strtod(tmp, NULL) * 1000.0) / 1000.0;
     if (!duration_ok(v))
         return -EINVAL;
     *out = v;

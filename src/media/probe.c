@@ -123,6 +123,15 @@ static bool video_copyable(const AVStream *st, char *why, size_t whylen)
         snprintf(why, whylen, "H.264 level %d.%d is above 4.1", par->level / 10, par->level % 10);
         return false;
     }
+    /* The level field can lie (crafted or sloppy encoders): check the frame
+     * size against level 4.1 itself — at most 8192 macroblocks, no side over
+     * sqrt(8 * 8192) = 256 macroblocks — as a decoder in a browser would. */
+    long mbw = (par->width + 15) / 16, mbh = (par->height + 15) / 16;
+    if (par->width <= 0 || par->height <= 0 || mbw * mbh > 8192 || mbw > 256 || mbh > 256) {
+        snprintf(why, whylen, "video size %dx%d is outside H.264 level 4.1", par->width,
+                 par->height);
+        return false;
+    }
     return true;
 }
 

@@ -32,17 +32,22 @@ static void fill_principal(struct http_principal *who, const struct cfg_user *u)
     who->user = u;
 }
 
+static void respond_429(struct http_request *req, const char *addr, double wait)
+{
+    char secs[32];
+    int n = (int)wait + 1;
+    snprintf(secs, sizeof(secs), "%d", n);
+    http_add_header(req, "Retry-After", secs);
+    http_respond_error(req, 429, "too many failed logins from %s; try again in %d s", addr, n);
+}
+
 /* 429 with Retry-After when addr has used up its failed attempts. */
 static bool refuse_if_limited(struct auth *a, struct http_request *req, const char *addr)
 {
     double wait = auth_store_blocked_for(a->store, addr, util_now_mono());
     if (wait <= 0)
         return false;
-    char secs[32];
-    int n = (int)wait + 1;
-    snprintf(secs, sizeof(secs), "%d", n);
-    http_add_header(req, "Retry-After", secs);
-    http_respond_error(req, 429, "too many failed logins from %s; try again in %d s", addr, n);
+    respond_429(req, addr, wait);
     return true;
 }
 
@@ -73,42 +78,66 @@ static bool parse_bearer(const char *h, char *out, size_t outlen)
     return true;
 }
 
-static bool auth_hook(void *arg, struct http_request *req, struct http_principal *who)
+/* The user the request's Bearer token or session cookie names. Returns 0
+ * with *u set; 429 when the client's address has used up its failed
+ * attempts (*wait: seconds left); 401 otherwise, with *why (NULL: no
+ * credentials at all). An invalid token counts as a failed attempt. */
+static unsigned identify(struct auth *a, struct http_request *req, const struct cfg_user **u,
+                         const char **why, double *wait)
 {
-    struct auth *a = arg;
     const char *addr = http_req_client_addr(req);
     const char *authz = http_req_header(req, "Authorization");
     const char *cookie = http_req_cookie(req, AUTH_COOKIE);
-    const struct cfg_user *u;
 
+    *u = NULL;
+    *why = NULL;
+    *wait = 0;
     if (authz) {
         char token[AUTH_TOKEN_MAX + 1];
         /* Tokens can be guessed through any route, so the login limit applies here too. */
-        if (refuse_if_limited(a, req, addr))
-            return false;
+        *wait = auth_store_blocked_for(a->store, addr, util_now_mono());
+        if (*wait > 0)
+            return 429;
         if (!parse_bearer(authz, token, sizeof(token)) ||
-            !(u = auth_store_check_token(a->store, token))) {
+            !(*u = auth_store_check_token(a->store, token))) {
             auth_store_record_failure(a->store, addr, util_now_mono());
             LOG_WARN("auth", "invalid token from %s (%s %s)", addr, http_req_method(req),
                      http_req_path(req));
-            respond_401(req, "invalid token");
-            return false;
+            *why = "invalid token";
+            return 401;
         }
-        fill_principal(who, u);
-        return true;
+        return 0;
     }
     if (cookie) {
         /* Session keys are 256 random bits: nothing to rate-limit here. */
-        u = auth_store_session_get(a->store, cookie, util_now_mono());
-        if (!u) {
-            respond_401(req, "session ended, log in again");
-            return false;
+        *u = auth_store_session_get(a->store, cookie, util_now_mono());
+        if (!*u) {
+            *why = "session ended, log in again";
+            return 401;
         }
+        return 0;
+    }
+    return 401;
+}
+
+static bool auth_hook(void *arg, struct http_request *req, struct http_principal *who)
+{
+    struct auth *a = arg;
+    const struct cfg_user *u;
+    const char *why;
+    double wait;
+
+    switch (identify(a, req, &u, &why, &wait)) {
+    case 0:
         fill_principal(who, u);
         return true;
+    case 429:
+        respond_429(req, http_req_client_addr(req), wait);
+        return false;
+    default:
+        respond_401(req, why);
+        return false;
     }
-    respond_401(req, NULL);
-    return false;
 }
 
 static cJSON *user_json(const char *name, const char *role, const struct cfg_user *u)
@@ -210,29 +239,15 @@ static int handle_me(void *arg, struct http_request *req)
 
 int auth_check_admin(struct auth *a, struct http_request *req)
 {
-    const char *addr = http_req_client_addr(req);
-    const char *authz = http_req_header(req, "Authorization");
-    const char *cookie = http_req_cookie(req, AUTH_COOKIE);
-    const struct cfg_user *u = NULL;
+    const struct cfg_user *u;
+    const char *why;
+    double wait;
 
     if (!a || !a->store)
         return 0;
-    if (authz) {
-        char token[AUTH_TOKEN_MAX + 1];
-        if (auth_store_blocked_for(a->store, addr, util_now_mono()) > 0)
-            return 429;
-        if (!parse_bearer(authz, token, sizeof(token)) ||
-            !(u = auth_store_check_token(a->store, token))) {
-            auth_store_record_failure(a->store, addr, util_now_mono());
-            LOG_WARN("auth", "invalid token from %s (%s %s)", addr, http_req_method(req),
-                     http_req_path(req));
-            return 401;
-        }
-    } else if (cookie) {
-        u = auth_store_session_get(a->store, cookie, util_now_mono());
-    }
-    if (!u)
-        return 401;
+    unsigned st = identify(a, req, &u, &why, &wait);
+    if (st != 0)
+        return (int)st;
     return u->role == CFG_ROLE_ADMIN ? 0 : 403;
 }
 

@@ -7,12 +7,9 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define RATE_WINDOW_SECONDS 60.0
 
@@ -245,51 +242,6 @@ void auth_store_record_failure(struct auth_store *s, const char *addr, double no
     a->failures++;
 }
 
-/* temp file (0600, never following a planted link) + fsync + rename. */
-static int write_private_file(const char *path, const char *data, size_t len)
-{
-    char tmp[4096];
-    int fd = -1, r;
-    r = util_fmt(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-    if (r < 0)
-        return r;
-    unlink(tmp);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return -errno;
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = -errno;
-            goto fail;
-        }
-        off += (size_t)n;
-    }
-    if (fsync(fd) < 0) {
-        r = -errno;
-        goto fail;
-    }
-    if (close(fd) < 0) {
-        fd = -1;
-        r = -errno;
-        goto fail;
-    }
-    fd = -1;
-    if (rename(tmp, path) < 0) {
-        r = -errno;
-        goto fail;
-    }
-    return 0;
-fail:
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    return r;
-}
-
 int auth_admin_hash_load_or_create(const char *state_dir, char hash[65], char token_out[49],
                                    char *path_out, size_t path_len)
 {
@@ -332,7 +284,7 @@ int auth_admin_hash_load_or_create(const char *state_dir, char hash[65], char to
         goto fail;
     char line[66];
     snprintf(line, sizeof(line), "%s\n", hash);
-    r = write_private_file(path, line, 65);
+    r = util_write_file_private(path, line, 65);
     if (r < 0)
         goto fail;
     return 0;

@@ -63,10 +63,12 @@ static int split_listen(const char *s, struct hlsd_config *cfg, char *err, size_
 
 int daemon_main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},  {"listen", required_argument, NULL, 'l'},
-        {"state-dir", required_argument, NULL, 's'}, {"log-level", required_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"listen", required_argument, NULL, 'l'},
+                                         {"state-dir", required_argument, NULL, 's'},
+                                         {"log-level", required_argument, NULL, 'L'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *config_path = NULL, *listen = NULL, *state_dir = NULL, *log_level = NULL;
     struct hlsd_config *cfg = NULL;
     struct http_server *http = NULL;
@@ -82,10 +84,18 @@ int daemon_main(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:l:s:L:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config_path = optarg; break;
-        case 'l': listen = optarg; break;
-        case 's': state_dir = optarg; break;
-        case 'L': log_level = optarg; break;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'l':
+            listen = optarg;
+            break;
+        case 's':
+            state_dir = optarg;
+            break;
+        case 'L':
+            log_level = optarg;
+            break;
         case 'h':
             printf("usage: hlsd [serve] [--config FILE] [--listen ADDR:PORT] [--state-dir DIR] "
                    "[--log-level LEVEL]\n");
@@ -162,11 +172,9 @@ int daemon_main(int argc, char **argv)
     r = auth_new(cfg, http, &auth); /* logs its own errors */
     if (r < 0)
         goto out;
-    r = library_register(cfg, http);
-    if (r < 0) {
-        LOG_ERROR(NULL, "library: %s", strerror(-r));
+    r = library_register(cfg, http); /* logs its own errors */
+    if (r < 0)
         goto out;
-    }
     r = live_manager_new(d.loop, cfg, http, &live);
     if (r < 0) {
         LOG_ERROR(NULL, "live previews: %s", strerror(-r));
@@ -175,11 +183,9 @@ int daemon_main(int argc, char **argv)
     r = metrics_new(cfg, http, auth, live, &metrics); /* logs its own errors */
     if (r < 0)
         goto out;
-    r = vod_manager_new(d.loop, cfg, http, &vod);
-    if (r < 0) {
-        LOG_ERROR(NULL, "recordings: %s", strerror(-r));
+    r = vod_manager_new(d.loop, cfg, http, &vod); /* logs its own errors */
+    if (r < 0)
         goto out;
-    }
     r = http_server_start(http);
     if (r < 0) {
         LOG_ERROR(NULL, "cannot listen on %s:%d: %s", cfg->listen_addr, cfg->listen_port,
@@ -205,7 +211,7 @@ out:
     vod_manager_free(&vod);
     live_manager_free(&live);
     http_server_free(&http);
-    auth_free(&auth); /* after the server: its hook and routes point here */
+    auth_free(&auth);       /* after the server: its hook and routes point here */
     metrics_free(&metrics); /* after the modules that count into the registry */
     loop_free(&d.loop);
     config_free(&cfg);

@@ -159,16 +159,9 @@ static bool has_hidden_nul(const struct http_request *r, const char *url, const 
            (size_t)(version - url) < rawlen + 1 + 64 * 1024;
 }
 
-static void respond_early_error(struct http_request *r, unsigned status, const char *msg)
-{
-    struct MHD_Response *resp = http_error_response(msg);
-    if (resp)
-        http_respond_mhd(r, status, resp);
-}
-
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
-                                 const char *method, const char *version,
-                                 const char *upload_data, size_t *upload_size, void **con_cls)
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_size, void **con_cls)
 {
     struct http_server *s = cls;
     struct http_request *r = *con_cls;
@@ -186,7 +179,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         if (st) {
             http_conn_request_received(conn);
             snprintf(r->path, sizeof(r->path), "(invalid)");
-            respond_early_error(r, st, st == 414 ? "request path too long" : "malformed request path");
+            http_respond_error(r, st, "%s",
+                               st == 414 ? "request path too long" : "malformed request path");
             return queue_pending(r);
         }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
@@ -194,7 +188,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         if (cl && util_parse_int(cl, 0, 0x7fffffffL, &len) == 0 &&
             (size_t)len > s->cfg->limits.max_request_bytes) {
             http_conn_request_received(conn);
-            respond_early_error(r, 413, "request body too large");
+            http_respond_error(r, 413, "request body too large");
             return queue_pending(r);
         }
         return MHD_YES;
@@ -234,7 +228,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     http_conn_request_received(conn);
     r->in_handler = true;
     if (r->body_too_large)
-        respond_early_error(r, 413, "request body too large");
+        http_respond_error(r, 413, "request body too large");
     else
         http_dispatch(r);
     r->in_handler = false;
@@ -474,6 +468,8 @@ int http_server_start(struct http_server *s)
     raise_nofile((rlim_t)max_conn + 256);
 
     errno = 0;
+    /* One option with its value(s) per line. */
+    /* clang-format off */
     s->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, s,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
@@ -494,6 +490,7 @@ int http_server_start(struct http_server *s)
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, s,
         MHD_OPTION_END);
+    /* clang-format on */
     if (!s->mhd)
         return errno ? -errno : -EADDRINUSE;
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);

@@ -16,15 +16,15 @@ struct http_request;
 
 /* Who made the request, set by the auth hook before a handler runs. */
 struct http_principal {
-    const char *name;             /* "anonymous" when auth is disabled */
+    const char *name; /* "anonymous" when auth is disabled */
     bool admin;
-    const struct cfg_user *user;  /* NULL when auth is disabled */
+    const struct cfg_user *user; /* NULL when auth is disabled */
 };
 
 /* Route flags. */
 #define HTTP_ROUTE_PUBLIC 0x1 /* no authentication (health, login, the web page) */
 /* (on a public route the principal is "anonymous": admin only when no auth hook is set) */
-#define HTTP_ROUTE_ADMIN 0x2  /* admin role required */
+#define HTTP_ROUTE_ADMIN 0x2 /* admin role required */
 
 /* A handler must answer (http_respond_*) or suspend (http_suspend) before returning.
  * Returns 0, or a negative errno which the server turns into a 500 JSON error. */
@@ -34,6 +34,9 @@ typedef int (*http_handler)(void *arg, struct http_request *req);
  * returns false. NULL hook = everyone is an admin ("anonymous"). */
 typedef bool (*http_auth_cb)(void *arg, struct http_request *req, struct http_principal *who);
 
+/* Creates the server with its built-in routes (not listening yet). loop and
+ * cfg are borrowed and must outlive *out, which is freed with
+ * http_server_free(). Returns 0 or -errno. */
 int http_server_new(struct loop *loop, const struct hlsd_config *cfg, struct http_server **out);
 /* Binds and starts serving. Returns 0 or -errno. */
 int http_server_start(struct http_server *s);
@@ -45,19 +48,20 @@ void http_server_set_auth(struct http_server *s, http_auth_cb cb, void *arg);
 /* Pattern: "/api/ports/{index}/preview"; {name} matches one path segment
  * (never empty, never containing '/'); a trailing "{*rest}" matches the rest
  * of the path (one or more segments). Method "GET" also answers HEAD.
- * More specific routes must be added first (first match wins). */
+ * More specific routes must be added first (first match wins). method and
+ * pattern are copied; arg is borrowed and passed to h. 0, -EINVAL, -ENOMEM. */
 int http_route(struct http_server *s, const char *method, const char *pattern, int flags,
                http_handler h, void *arg);
 
 /* Request accessors. Strings are owned by the request and live until it is answered. */
 const char *http_req_method(const struct http_request *r);
-const char *http_req_path(const struct http_request *r);   /* decoded path, no query */
+const char *http_req_path(const struct http_request *r); /* decoded path, no query */
 const char *http_req_param(const struct http_request *r, const char *name); /* {name} */
 const char *http_req_query(const struct http_request *r, const char *name); /* ?name= */
 const char *http_req_header(const struct http_request *r, const char *name);
 const char *http_req_cookie(const struct http_request *r, const char *name);
 const char *http_req_body(const struct http_request *r, size_t *len); /* NULL if none */
-const char *http_req_client_addr(const struct http_request *r); /* "127.0.0.1" */
+const char *http_req_client_addr(const struct http_request *r);       /* "127.0.0.1" */
 bool http_req_is_loopback(const struct http_request *r);
 const struct http_principal *http_req_principal(const struct http_request *r);
 /* True when the principal may see this camera or port name (admins: always). */

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define HTTP_MAX_PATH 1024  /* longer request paths get 414 */
+#define HTTP_MAX_PATH 1024   /* longer request paths get 414 */
 #define HTTP_MAX_TARGET 8192 /* whole request target (path + query) */
 #define HTTP_MAX_PARAMS 8
 
@@ -74,7 +74,7 @@ struct http_request {
     struct MHD_Connection *conn;
     char *raw_uri;
     const char *raw_ptr; /* MHD's pointer to the target in its read buffer (see on_access) */
-    const char *method; /* owned by MHD, valid for the request */
+    const char *method;  /* owned by MHD, valid for the request */
     char path[HTTP_MAX_PATH + 1];
     char client_addr[64];
     bool loopback;
@@ -88,11 +88,11 @@ struct http_request {
     bool body_too_large;
     struct http_principal who;
 
-    bool started;     /* first access-handler call seen */
-    bool dispatched;  /* the route handler ran */
-    bool in_handler;  /* inside the access handler: MHD_queue_response is allowed */
-    bool responded;   /* a response was given (or the request was aborted) */
-    bool aborted;     /* client went away while suspended: close on next call */
+    bool started;    /* first access-handler call seen */
+    bool dispatched; /* the route handler ran */
+    bool in_handler; /* inside the access handler: MHD_queue_response is allowed */
+    bool responded;  /* a response was given (or the request was aborted) */
+    bool aborted;    /* client went away while suspended: close on next call */
     unsigned status;
     struct MHD_Response *pending; /* response waiting to be queued */
     struct http_header *headers;  /* from http_add_header, added to the response */
@@ -123,13 +123,12 @@ struct http_server {
     struct http_request *suspended; /* list of suspended requests */
     struct http_conn *conns;        /* open connections (http_conn.c) */
     struct loop_timer *sweep;       /* request-deadline sweep, armed while needed */
-    char *web_dir;    /* the web page's folder */
-    char *vendor_dir; /* node_modules/hls.js/dist */
+    char *web_dir;                  /* the web page's folder */
+    char *vendor_dir;               /* node_modules/hls.js/dist */
 };
 
-/* Builds a JSON error response ({"success":false,"message":msg}). */
-struct MHD_Response *http_error_response(const char *msg);
-/* Hands a response (ownership taken) to the request; see http.c. */
+/* Hands a response (ownership taken, NULL = out of memory) to the request;
+ * see http.c. Returns 0, -ENOMEM or -EALREADY. */
 int http_respond_mhd(struct http_request *r, unsigned status, struct MHD_Response *resp);
 
 /* Request deadlines per connection (http_conn.c): the MHD connection

@@ -111,8 +111,7 @@ static int respond_text(struct http_request *r, unsigned status, const char *typ
                         size_t len)
 {
     /* MHD frees `text` with free(). */
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(text);
         return -ENOMEM;
@@ -133,7 +132,8 @@ int http_respond_json(struct http_request *r, unsigned status, const cJSON *body
     return respond_text(r, status, "application/json", text, strlen(text));
 }
 
-struct MHD_Response *http_error_response(const char *msg)
+/* {"success":false,"message":msg} as a JSON response. */
+static struct MHD_Response *error_response(const char *msg)
 {
     cJSON *o = cJSON_CreateObject();
     char *text = NULL;
@@ -162,7 +162,7 @@ int http_respond_error(struct http_request *r, unsigned status, const char *fmt,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return http_respond_mhd(r, status, http_error_response(msg));
+    return http_respond_mhd(r, status, error_response(msg));
 }
 
 int http_respond_data(struct http_request *r, unsigned status, const char *content_type,

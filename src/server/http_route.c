@@ -62,8 +62,7 @@ unsigned http_path_decode(const char *raw, char *out, size_t outlen)
 
 static bool is_name_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
 int http_pattern_check(const char *pattern)
@@ -212,13 +211,6 @@ static int copy_params(struct http_request *r, const struct http_param_span *sp,
     return 0;
 }
 
-static void respond_error_status(struct http_request *r, unsigned status, const char *msg)
-{
-    struct MHD_Response *resp = http_error_response(msg);
-    if (resp)
-        http_respond_mhd(r, status, resp);
-}
-
 void http_dispatch(struct http_request *r)
 {
     struct http_server *s = r->srv;
@@ -251,7 +243,7 @@ void http_dispatch(struct http_request *r)
     }
     r->route = found;
     if (copy_params(r, sp, np) < 0) {
-        respond_error_status(r, 500, "out of memory");
+        http_respond_error(r, 500, "out of memory");
         return;
     }
 
@@ -263,7 +255,7 @@ void http_dispatch(struct http_request *r)
         r->who = (struct http_principal){"anonymous", false, NULL};
         if (!s->auth(s->auth_arg, r, &r->who)) {
             if (!r->responded)
-                respond_error_status(r, 401, "authentication required");
+                http_respond_error(r, 401, "authentication required");
             return;
         }
         if ((found->flags & HTTP_ROUTE_ADMIN) && !r->who.admin) {

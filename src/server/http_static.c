@@ -229,8 +229,7 @@ int http_respond_file(struct http_request *r, const char *root, const char *relp
     if (rr > 0)
         status = 206;
     /* MHD owns fd from here (closed when the response is destroyed). */
-    struct MHD_Response *resp =
-        MHD_create_response_from_fd_at_offset64(len, fd, (uint64_t)start);
+    struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(len, fd, (uint64_t)start);
     if (!resp) {
         close(fd);
         return http_respond_error(r, 500, "cannot serve %s", r->path);
@@ -241,8 +240,8 @@ int http_respond_file(struct http_request *r, const char *root, const char *relp
     if (http_is_media(path))
         MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
     if (status == 206) {
-        snprintf(buf, sizeof(buf), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, start,
-                 start + len - 1, size);
+        snprintf(buf, sizeof(buf), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, start, start + len - 1,
+                 size);
         MHD_add_response_header(resp, "Content-Range", buf);
     }
     struct tm tm;

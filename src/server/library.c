@@ -28,12 +28,17 @@ static int h_library(void *arg, struct http_request *req)
 int library_register(const struct hlsd_config *cfg, struct http_server *http)
 {
     int r = util_fmt(g_root, sizeof(g_root), "%s/library", cfg->state_dir);
-    if (r < 0)
+    if (r < 0) {
+        LOG_ERROR(NULL, "library: state folder path too long: %s", cfg->state_dir);
         return r;
+    }
     r = util_mkdir_p(g_root, 0755);
     if (r < 0) {
         LOG_ERROR(NULL, "cannot create %s: %s", g_root, strerror(-r));
         return r;
     }
-    return http_route(http, "GET", "/library/{*rest}", 0, h_library, NULL);
+    r = http_route(http, "GET", "/library/{*rest}", 0, h_library, NULL);
+    if (r < 0)
+        LOG_ERROR(NULL, "library: cannot add the route: %s", strerror(-r));
+    return r;
 }

@@ -8,7 +8,7 @@
 #include "server/http.h"
 
 /* Registers GET /library/{*rest}; creates the folder. cfg must outlive the
- * server. Returns 0 or -errno. */
+ * server. Returns 0 or -errno (logged here). */
 int library_register(const struct hlsd_config *cfg, struct http_server *http);
 
 #endif

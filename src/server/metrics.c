@@ -62,8 +62,8 @@ static bool valid_name(const char *s, bool colon)
         return false;
     for (const char *p = s; *p; p++) {
         char c = *p;
-        bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-                     (colon && c == ':');
+        bool alpha =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':');
         if (!alpha && !(p > s && c >= '0' && c <= '9'))
             return false;
     }
@@ -207,8 +207,7 @@ static int add_family(const char *name, const char *help, enum family_type type,
         if (f->bounds)
             memcpy(f->bounds, bounds, n_bounds * sizeof(double));
     }
-    if (!f->name || (help && !f->help) ||
-        (type == FAM_HISTOGRAM && (!f->bounds || !f->buckets))) {
+    if (!f->name || (help && !f->help) || (type == FAM_HISTOGRAM && (!f->bounds || !f->buckets))) {
         family_free(f);
         return -ENOMEM;
     }
@@ -362,8 +361,7 @@ void metrics_registry_reset(void)
 
 /* ---- output ---- */
 
-void metrics_out_family(struct metrics_out *o, const char *name, const char *type,
-                        const char *help)
+void metrics_out_family(struct metrics_out *o, const char *name, const char *type, const char *help)
 {
     if (help) {
         fprintf(o->f, "# HELP %s ", name);

@@ -12,8 +12,8 @@
  * Everything runs on the daemon's loop thread (no locking).
  *
  * Calling a module's metrics from its code, e.g. in src/vod:
- *     metrics_counter_inc("hlsd_transcode_rejected_total", NULL);        // a 429
- *     metrics_histogram_observe("hlsd_segment_wait_seconds", waited);   // a segment request answered
+ *     metrics_counter_inc("hlsd_transcode_rejected_total", NULL);      // a 429
+ *     metrics_histogram_observe("hlsd_segment_wait_seconds", waited); // a segment answered
  *     metrics_register_provider(vod_metrics, m);   // in vod_manager_new
  *     metrics_unregister_provider(vod_metrics, m); // in vod_manager_free
  * with

@@ -186,7 +186,8 @@ static void port_family(struct metrics_out *o, const cJSON *ports, const char *n
 {
     const cJSON *p;
     metrics_out_family(o, name, type, help);
-    cJSON_ArrayForEach(p, ports) {
+    cJSON_ArrayForEach(p, ports)
+    {
         char index[24];
         const cJSON *pn = cJSON_GetObjectItemCaseSensitive(p, "name");
         const cJSON *state = cJSON_GetObjectItemCaseSensitive(p, "state");
@@ -198,8 +199,7 @@ static void port_family(struct metrics_out *o, const cJSON *ports, const char *n
             v = cJSON_IsString(state) && strcmp(state->valuestring, "running") == 0;
         metrics_out_sample(o, name,
                            (const char *const[]){"index", index, "name",
-                                                 cJSON_IsString(pn) ? pn->valuestring : "",
-                                                 NULL},
+                                                 cJSON_IsString(pn) ? pn->valuestring : "", NULL},
                            v);
     }
 }
@@ -240,8 +240,9 @@ static int handle_metrics(void *arg, struct http_request *req)
         int st = m->auth ? auth_check_admin(m->auth, req) : 403;
         if (st == 401) {
             http_add_header(req, "WWW-Authenticate", "Bearer realm=\"hlsd\"");
-            return http_respond_error(req, 401, "authentication required: /metrics needs an "
-                                                "admin token");
+            return http_respond_error(req, 401,
+                                      "authentication required: /metrics needs an "
+                                      "admin token");
         }
         if (st == 429)
             return http_respond_error(req, 429, "too many failed logins from %s; try again later",

@@ -13,8 +13,10 @@
  * stdin from /dev/null, stdout and stderr to the daemon's stderr, every other
  * fd closed, signals unblocked, PR_SET_PDEATHSIG(SIGKILL), niceness raised by
  * `nice`, and with `idle` the SCHED_IDLE policy (it only gets CPU time nothing
- * else wants: the sample recording must not slow anything down). Must run on the daemon's main
- * thread (the death signal follows the spawning thread). *pid receives the child. 0 or -errno. */
+ * else wants: the sample recording must not slow anything down). Must run on
+ * the daemon's main thread (the death signal follows the spawning thread).
+ * argv is borrowed. *pid receives the child, reaped with vod_child_poll or
+ * vod_child_kill. 0 or -errno. */
 int vod_child_spawn(char *const argv[], int nice, bool idle, pid_t *pid);
 
 /* Non-blocking: 1 when the child has exited (*wstatus set; -1 when someone

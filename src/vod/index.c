@@ -87,6 +87,28 @@ static int step_done(struct vod_index *ix, sqlite3_stmt *st)
     return ret;
 }
 
+/* Steps a query expected to give at most one row: 0 with the row ready,
+ * -ENOENT when there is none. */
+static int step_row(struct vod_index *ix, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    return rc == SQLITE_DONE ? -ENOENT : fail(ix, rc);
+}
+
+/* Makes room for one more item in a heap array that doubles (from `first`). */
+static void *grow(void *arr, size_t *cap, size_t count, size_t size, size_t first)
+{
+    if (count < *cap)
+        return arr;
+    size_t ncap = *cap ? *cap * 2 : first;
+    void *n = realloc(arr, ncap * size);
+    if (n)
+        *cap = ncap;
+    return n;
+}
+
 static int exec_fixed(struct vod_index *ix, const char *sql)
 {
     int rc = sqlite3_exec(ix->db, sql, NULL, NULL, NULL);
@@ -99,13 +121,8 @@ static int user_version(struct vod_index *ix, int *v)
     int r = prepare(ix, "PRAGMA user_version", &st);
     if (r < 0)
         return r;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    if ((r = step_row(ix, st)) == 0)
         *v = sqlite3_column_int(st, 0);
-        r = 0;
-    } else {
-        r = fail(ix, rc);
-    }
     sqlite3_finalize(st);
     return r;
 }
@@ -246,33 +263,45 @@ int vod_index_find_path(struct vod_index *ix, const char *path, int64_t *size, d
     if (r < 0)
         return r;
     sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    if ((r = step_row(ix, st)) == 0) {
         if (size)
             *size = sqlite3_column_int64(st, 0);
         if (mtime)
             *mtime = sqlite3_column_double(st, 1);
-        r = 0;
-    } else {
-        r = rc == SQLITE_DONE ? -ENOENT : fail(ix, rc);
     }
     sqlite3_finalize(st);
     return r;
+}
+
+static void copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(dst, size, "%s", t ? (const char *)t : "");
+}
+
+/* Prepares sql with a file's identity bound as ?1 path, ?2 size, ?3 mtime. */
+static int prepare_file(struct vod_index *ix, const char *sql, const char *path, int64_t size,
+                        double mtime, sqlite3_stmt **st)
+{
+    int r = prepare(ix, sql, st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_text(*st, 1, path, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(*st, 2, size);
+    sqlite3_bind_double(*st, 3, mtime);
+    return 0;
 }
 
 int vod_index_put_failure(struct vod_index *ix, const char *path, int64_t size, double mtime,
                           const char *reason)
 {
     sqlite3_stmt *st = NULL;
-    int r = prepare(ix,
-                    "INSERT OR REPLACE INTO scan_failures (path, size, mtime, reason)"
-                    " VALUES (?1, ?2, ?3, ?4)",
-                    &st);
+    int r = prepare_file(ix,
+                         "INSERT OR REPLACE INTO scan_failures (path, size, mtime, reason)"
+                         " VALUES (?1, ?2, ?3, ?4)",
+                         path, size, mtime, &st);
     if (r < 0)
         return r;
-    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, size);
-    sqlite3_bind_double(st, 3, mtime);
     sqlite3_bind_text(st, 4, reason ? reason : "", -1, SQLITE_STATIC);
     return step_done(ix, st);
 }
@@ -281,24 +310,14 @@ int vod_index_find_failure(struct vod_index *ix, const char *path, int64_t size,
                            char *reason, size_t reasonlen)
 {
     sqlite3_stmt *st = NULL;
-    int r = prepare(ix,
-                    "SELECT reason FROM scan_failures WHERE path = ?1 AND size = ?2"
-                    " AND mtime = ?3",
-                    &st);
+    int r = prepare_file(ix,
+                         "SELECT reason FROM scan_failures WHERE path = ?1 AND size = ?2"
+                         " AND mtime = ?3",
+                         path, size, mtime, &st);
     if (r < 0)
         return r;
-    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, size);
-    sqlite3_bind_double(st, 3, mtime);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        const unsigned char *t = sqlite3_column_text(st, 0);
-        if (reason && reasonlen)
-            snprintf(reason, reasonlen, "%s", t ? (const char *)t : "");
-        r = 0;
-    } else {
-        r = rc == SQLITE_DONE ? -ENOENT : fail(ix, rc);
-    }
+    if ((r = step_row(ix, st)) == 0 && reason && reasonlen)
+        copy_text(reason, reasonlen, st, 0);
     sqlite3_finalize(st);
     return r;
 }
@@ -311,12 +330,6 @@ int vod_index_clear_failure(struct vod_index *ix, const char *path)
         return r;
     sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
     return step_done(ix, st);
-}
-
-static void copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    snprintf(dst, size, "%s", t ? (const char *)t : "");
 }
 
 static int read_recording(sqlite3_stmt *st, struct vod_recording *rec)
@@ -377,16 +390,12 @@ int vod_index_range(struct vod_index *ix, const char *camera, double after, doub
                 *truncated = true;
             break;
         }
-        if (count == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            struct vod_recording *nr = realloc(recs, ncap * sizeof(*nr));
-            if (!nr) {
-                r = -ENOMEM;
-                goto fail;
-            }
-            recs = nr;
-            cap = ncap;
+        struct vod_recording *nr = grow(recs, &cap, count, sizeof(*recs), 16);
+        if (!nr) {
+            r = -ENOMEM;
+            goto fail;
         }
+        recs = nr;
         if ((r = read_recording(st, &recs[count])) < 0)
             goto fail;
         count++;
@@ -431,16 +440,12 @@ int vod_index_cameras(struct vod_index *ix, struct vod_camera_summary **out, siz
     if (r < 0)
         return r;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (count == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            struct vod_camera_summary *nc = realloc(cams, ncap * sizeof(*nc));
-            if (!nc) {
-                r = -ENOMEM;
-                goto fail;
-            }
-            cams = nc;
-            cap = ncap;
+        struct vod_camera_summary *nc = grow(cams, &cap, count, sizeof(*cams), 8);
+        if (!nc) {
+            r = -ENOMEM;
+            goto fail;
         }
+        cams = nc;
         struct vod_camera_summary *c = &cams[count++];
         copy_text(c->name, sizeof(c->name), st, 0);
         c->recordings = (long)sqlite3_column_int64(st, 1);
@@ -469,13 +474,8 @@ int vod_index_count(struct vod_index *ix, const char *camera, long *n)
     if (r < 0)
         return r;
     sqlite3_bind_text(st, 1, camera, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    if ((r = step_row(ix, st)) == 0)
         *n = (long)sqlite3_column_int64(st, 0);
-        r = 0;
-    } else {
-        r = fail(ix, rc);
-    }
     sqlite3_finalize(st);
     return r;
 }
@@ -484,6 +484,8 @@ int vod_index_prune(struct vod_index *ix, const char *dir, int *removed)
 {
     sqlite3_stmt *sel = NULL, *del = NULL;
     char prefix[PATH_MAX];
+    int64_t *gone = NULL;
+    size_t n_gone = 0, cap = 0;
     int r, rc, count = 0;
 
     if (removed)
@@ -499,28 +501,20 @@ int vod_index_prune(struct vod_index *ix, const char *dir, int *removed)
     sqlite3_bind_text(sel, 1, prefix, -1, SQLITE_STATIC);
     /* Collect first: deleting while the SELECT is stepping is allowed in
      * SQLite but harder to reason about. */
-    int64_t *gone = NULL;
-    size_t n_gone = 0, cap = 0;
     while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
         const char *p = (const char *)sqlite3_column_text(sel, 1);
         struct stat sb;
         if (!p || stat(p, &sb) == 0 || errno != ENOENT)
             continue;
-        if (n_gone == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            int64_t *ng = realloc(gone, ncap * sizeof(*ng));
-            if (!ng) {
-                free(gone);
-                r = -ENOMEM;
-                goto out;
-            }
-            gone = ng;
-            cap = ncap;
+        int64_t *ng = grow(gone, &cap, n_gone, sizeof(*gone), 16);
+        if (!ng) {
+            r = -ENOMEM;
+            goto out;
         }
+        gone = ng;
         gone[n_gone++] = sqlite3_column_int64(sel, 0);
     }
     if (rc != SQLITE_DONE) {
-        free(gone);
         r = fail(ix, rc);
         goto out;
     }
@@ -530,16 +524,15 @@ int vod_index_prune(struct vod_index *ix, const char *dir, int *removed)
         rc = sqlite3_step(del);
         if (rc != SQLITE_DONE) {
             r = fail(ix, rc);
-            free(gone);
             goto out;
         }
         count++;
     }
-    free(gone);
     if (removed)
         *removed = count;
     r = 0;
 out:
+    free(gone);
     sqlite3_finalize(del);
     sqlite3_finalize(sel);
     return r;

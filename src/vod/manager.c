@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,24 +42,9 @@ static int load_key(const char *state_dir, unsigned char key[32])
     } else if (errno != ENOENT) {
         return -errno;
     }
-    size_t got = 0;
-    while (got < 32) {
-        n = getrandom(key + got, 32 - got, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        got += (size_t)n;
-    }
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -errno;
-    n = write(fd, key, 32);
-    r = (n == 32 && fsync(fd) == 0) ? 0 : -EIO;
-    close(fd);
-    if (r < 0)
-        unlink(path);
-    return r;
+    if ((r = util_random_bytes(key, 32)) < 0)
+        return r;
+    return util_write_file_private(path, key, 32);
 }
 
 /* ---- helper children and the periodic tick ------------------------------ */
@@ -187,9 +171,11 @@ int vod_manager_new(struct loop *loop, const struct hlsd_config *cfg, struct htt
     m->cfg = cfg;
     m->http = http;
     m->scan_pid = m->sample_pid = -1;
-    if ((r = util_fmt(m->transcode_dir, sizeof(m->transcode_dir), "%s/transcode", cfg->state_dir)) <
-        0)
+    r = util_fmt(m->transcode_dir, sizeof(m->transcode_dir), "%s/transcode", cfg->state_dir);
+    if (r < 0) {
+        LOG_ERROR(NULL, "state folder path too long: %s", cfg->state_dir);
         goto fail;
+    }
     if ((r = vod_index_open(cfg->state_dir, &m->ix, err, sizeof(err))) < 0) {
         LOG_ERROR(NULL, "recordings index %s", err);
         goto fail;
@@ -215,12 +201,11 @@ int vod_manager_new(struct loop *loop, const struct hlsd_config *cfg, struct htt
             spawn_recordings_child(m, "sample", &m->sample_pid);
         }
     }
-    if ((r = metrics_register_provider(vod_metrics, m)) < 0)
-        goto fail;
     m->next_scan = util_now_mono();
     m->tick = loop_timer_add(loop, cfg->vod.n_watch_dirs ? 0.0 : TICK_SECONDS, on_tick, m);
-    if (!m->tick) {
+    if (!m->tick || (r = metrics_register_provider(vod_metrics, m)) < 0) {
         r = -ENOMEM;
+        LOG_ERROR(NULL, "recordings: %s", strerror(-r));
         goto fail;
     }
     *out = m;
@@ -230,15 +215,21 @@ fail:
     return r;
 }
 
-void vod_manager_shutdown(struct vod_manager *m)
+/* No new sessions, ticks or helper children from here on. */
+static void stop_background(struct vod_manager *m)
 {
-    if (!m)
-        return;
     m->shutting_down = true;
     loop_timer_cancel(m->loop, &m->tick);
     vod_child_kill(m->scan_pid);
     vod_child_kill(m->sample_pid);
     m->scan_pid = m->sample_pid = -1;
+}
+
+void vod_manager_shutdown(struct vod_manager *m)
+{
+    if (!m)
+        return;
+    stop_background(m);
     for (struct vod_session *s = m->sessions; s; s = s->next) {
         vod_session_flush_waiters(s, 503, "the server is shutting down");
         if (s->w)
@@ -252,10 +243,7 @@ void vod_manager_free(struct vod_manager **mp)
     if (!m)
         return;
     metrics_unregister_provider(vod_metrics, m);
-    m->shutting_down = true;
-    loop_timer_cancel(m->loop, &m->tick);
-    vod_child_kill(m->scan_pid);
-    vod_child_kill(m->sample_pid);
+    stop_background(m);
     while (m->sessions)
         vod_session_destroy(m->sessions, 503, "the server is shutting down");
     if (m->trash_pending)

@@ -181,7 +181,6 @@ struct walk {
     struct vod_index *ix;
     const struct vod_scan_opts *opts;
     struct vod_scan_stats *st;
-    const char *root;
     double now;
     int fatal;
     char *err;
@@ -335,7 +334,6 @@ int vod_scan_dir(struct vod_index *ix, const char *dir, const struct vod_scan_op
     w.ix = ix;
     w.opts = opts;
     w.st = stats;
-    w.root = abs;
     w.now = util_now_wall();
     w.err = err;
     w.errlen = errlen;

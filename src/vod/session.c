@@ -70,16 +70,21 @@ void vod_segment_name(const struct vod_session *s, int n, char *buf, size_t size
     snprintf(buf, size, "%s%d.ts", s->prefix, n);
 }
 
-bool vod_segment_exists(const struct vod_session *s, int n)
+static bool segment_on_disk(const struct vod_session *s, int n)
 {
     char name[64], path[PATH_MAX];
     struct stat sb;
-    if (s->have && n >= 0 && n < s->n_segments && s->have[n])
-        return true;
     vod_segment_name(s, n, name, sizeof(name));
     if (util_fmt(path, sizeof(path), "%s/%s", s->dir, name) < 0)
         return false;
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+bool vod_segment_exists(const struct vod_session *s, int n)
+{
+    if (s->have && n >= 0 && n < s->n_segments && s->have[n])
+        return true;
+    return segment_on_disk(s, n);
 }
 
 static void mark_have(struct vod_session *s, int n)
@@ -286,13 +291,9 @@ static void on_plan(struct vod_session *s, const cJSON *msg)
         s->n_have = 0;
         s->n_segments = s->have ? n : 0;
         /* Segments of an earlier run of this session are reused. */
-        for (int i = 0; s->have && i < n; i++) {
-            char name[64], path[PATH_MAX];
-            struct stat sb;
-            vod_segment_name(s, i, name, sizeof(name));
-            if (util_fmt(path, sizeof(path), "%s/%s", s->dir, name) == 0 && stat(path, &sb) == 0)
+        for (int i = 0; s->have && i < n; i++)
+            if (segment_on_disk(s, i))
                 mark_have(s, i);
-        }
     }
     s->duration = cJSON_IsNumber(dur) ? dur->valuedouble : 0;
     s->passthrough = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "passthrough"));

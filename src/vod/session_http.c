@@ -24,6 +24,11 @@ static int respond_busy(struct http_request *req)
 
 /* ---- status ------------------------------------------------------------- */
 
+static void playlist_url(const struct vod_session *s, char *buf, size_t size)
+{
+    snprintf(buf, size, "/stream/transcode/%s/%s", s->id, VOD_PLAYLIST);
+}
+
 const char *vod_session_state(const struct vod_session *s)
 {
     if (s->w) {
@@ -53,7 +58,7 @@ cJSON *vod_session_status_json(const struct vod_session *s, bool admin)
     for (int i = 0; i < VOD_MAX_VIEWERS; i++)
         if (s->viewers[i].addr[0] && now - s->viewers[i].last <= VOD_VIEWER_WINDOW)
             viewers++;
-    snprintf(playlist, sizeof(playlist), "/stream/transcode/%s/%s", s->id, VOD_PLAYLIST);
+    playlist_url(s, playlist, sizeof(playlist));
     cJSON_AddStringToObject(o, "session_id", s->id);
     cJSON_AddStringToObject(o, "camera", s->camera);
     cJSON_AddNumberToObject(o, "start", s->start);
@@ -99,7 +104,7 @@ int vod_respond_started(struct vod_session *s, struct http_request *req)
     char playlist[96];
     if (!o)
         return http_respond_error(req, 500, "out of memory");
-    snprintf(playlist, sizeof(playlist), "/stream/transcode/%s/%s", s->id, VOD_PLAYLIST);
+    playlist_url(s, playlist, sizeof(playlist));
     cJSON_AddBoolToObject(o, "success", true);
     cJSON_AddStringToObject(o, "session_id", s->id);
     cJSON_AddStringToObject(o, "playlist", playlist);

@@ -30,7 +30,7 @@ struct vod_waiter {
     struct vod_session *s;
     struct http_request *req;
     int segment;
-    bool api; /* the /api/transcode call: answered with JSON, not a file */
+    bool api;     /* the /api/transcode call: answered with JSON, not a file */
     double since; /* monotonic: when the request started waiting (metrics) */
 };
 
@@ -93,8 +93,10 @@ struct vod_session *vod_session_find(struct vod_manager *m, const char *id);
 int vod_session_id(const struct vod_manager *m, const char *camera, double start, double end,
                    char id[VOD_ID_LEN + 1]);
 bool vod_valid_id(const char *id);
-/* Creates a session and starts its worker. 0, -ENOENT (no recording in range),
- * -E2BIG (too many recordings), -EBUSY (max_concurrent reached), -errno. */
+/* Creates a session and starts its worker. The session belongs to the
+ * manager's list (*out is borrowed; vod_session_destroy frees it). 0, -ENOENT
+ * (no recording in range), -E2BIG (too many recordings), -EBUSY
+ * (max_concurrent reached), -errno. */
 int vod_session_create(struct vod_manager *m, const char *camera, double start, double end,
                        const char *id, struct vod_session **out);
 /* Starts the worker again when it is not running. 0, -EBUSY, -errno. */
@@ -114,6 +116,8 @@ bool vod_session_is_waited(const struct vod_session *s, int n);
 int vod_session_wait(struct vod_session *s, struct http_request *req, int segment, bool api);
 /* "starting", "encoding", "paused", "done", "failed", "stopped". */
 const char *vod_session_state(const struct vod_session *s);
+/* The session's status object (the caller deletes it), or NULL on OOM;
+ * admin adds the worker's pid and restarts. */
 cJSON *vod_session_status_json(const struct vod_session *s, bool admin);
 /* Answers the /api/transcode call with the session's JSON. */
 int vod_respond_started(struct vod_session *s, struct http_request *req);

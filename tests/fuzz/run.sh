@@ -9,6 +9,8 @@
 # regression input, copy it into tests/fuzz/corpus/<target>/ once fixed;
 # to fold new coverage into the kept corpus:
 #   BUILD_DIR/tests/fuzz/<target> -merge=1 tests/fuzz/corpus/<target> BUILD_DIR/corpus/<target>
+# tests/fuzz/known/<target>-*: inputs reproducing bugs not fixed yet (not
+# replayed here); move each into corpus/<target>/ once its bug is fixed.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 MODE=${1:-check}

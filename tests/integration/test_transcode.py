@@ -263,13 +263,18 @@ def test_random_bytes():
     assert_refused(path)
 
 
-def test_truncated_file():
-    src = harness.clip_h264_640x480()
-    data = open(src, "rb").read()
-    path = os.path.join(harness.tmpdir("bad"), "truncated.mp4")
+def _first_half(src, name):
+    """A copy of src cut in the middle, as tmpdir("bad")/name."""
+    with open(src, "rb") as f:
+        data = f.read()
+    path = os.path.join(harness.tmpdir("bad"), name)
     with open(path, "wb") as f:
         f.write(data[: len(data) // 2])
-    assert_refused(path)
+    return path
+
+
+def test_truncated_file():
+    assert_refused(_first_half(harness.clip_h264_640x480(), "truncated.mp4"))
 
 
 def test_truncated_faststart_file():
@@ -277,11 +282,7 @@ def test_truncated_faststart_file():
     src = harness.make_media("h264_faststart_320x240.mp4", [
         "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=4",
         "-c:v", "libx264", "-preset", "ultrafast", "-movflags", "+faststart"])
-    data = open(src, "rb").read()
-    path = os.path.join(harness.tmpdir("bad"), "truncated-faststart.mp4")
-    with open(path, "wb") as f:
-        f.write(data[: len(data) // 2])
-    assert_refused(path)
+    assert_refused(_first_half(src, "truncated-faststart.mp4"))
 
 
 def test_audio_only_refused():

@@ -98,10 +98,15 @@ class Worker:
             self.proc.kill()
             self.proc.wait()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
 
 def test_worker_job_events_and_polite_stop():
-    w = Worker()
-    try:
+    with Worker() as w:
         w.send({"kind": "test-sleep", "name": "it worker 1"})
         started = w.wait_event("started")
         assert started["pid"] == w.proc.pid
@@ -120,45 +125,33 @@ def test_worker_job_events_and_polite_stop():
         assert w.stdout == "", f"worker wrote to stdout: {w.stdout[:200]!r}"
         # Its log lines carry the job's name as prefix.
         assert "[it worker 1]" in w.stderr, w.stderr[-1000:]
-    finally:
-        w.close()
 
 
 def test_worker_sigterm_and_eof_stop_it():
     # SIGTERM (the ladder's second step) ends a job like a stop request.
-    w = Worker()
-    try:
+    with Worker() as w:
         w.send({"kind": "test-sleep", "name": "it sigterm"})
         w.wait_event("progress")
         w.proc.send_signal(signal.SIGTERM)
         assert w.rest()[-1] == {"type": "done"}
         assert w.wait_exit() == 0
-    finally:
-        w.close()
     # EOF on fd 3: the daemon is gone, the worker stops by itself.
-    w = Worker()
-    try:
+    with Worker() as w:
         w.send({"kind": "test-sleep", "name": "it eof"})
         w.wait_event("progress")
         w.sock.shutdown(socket.SHUT_WR)
         assert w.wait_exit() == 0
         assert "closed by the daemon" in w.stderr, w.stderr[-1000:]
-    finally:
-        w.close()
     # The job and a stop in the same write: the stop is not lost.
-    w = Worker()
-    try:
+    with Worker() as w:
         w.send_raw(b'{"kind":"test-sleep","name":"it both"}\n{"cmd":"stop"}\n')
         rest = w.rest()
         assert rest[0]["type"] == "started" and rest[-1] == {"type": "done"}, rest
         assert w.wait_exit() == 0
-    finally:
-        w.close()
 
 
 def test_worker_ignore_stop_exits_on_sigterm():
-    w = Worker()
-    try:
+    with Worker() as w:
         w.send({"kind": "test-ignore-stop", "name": "it ignore"})
         w.wait_event("progress")
         w.send({"cmd": "stop"})
@@ -172,8 +165,6 @@ def test_worker_ignore_stop_exits_on_sigterm():
         rest = w.rest()
         assert [e["type"] for e in rest[-2:]] == ["sigterm", "done"], rest[-3:]
         assert w.wait_exit() == 0
-    finally:
-        w.close()
 
 
 def test_worker_failures_are_one_error_event_and_exit_1():
@@ -189,8 +180,7 @@ def test_worker_failures_are_one_error_event_and_exit_1():
          True, "x1"),
     ]
     for lines, test_jobs, words in cases:
-        w = Worker(test_jobs=test_jobs)
-        try:
+        with Worker(test_jobs=test_jobs) as w:
             for line in lines:
                 w.send_raw(line)
             rest = w.rest()
@@ -199,44 +189,30 @@ def test_worker_failures_are_one_error_event_and_exit_1():
             assert len([e for e in rest if e["type"] == "error"]) == 1
             assert w.wait_exit() == 1, (lines, w.stderr[-500:])
             assert words in w.stderr
-        finally:
-            w.close()
 
 
 def test_worker_refuses_to_run_unsupervised():
     # Its parent is not the one named in HLSD_PARENT_PID (the daemon died
     # before the worker started): exit at once, without reading a job.
-    w = Worker(parent_pid=1 if os.getpid() != 1 else 2)
-    try:
+    with Worker(parent_pid=1 if os.getpid() != 1 else 2) as w:
         assert w.wait_exit(5) == 1
         assert "parent" in w.stderr, w.stderr
         assert w.rest() == []
-    finally:
-        w.close()
     # No control socket on fd 3: a clear message, exit 2.
-    w = Worker(with_fd3=False)
-    try:
+    with Worker(with_fd3=False) as w:
         assert w.wait_exit(5) == 2
         assert "fd 3" in w.stderr, w.stderr
-    finally:
-        w.close()
     # The channel closes before any job: exit 1 quickly.
-    w = Worker()
-    try:
+    with Worker() as w:
         w.sock.shutdown(socket.SHUT_WR)
         assert w.wait_exit(5) == 1
         assert "no job" in w.stderr, w.stderr
-    finally:
-        w.close()
 
 
 def test_worker_crash_is_a_signal():
-    w = Worker()
-    try:
+    with Worker() as w:
         w.send({"kind": "test-crash", "name": "it crash"})
         assert w.wait_event("started")
         assert w.rest() == []
         assert w.wait_exit() == -signal.SIGABRT
-    finally:
-        w.close()
 

@@ -46,7 +46,7 @@ static void assert_default_preview(const struct cfg_preview *p, double segment_s
     assert_int_equal(p->video.width, 1280);
     assert_int_equal(p->video.height, 720);
     assert_string_equal(p->audio_bitrate, "128k");
-    assert_string_equal(p->hls.variant, "mpegts");
+    assert_string_equal(p->hls.variant, "lowlatency");
     assert_float_equal(p->hls.segment_seconds, segment_seconds, 1e-9);
     assert_float_equal(p->hls.part_seconds, 0.333, 1e-9);
     assert_int_equal(p->hls.list_size, 3);
@@ -71,7 +71,7 @@ static void test_embedded_defaults(void **state)
     assert_string_equal(cfg->log_level, "info");
     assert_null(cfg->web_dir);
     assert_true(cfg->metrics_from_loopback);
-    assert_default_preview(&cfg->preview, 5);
+    assert_default_preview(&cfg->preview, 1);
 
     assert_int_equal(cfg->n_ports, 1);
     const struct cfg_port *p = &cfg->ports[0];
@@ -84,8 +84,8 @@ static void test_embedded_defaults(void **state)
     assert_string_equal(p->audio_input->format, "lavfi");
     assert_string_equal(p->audio_input->url, "sine=frequency=440:sample_rate=48000");
     assert_false(p->on_demand);
-    /* The default port uses 2 s segments for a quick first picture. */
-    assert_default_preview(&p->preview, 2);
+    /* The default port has no preview overrides of its own. */
+    assert_default_preview(&p->preview, 1);
     assert_ptr_equal(config_find_port(cfg, 0), p);
     assert_null(config_find_port(cfg, 1));
 
@@ -277,16 +277,15 @@ static void test_merge_global_preview_keeps_default_port(void **state)
     assert_string_equal(cfg->preview.video.encoder, "libx264");
     assert_int_equal(cfg->preview.video.width, 1280);
     assert_int_equal(cfg->preview.hls.list_size, 5);
-    assert_float_equal(cfg->preview.hls.segment_seconds, 5, 1e-9);
+    assert_float_equal(cfg->preview.hls.segment_seconds, 1, 1e-9);
     assert_int_equal(cfg->vod.crf, 30);
     assert_int_equal(cfg->vod.max_concurrent, 3);
-    /* The default port is kept, built over the file's global preview, with
-     * its own embedded override (2 s segments) still applied. */
+    /* The default port is kept, built over the file's global preview. */
     assert_int_equal(cfg->n_ports, 1);
     assert_string_equal(cfg->ports[0].name, "studio-a");
     assert_string_equal(cfg->ports[0].preview.video.bitrate, "1M");
     assert_int_equal(cfg->ports[0].preview.hls.list_size, 5);
-    assert_float_equal(cfg->ports[0].preview.hls.segment_seconds, 2, 1e-9);
+    assert_float_equal(cfg->ports[0].preview.hls.segment_seconds, 1, 1e-9);
     config_free(&cfg);
 }
 

@@ -2,6 +2,7 @@
  * parsing, MIME/cache rules, file confinement, plus a small in-process
  * server round trip (routes, JSON errors, suspension) over loopback. */
 #include "core/loop.h"
+#include "core/util.h"
 #include "server/http_internal.h"
 
 #include <errno.h>
@@ -50,11 +51,11 @@ static void test_path_decode_hostile(void **state)
     (void)state;
     char out[HTTP_MAX_PATH + 1];
     static const char *bad[] = {
-        "",           "x",           "*",          "http://h/a",   "/../etc/passwd",
-        "/web/..",    "/web/../x",   "/%2e%2e/",   "/%2E%2E/x",    "/web/%2e%2e%2fx",
-        "/web/.%2e/", "/a/%2fb",     "/a/%2Fb",    "/a%00b",       "/a%5cb",
-        "/a\\b",      "/a/./b",      "/.",         "/a%",          "/a%4",
-        "/a%zz",      "/a\tb",       "/a\x7f",     "/a%0d%0aX: y", "/a#frag",
+        "",           "x",         "*",        "http://h/a",   "/../etc/passwd",
+        "/web/..",    "/web/../x", "/%2e%2e/", "/%2E%2E/x",    "/web/%2e%2e%2fx",
+        "/web/.%2e/", "/a/%2fb",   "/a/%2Fb",  "/a%00b",       "/a%5cb",
+        "/a\\b",      "/a/./b",    "/.",       "/a%",          "/a%4",
+        "/a%zz",      "/a\tb",     "/a\x7f",   "/a%0d%0aX: y", "/a#frag",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         unsigned st = dec(bad[i], out);
@@ -362,8 +363,10 @@ static void start_server(struct rt *t)
     memset(&test_cfg, 0, sizeof(test_cfg));
     test_cfg.listen_addr = "127.0.0.1";
     test_cfg.web_dir = test_web;
-    test_cfg.limits = (struct cfg_limits){.max_connections = 64, .connection_timeout = 5,
-                                          .max_request_bytes = 100, .connection_memory = 32768};
+    test_cfg.limits = (struct cfg_limits){.max_connections = 64,
+                                          .connection_timeout = 5,
+                                          .max_request_bytes = 100,
+                                          .connection_memory = 32768};
     /* pick a free port */
     int s = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET};
@@ -395,6 +398,13 @@ static void run_clients(struct rt *t, const char *const *reqs)
     pthread_join(th, NULL);
     for (size_t i = 0; i < n; i++)
         assert_non_null(t->answers[i]);
+}
+
+/* Answer i contains needle; on failure, the whole answer is shown. */
+static void assert_answer(const struct rt *t, int i, const char *needle)
+{
+    if (!strstr(t->answers[i], needle))
+        fail_msg("answer %d lacks '%s':\n%s", i, needle, t->answers[i]);
 }
 
 static void stop_server(struct rt *t)
@@ -433,20 +443,20 @@ static void test_server_roundtrip(void **state)
         NULL};
     run_clients(&t, reqs);
 
-    assert_non_null(strstr(t.answers[0], "HTTP/1.1 200"));
-    assert_non_null(strstr(t.answers[0], "{\"status\":\"ok\"}"));
-    assert_non_null(strstr(t.answers[1], "HTTP/1.1 200"));
-    assert_non_null(strstr(t.answers[1], "{\"id\":\"7\",\"q\":\"a b\"}"));
-    assert_non_null(strstr(t.answers[2], "HTTP/1.1 405"));
-    assert_non_null(strstr(t.answers[2], "Allow: GET, HEAD, POST"));
-    assert_non_null(strstr(t.answers[2], "\"success\":false"));
-    assert_non_null(strstr(t.answers[3], "HTTP/1.1 400"));
-    assert_non_null(strstr(t.answers[4], "HTTP/1.1 502"));
-    assert_non_null(strstr(t.answers[4], "{\"success\":false,\"message\":\"resumed\"}"));
-    assert_non_null(strstr(t.answers[5], "HTTP/1.1 500"));
-    assert_non_null(strstr(t.answers[6], "HTTP/1.1 413"));
-    assert_non_null(strstr(t.answers[7], "HTTP/1.1 201"));
-    assert_non_null(strstr(t.answers[7], "got 5"));
+    assert_answer(&t, 0, "HTTP/1.1 200");
+    assert_answer(&t, 0, "{\"status\":\"ok\"}");
+    assert_answer(&t, 1, "HTTP/1.1 200");
+    assert_answer(&t, 1, "{\"id\":\"7\",\"q\":\"a b\"}");
+    assert_answer(&t, 2, "HTTP/1.1 405");
+    assert_answer(&t, 2, "Allow: GET, HEAD, POST");
+    assert_answer(&t, 2, "\"success\":false");
+    assert_answer(&t, 3, "HTTP/1.1 400");
+    assert_answer(&t, 4, "HTTP/1.1 502");
+    assert_answer(&t, 4, "{\"success\":false,\"message\":\"resumed\"}");
+    assert_answer(&t, 5, "HTTP/1.1 500");
+    assert_answer(&t, 6, "HTTP/1.1 413");
+    assert_answer(&t, 7, "HTTP/1.1 201");
+    assert_answer(&t, 7, "got 5");
 
     struct http_stats st;
     http_server_stats(t.srv, &st);
@@ -519,16 +529,16 @@ static void test_server_auth(void **state)
         "GET /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         NULL};
     run_clients(&t, reqs);
-    assert_non_null(strstr(t.answers[0], "HTTP/1.1 401"));
-    assert_non_null(strstr(t.answers[0], "who are you"));
-    assert_non_null(strstr(t.answers[1], "viewer admin=0 cam1=1 cam2=0"));
-    assert_non_null(strstr(t.answers[2], "admin admin=1 cam1=1 cam2=1"));
-    assert_non_null(strstr(t.answers[3], "HTTP/1.1 403"));
-    assert_non_null(strstr(t.answers[3], "\"success\":false"));
-    assert_non_null(strstr(t.answers[4], "HTTP/1.1 200"));
-    assert_non_null(strstr(t.answers[5], "anonymous admin=0 cam1=0 cam2=0"));
-    assert_non_null(strstr(t.answers[6], "HTTP/1.1 200"));
-    assert_non_null(strstr(t.answers[7], "HTTP/1.1 404"));
+    assert_answer(&t, 0, "HTTP/1.1 401");
+    assert_answer(&t, 0, "who are you");
+    assert_answer(&t, 1, "viewer admin=0 cam1=1 cam2=0");
+    assert_answer(&t, 2, "admin admin=1 cam1=1 cam2=1");
+    assert_answer(&t, 3, "HTTP/1.1 403");
+    assert_answer(&t, 3, "\"success\":false");
+    assert_answer(&t, 4, "HTTP/1.1 200");
+    assert_answer(&t, 5, "anonymous admin=0 cam1=0 cam2=0");
+    assert_answer(&t, 6, "HTTP/1.1 200");
+    assert_answer(&t, 7, "HTTP/1.1 404");
     stop_server(&t);
 
     /* a viewer with no camera list sees everything */
@@ -538,32 +548,26 @@ static void test_server_auth(void **state)
     http_server_set_auth(t2.srv, test_auth, NULL);
     assert_int_equal(http_route(t2.srv, "GET", "/who", 0, h_whoami, &t2), 0);
     static const char *const reqs2[] = {
-        "GET /who HTTP/1.1\r\nHost: x\r\nX-User: viewer\r\nConnection: close\r\n\r\n",
-        NULL};
+        "GET /who HTTP/1.1\r\nHost: x\r\nX-User: viewer\r\nConnection: close\r\n\r\n", NULL};
     run_clients(&t2, reqs2);
-    assert_non_null(strstr(t2.answers[0], "viewer admin=0 cam1=1 cam2=1"));
+    assert_answer(&t2, 0, "viewer admin=0 cam1=1 cam2=1");
     stop_server(&t2);
 
     /* without a hook everyone is an admin called anonymous */
     struct rt t3 = {0};
     start_server(&t3);
     assert_int_equal(http_route(t3.srv, "GET", "/who", 0, h_whoami, &t3), 0);
-    static const char *const reqs3[] = {
-        "GET /who HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", NULL};
+    static const char *const reqs3[] = {"GET /who HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                                        NULL};
     run_clients(&t3, reqs3);
-    assert_non_null(strstr(t3.answers[0], "anonymous admin=1 cam1=1 cam2=1"));
+    assert_answer(&t3, 0, "anonymous admin=1 cam1=1 cam2=1");
     stop_server(&t3);
 }
 
 static int teardown_group(void **state)
 {
     (void)state;
-    char cmd[PATH_MAX + 16];
-    if (tmp[0]) {
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
-        return system(cmd) == 0 ? 0 : -1;
-    }
-    return 0;
+    return tmp[0] && util_rm_rf(tmp) < 0 ? -1 : 0;
 }
 
 int main(void)

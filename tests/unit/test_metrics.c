@@ -35,10 +35,10 @@ static bool has_line(const char *text, const char *line)
     return false;
 }
 
-#define assert_line(text, line)                                                                 \
-    do {                                                                                        \
-        if (!has_line((text), (line)))                                                          \
-            fail_msg("missing line <%s> in:\n%s", (line), (text));                              \
+#define assert_line(text, line)                                                                    \
+    do {                                                                                           \
+        if (!has_line((text), (line)))                                                             \
+            fail_msg("missing line <%s> in:\n%s", (line), (text));                                 \
     } while (0)
 
 static bool name_char(char c, bool first)
@@ -163,13 +163,13 @@ static void test_counter_labels_and_escaping(void **state)
     assert_int_equal(metrics_declare_counter("t_requests_total", "Requests\nby \\route\\"), 0);
     assert_int_equal(
         metrics_counter_inc("t_requests_total", (const char *const[]){"route", "/a", NULL}), 0);
-    assert_int_equal(metrics_counter_add("t_requests_total",
-                                         (const char *const[]){"route", "/a", NULL}, 2.5),
-                     0);
-    assert_int_equal(metrics_counter_inc("t_requests_total",
-                                         (const char *const[]){"route", "q\"uo\\te\nnl", "code",
-                                                               "2xx", NULL}),
-                     0);
+    assert_int_equal(
+        metrics_counter_add("t_requests_total", (const char *const[]){"route", "/a", NULL}, 2.5),
+        0);
+    assert_int_equal(
+        metrics_counter_inc("t_requests_total",
+                            (const char *const[]){"route", "q\"uo\\te\nnl", "code", "2xx", NULL}),
+        0);
     assert_int_equal(metrics_counter_inc("t_requests_total",
                                          (const char *const[]){"route", "caf\xc3\xa9 {x}", NULL}),
                      0);

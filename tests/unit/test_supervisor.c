@@ -116,6 +116,16 @@ static int spawn(struct rec *r, cJSON *job, double ask, double term)
     return ret;
 }
 
+/* rec_init + spawn of a job {kind, name}. */
+static int rec_start(struct rec *r, const char *kind, const char *name, double ask, double term)
+{
+    rec_init(r);
+    cJSON *job = job_of(kind, name);
+    int ret = spawn(r, job, ask, term);
+    cJSON_Delete(job);
+    return ret;
+}
+
 typedef bool (*cond_fn)(void *);
 
 static bool run_until(cond_fn cond, void *arg, double timeout)
@@ -178,18 +188,15 @@ static void test_polite_stop(void **state)
 {
     (void)state;
     struct rec r;
-    rec_init(&r);
-    cJSON *job = job_of("test-sleep", "polite");
-    assert_int_equal(spawn(&r, job, 2.0, 2.0), 0);
-    cJSON_Delete(job);
+    assert_int_equal(rec_start(&r, "test-sleep", "polite", 2.0, 2.0), 0);
     assert_true(r.pid > 0);
     assert_true(worker_alive(r.w));
     assert_int_equal(supervisor_count(), 1);
     assert_true(run_until(has_progress3, &r, 10));
     assert_string_equal(type_at(&r, 0), "started");
-    assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(r.msgs, 0),
-                                                                   "pid")),
-                     r.pid);
+    assert_int_equal(
+        (int)cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(r.msgs, 0), "pid")),
+        r.pid);
 
     cJSON *cmd = cJSON_CreateObject();
     cJSON_AddStringToObject(cmd, "cmd", "want");
@@ -233,10 +240,7 @@ static void test_ignore_stop_gets_sigterm(void **state)
 {
     (void)state;
     struct rec r;
-    rec_init(&r);
-    cJSON *job = job_of("test-ignore-stop", "ignore-stop");
-    assert_int_equal(spawn(&r, job, 0.3, 5.0), 0);
-    cJSON_Delete(job);
+    assert_int_equal(rec_start(&r, "test-ignore-stop", "ignore-stop", 0.3, 5.0), 0);
     assert_true(run_until(has_progress3, &r, 10));
     double t0 = util_now_mono();
     worker_stop(r.w);
@@ -256,10 +260,7 @@ static void test_ignore_term_gets_sigkill(void **state)
 {
     (void)state;
     struct rec r;
-    rec_init(&r);
-    cJSON *job = job_of("test-ignore-term", "ignore-term");
-    assert_int_equal(spawn(&r, job, 0.3, 0.3), 0);
-    cJSON_Delete(job);
+    assert_int_equal(rec_start(&r, "test-ignore-term", "ignore-term", 0.3, 0.3), 0);
     assert_true(run_until(has_progress3, &r, 10));
     double t0 = util_now_mono();
     worker_stop(r.w);
@@ -281,10 +282,7 @@ static void test_crash(void **state)
 {
     (void)state;
     struct rec r;
-    rec_init(&r);
-    cJSON *job = job_of("test-crash", "crash");
-    assert_int_equal(spawn(&r, job, 0.3, 0.3), 0);
-    cJSON_Delete(job);
+    assert_int_equal(rec_start(&r, "test-crash", "crash", 0.3, 0.3), 0);
     assert_true(run_until(has_exited, &r, 10));
     assert_true(WIFSIGNALED(r.status));
     assert_int_equal(WTERMSIG(r.status), SIGABRT);
@@ -329,10 +327,7 @@ static void test_error_and_done(void **state)
 
     /* Test kinds are refused without HLSD_TEST_JOBS=1 (the worker inherits our env). */
     unsetenv("HLSD_TEST_JOBS");
-    rec_init(&r);
-    job = job_of("test-sleep", "refused");
-    assert_int_equal(spawn(&r, job, 1, 1), 0);
-    cJSON_Delete(job);
+    assert_int_equal(rec_start(&r, "test-sleep", "refused", 1, 1), 0);
     setenv("HLSD_TEST_JOBS", "1", 1);
     assert_true(run_until(has_exited, &r, 10));
     assert_int_equal(WEXITSTATUS(r.status), 1);
@@ -363,10 +358,7 @@ static void test_free_running_worker(void **state)
     rec_done(&r);
 
     /* The same from outside any callback, right after spawning. */
-    rec_init(&r);
-    job = job_of("test-sleep", "released2");
-    assert_int_equal(spawn(&r, job, 5, 5), 0);
-    cJSON_Delete(job);
+    assert_int_equal(rec_start(&r, "test-sleep", "released2", 5, 5), 0);
     pid_t pid = r.pid;
     worker_free(&r.w);
     assert_null(r.w);
@@ -384,10 +376,7 @@ static void test_shutdown(void **state)
     static const char *kinds[] = {"test-sleep", "test-ignore-stop", "test-ignore-term"};
     struct rec r[3];
     for (int i = 0; i < 3; i++) {
-        rec_init(&r[i]);
-        cJSON *job = job_of(kinds[i], kinds[i] + 5);
-        assert_int_equal(spawn(&r[i], job, 0.3, 0.3), 0);
-        cJSON_Delete(job);
+        assert_int_equal(rec_start(&r[i], kinds[i], kinds[i] + 5, 0.3, 0.3), 0);
     }
     assert_int_equal(supervisor_count(), 3);
     pid_t pids[2];

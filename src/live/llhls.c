@@ -1,0 +1,288 @@
+/* LL-HLS delivery for `lowlatency` previews (RFC 8216bis 6.2.5.2, 6.2.6):
+ * blocking playlist reloads (_HLS_msn / _HLS_part) and requests for the
+ * preload-hinted part are suspended (no thread, no polling) and answered
+ * when the worker's `part` / `segment` event says the playlist has what
+ * they wait for. The worker writes the playlist before it emits the event,
+ * so the file served then is always recent enough. */
+#include "live/preview_priv.h"
+
+#include "core/log.h"
+#include "core/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+bool live_ll_enabled(const struct live_port *p)
+{
+    const char *v = p->cfg->preview.hls.variant;
+    return v && strcmp(v, "lowlatency") == 0;
+}
+
+void live_ll_reset(struct live_port *p)
+{
+    struct live_ll *ll = &p->ll;
+    ll->known = false;
+    ll->open_msn = 0;
+    ll->open_parts = ll->last_parts = 0;
+    ll->hint[0] = '\0';
+}
+
+/* RFC 8216bis 6.2.5.2: a server SHOULD NOT hold a request longer than three
+ * target durations. */
+static double hold_seconds(const struct live_port *p)
+{
+    return 3.0 * fmax(1.0, ceil(p->cfg->preview.hls.segment_seconds - 1e-9));
+}
+
+/* Does the playlist have part `part` (or anything after it) of segment msn,
+ * or with part < 0 the whole segment msn? A part index past a segment's last
+ * part means part 0 of the next segment (6.2.5.2). */
+static bool satisfied(const struct live_ll *ll, long long msn, long part)
+{
+    if (!ll->known)
+        return false;
+    if (part < 0)
+        return msn < ll->open_msn;
+    if (msn <= ll->open_msn - 2)
+        return true; /* that segment and the one after it are complete */
+    if (msn == ll->open_msn - 1)
+        return part < ll->last_parts || ll->open_parts > 0;
+    if (msn == ll->open_msn)
+        return part < ll->open_parts;
+    return false;
+}
+
+static void remove_waiter(struct live_port *p, struct http_request *req)
+{
+    struct live_ll *ll = &p->ll;
+    for (size_t i = 0; i < ll->n_waiters; i++) {
+        if (ll->waiters[i].req == req) {
+            ll->waiters[i] = ll->waiters[--ll->n_waiters];
+            return;
+        }
+    }
+}
+
+static void answer(struct live_port *p, const struct live_ll_waiter *w)
+{
+    if (w->part_file)
+        http_respond_file(w->req, p->m->hls_dir, w->file);
+    else
+        http_respond_file(w->req, p->m->hls_dir, p->playlist);
+}
+
+static void waiter_timeout(void *arg, struct http_request *req)
+{
+    struct live_port *p = arg;
+    struct live_ll *ll = &p->ll;
+    for (size_t i = 0; i < ll->n_waiters; i++) {
+        if (ll->waiters[i].req != req)
+            continue;
+        struct live_ll_waiter w = ll->waiters[i];
+        ll->waiters[i] = ll->waiters[--ll->n_waiters];
+        /* The spec suggests 503 here, but a player then counts an error for
+         * every reload while an input reconnects (hls.js gives up after a
+         * few); the playlist as it is makes it simply ask again. A hinted
+         * part that never came (the segment was cut short) does not exist. */
+        if (w.part_file)
+            http_respond_error(req, 404, "part %s was not written", w.file);
+        else
+            answer(p, &w);
+        return;
+    }
+}
+
+static void waiter_abort(void *arg, struct http_request *req)
+{
+    remove_waiter(arg, req);
+}
+
+static int hold(struct live_port *p, const struct live_ll_waiter *w)
+{
+    struct live_ll *ll = &p->ll;
+    if (ll->n_waiters == ll->cap_waiters) {
+        size_t cap = ll->cap_waiters ? ll->cap_waiters * 2 : 8;
+        struct live_ll_waiter *n = realloc(ll->waiters, cap * sizeof(*n));
+        if (!n)
+            return -ENOMEM;
+        ll->waiters = n;
+        ll->cap_waiters = cap;
+    }
+    int r = http_suspend(w->req, hold_seconds(p), waiter_timeout, waiter_abort, p);
+    if (r < 0)
+        return r;
+    ll->waiters[ll->n_waiters++] = *w;
+    return 0;
+}
+
+/* Answers the held requests the latest event satisfies. */
+static void wake(struct live_port *p, const char *new_part)
+{
+    struct live_ll *ll = &p->ll;
+    size_t i = 0;
+    while (i < ll->n_waiters) {
+        struct live_ll_waiter w = ll->waiters[i];
+        bool ok = w.part_file ? (new_part && strcmp(w.file, new_part) == 0)
+                              : satisfied(ll, w.msn, w.part);
+        if (!ok) {
+            i++;
+            continue;
+        }
+        /* Remove first: answering must not see a half-edited array. */
+        ll->waiters[i] = ll->waiters[--ll->n_waiters];
+        answer(p, &w);
+    }
+}
+
+static double num(const cJSON *msg, const char *key, double dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(msg, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+void live_ll_on_event(struct live_port *p, const char *type, const cJSON *msg)
+{
+    struct live_ll *ll = &p->ll;
+    const char *file = NULL;
+    if (!live_ll_enabled(p))
+        return;
+    if (strcmp(type, "part") == 0) {
+        long long msn = (long long)num(msg, "index", -1);
+        long part = (long)num(msg, "part", -1);
+        if (msn < 0 || part < 0)
+            return;
+        if (!ll->known || msn != ll->open_msn) {
+            ll->last_parts = ll->known && msn == ll->open_msn + 1 ? ll->open_parts : 0;
+            ll->open_msn = msn;
+        }
+        ll->open_parts = part + 1;
+        ll->known = true;
+        const char *next = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "next"));
+        snprintf(ll->hint, sizeof(ll->hint), "%s", next && util_is_safe_name(next) ? next : "");
+        file = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "file"));
+        LOG_DEBUG(p->log_name, "part %lld.%ld ready %.3f s after its last frame", msn, part,
+                  num(msg, "delay", NAN));
+    } else if (strcmp(type, "segment") == 0) {
+        long long msn = (long long)num(msg, "index", -1);
+        if (msn < 0)
+            return;
+        if (!ll->known || msn >= ll->open_msn) {
+            ll->last_parts = ll->known && msn == ll->open_msn ? ll->open_parts : 0;
+            ll->open_msn = msn + 1;
+            ll->open_parts = 0;
+        }
+        ll->known = true;
+    } else {
+        return;
+    }
+    wake(p, file);
+}
+
+/* A decimal-integer directive value: digits only. */
+static int parse_directive(const char *s, long long max, long long *out)
+{
+    long long v = 0;
+    if (!s || !*s || strlen(s) > 18)
+        return -EINVAL;
+    for (const char *c = s; *c; c++) {
+        if (!isdigit((unsigned char)*c))
+            return -EINVAL;
+        v = v * 10 + (*c - '0');
+    }
+    if (v > max)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+int live_ll_playlist_request(struct live_port *p, struct http_request *req)
+{
+    const char *smsn = http_req_query(req, "_HLS_msn");
+    const char *spart = http_req_query(req, "_HLS_part");
+    struct live_ll *ll = &p->ll;
+    long long msn, part = -1;
+
+    if (!smsn && !spart)
+        return 0;
+    /* Directives are ignored where blocking is not offered, and once the
+     * playlist has ENDLIST (6.2.5.2): only a running preview blocks. */
+    if (!live_ll_enabled(p) || !live_port_previewing(p) || !ll->known)
+        return 0;
+    if (!smsn) {
+        http_respond_error(req, 400, "_HLS_part without _HLS_msn");
+        return 1;
+    }
+    if (parse_directive(smsn, (long long)1 << 53, &msn) < 0 ||
+        (spart && parse_directive(spart, 1000000, &part) < 0)) {
+        http_respond_error(req, 400, "malformed _HLS_msn or _HLS_part");
+        return 1;
+    }
+    /* 6.2.5.2: more than two segments past the last one, or a part further
+     * ahead than the Advance Part Limit, is refused at once. */
+    double part_target = p->cfg->preview.hls.part_seconds;
+    double limit = part_target < 1 ? 3.0 / part_target : 3;
+    long long last = ll->open_msn - 1;
+    long long ahead_parts = (msn - ll->open_msn) * (ll->last_parts > 0 ? ll->last_parts : 1) +
+                            part - (ll->open_parts - 1);
+    if (msn > last + 2 || (part >= 0 && msn >= ll->open_msn && ahead_parts > limit)) {
+        http_respond_error(req, 400,
+                           "_HLS_msn=%lld%s%s is too far ahead of the playlist (last "
+                           "segment %lld)",
+                           msn, spart ? " _HLS_part=" : "", spart ? spart : "", last);
+        return 1;
+    }
+    if (satisfied(ll, msn, (long)part))
+        return 0;
+    struct live_ll_waiter w = {.req = req, .part_file = false, .msn = msn, .part = (long)part};
+    int r = hold(p, &w);
+    if (r < 0) {
+        LOG_WARN(p->log_name, "cannot hold a playlist request: %s", strerror(-r));
+        return 0;
+    }
+    return 1;
+}
+
+int live_ll_part_request(struct live_port *p, struct http_request *req, const char *name)
+{
+    struct live_ll *ll = &p->ll;
+    char path[PATH_MAX];
+
+    if (!live_ll_enabled(p) || !live_port_previewing(p) || !ll->hint[0] ||
+        strcmp(name, ll->hint) != 0)
+        return 0;
+    if (util_fmt(path, sizeof(path), "%s/%s", p->m->hls_dir, name) < 0 || access(path, F_OK) == 0)
+        return 0;
+    struct live_ll_waiter w = {.req = req, .part_file = true, .msn = -1, .part = -1};
+    snprintf(w.file, sizeof(w.file), "%s", name);
+    int r = hold(p, &w);
+    if (r < 0) {
+        LOG_WARN(p->log_name, "cannot hold a part request: %s", strerror(-r));
+        return 0;
+    }
+    return 1;
+}
+
+void live_ll_answer_all(struct live_port *p, unsigned status, const char *msg)
+{
+    struct live_ll *ll = &p->ll;
+    struct live_ll_waiter *list = ll->waiters;
+    size_t n = ll->n_waiters;
+    /* Take the list first: answering must not see a half-edited array. */
+    ll->waiters = NULL;
+    ll->n_waiters = ll->cap_waiters = 0;
+    ll->hint[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (status)
+            http_respond_error(list[i].req, status, "port %d: %s", p->cfg->index, msg);
+        else if (list[i].part_file)
+            http_respond_error(list[i].req, 404, "part %s was not written", list[i].file);
+        else
+            answer(p, &list[i]);
+    }
+    free(list);
+}
