@@ -13,11 +13,17 @@ PKGS=(
   libmicrohttpd-dev libcjson-dev libfyaml-dev libsqlite3-dev libcmocka-dev
   libclang-rt-14-dev
   ffmpeg sqlite3 curl procps time
-  nodejs npm chromium
+  chromium
   python3 python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad
   wrk nginx-light
 )
+
+# Node.js may come from elsewhere than Debian (a newer build with its own npm):
+# Debian's nodejs/npm are only installed when the commands are missing, as
+# installing Debian's npm over another Node.js conflicts.
+command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
+command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 
 missing=()
 for p in "${PKGS[@]}"; do
