@@ -7,7 +7,8 @@
 # of hlsd's LL-HLS. The work is in bench/latency.mjs (node, playwright-core,
 # Debian's /usr/bin/chromium). Prints a Markdown section.
 # Usage: bench/latency.sh [BUILD_DIR] [RUNS] [PLAY_SECONDS]
-#   Env SIZE (default 1280x720) and FPS (default 30) of the test source.
+#   Env SIZE (default 1280x720) and FPS (default 30) of the test source,
+#   CATCHUP (hls.js maxLiveSyncPlaybackRate, default 1.5; 1 = never catch up).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -16,4 +17,4 @@ PLAY=${3:-15}
 [[ -x $BUILD/hlsd ]] || { echo "no $BUILD/hlsd (build first)" >&2; exit 1; }
 [[ -d node_modules/playwright-core && -d node_modules/hls.js ]] || { echo "run npm ci first" >&2; exit 1; }
 exec node bench/latency.mjs --hlsd "$BUILD/hlsd" --runs "$RUNS" --play "$PLAY" \
-  --size "${SIZE:-1280x720}" --fps "${FPS:-30}"
+  --size "${SIZE:-1280x720}" --fps "${FPS:-30}" --catchup "${CATCHUP:-1.5}"

@@ -2,7 +2,8 @@
 part trimming), its media checked with ffprobe/ffmpeg (init + parts, full
 segments over HTTP), blocking playlist reload (waits until the part exists,
 answers soon after, 400 for directives too far ahead, a clean timeout while
-the worker is frozen), preload-hinted part requests, and the fmp4 variant.
+the worker is frozen), preload-hinted part requests, the fmp4 variant, and
+the live job reconnecting (hint, init reuse).
 Small media (320x180@25, 1 s segments, 0.25 s parts); every wait is a poll or
 a request with a deadline."""
 import os
@@ -330,3 +331,32 @@ def test_fmp4_variant_plays():
         assert kinds == [("audio", "aac"), ("video", "h264")], kinds
         _, segs, _, _ = parse_ll(d.get("/hls/port_1.m3u8").body.decode())
         assert len(segs) == 4, segs
+
+
+def test_ll_worker_reconnect_keeps_parts_and_init():
+    """The live job itself (over fd 3): an input that ends reconnects; the
+    hint published when the run ended names the next run's first part, the
+    identical init segment is reused, and the whole playlist decodes."""
+    from test_live_media import LiveWorker, live_job, short_clip
+    out = h.tmpdir("llhls-worker")
+    hls = {"variant": "lowlatency", "segment_seconds": SEG, "part_seconds": PART, "list_size": 10}
+    w = LiveWorker(live_job(out, input={"url": short_clip()}, audio_input=None, hls=hls))
+    try:
+        w.wait_for(lambda e: e["type"] == "input_error", 10, "input_error at the file's end")
+        before = [e for e in w.events if e["type"] == "part"]
+        n = len([e for e in w.events if e["type"] == "segment"])
+        assert n == 2 and before[-1]["next"] == f"port_9-r1-{n}.0.m4s", (n, before[-1])
+        first = w.wait_for(lambda e: e["type"] == "part", 10, "a part after the reconnect")
+        assert first["file"] == before[-1]["next"] and first["independent"], first
+        w.wait_for(lambda e: e["type"] == "segment" and e["index"] == n, 10, "a segment")
+        w.stop()
+    finally:
+        w.kill()
+    with open(os.path.join(out, "port_9.m3u8")) as f:
+        text = f.read()
+    tags, segs, pending, hint = parse_ll(text)
+    assert "EXT-X-ENDLIST" in tags and hint is None and not pending, text
+    assert tags["EXT-X-MAP"] == ['URI="port_9-r1-init1.mp4"'], tags
+    assert not os.path.exists(os.path.join(out, "port_9-r1-init2.mp4"))
+    assert text.count("#EXT-X-DISCONTINUITY\n") == 1, text
+    h.ffmpeg_decode(os.path.join(out, "port_9.m3u8"))
