@@ -215,28 +215,26 @@ out:
 
 /* ---- the worker job ---- */
 
-static cJSON *input_json(const struct cfg_input *in)
+cJSON *live_input_json(const struct cfg_input *in, const char *url)
 {
-    cJSON *o = cJSON_CreateObject(), *opts;
+    cJSON *o = cJSON_CreateObject();
     if (!o)
         return NULL;
-    if (in->format)
-        cJSON_AddStringToObject(o, "format", in->format);
-    else
-        cJSON_AddNullToObject(o, "format");
-    cJSON_AddStringToObject(o, "url", in->url ? in->url : "");
+    http_json_add_string_or_null(o, "format", in->format);
+    cJSON_AddStringToObject(o, "url", url);
+    return o;
+}
+
+/* The job's input: the real URL, and the demuxer options. */
+static cJSON *input_json(const struct cfg_input *in)
+{
+    cJSON *o = live_input_json(in, in->url ? in->url : ""), *opts;
+    if (!o)
+        return NULL;
     opts = cJSON_AddObjectToObject(o, "options");
     for (size_t i = 0; opts && i < in->n_options; i++)
         cJSON_AddStringToObject(opts, in->options[i].key, in->options[i].value);
     return o;
-}
-
-static void add_string_or_null(cJSON *o, const char *key, const char *v)
-{
-    if (v)
-        cJSON_AddStringToObject(o, key, v);
-    else
-        cJSON_AddNullToObject(o, key);
 }
 
 static cJSON *build_job(const struct live_port *p, const char *segment_prefix, bool cont)
@@ -260,20 +258,20 @@ static cJSON *build_job(const struct live_port *p, const char *segment_prefix, b
 
     v = cJSON_AddObjectToObject(job, "video");
     if (v) {
-        add_string_or_null(v, "encoder", pv->video.encoder);
-        add_string_or_null(v, "preset", pv->video.preset);
-        add_string_or_null(v, "tune", pv->video.tune);
-        add_string_or_null(v, "bitrate", pv->video.bitrate);
+        http_json_add_string_or_null(v, "encoder", pv->video.encoder);
+        http_json_add_string_or_null(v, "preset", pv->video.preset);
+        http_json_add_string_or_null(v, "tune", pv->video.tune);
+        http_json_add_string_or_null(v, "bitrate", pv->video.bitrate);
         cJSON_AddNumberToObject(v, "crf", pv->video.crf);
         cJSON_AddNumberToObject(v, "max_width", pv->video.width);
         cJSON_AddNumberToObject(v, "max_height", pv->video.height);
     }
     a = cJSON_AddObjectToObject(job, "audio");
     if (a)
-        add_string_or_null(a, "bitrate", pv->audio_bitrate);
+        http_json_add_string_or_null(a, "bitrate", pv->audio_bitrate);
     h = cJSON_AddObjectToObject(job, "hls");
     if (h) {
-        add_string_or_null(h, "variant", pv->hls.variant);
+        http_json_add_string_or_null(h, "variant", pv->hls.variant);
         cJSON_AddNumberToObject(h, "segment_seconds", pv->hls.segment_seconds);
         cJSON_AddNumberToObject(h, "part_seconds", pv->hls.part_seconds);
         cJSON_AddNumberToObject(h, "list_size", pv->hls.list_size);
@@ -590,18 +588,16 @@ cJSON *live_port_status_json(const struct live_port *p)
     cJSON_AddBoolToObject(o, "on_demand", p->cfg->on_demand);
     snprintf(buf, sizeof(buf), "/hls/%s", p->playlist);
     cJSON_AddStringToObject(o, "playlist", buf);
-    if (isfinite(p->started_at) && p->state != LIVE_STOPPED &&
-        playlist_format_pdt(p->started_at, buf, sizeof(buf)) == 0)
-        cJSON_AddStringToObject(o, "started_at", buf);
-    else
-        cJSON_AddNullToObject(o, "started_at");
+    bool started = isfinite(p->started_at) && p->state != LIVE_STOPPED &&
+                   playlist_format_pdt(p->started_at, buf, sizeof(buf)) == 0;
+    http_json_add_string_or_null(o, "started_at", started ? buf : NULL);
     cJSON_AddNumberToObject(o, "fps", p->fps);
     cJSON_AddNumberToObject(o, "bitrate", p->bitrate);
     cJSON_AddNumberToObject(o, "width", p->width);
     cJSON_AddNumberToObject(o, "height", p->height);
     cJSON_AddNumberToObject(o, "segments", (double)p->segments);
     cJSON_AddNumberToObject(o, "restarts", (double)(p->restarts_base + p->worker_restarts));
-    add_string_or_null(o, "last_error", p->last_error);
+    http_json_add_string_or_null(o, "last_error", p->last_error);
     if (p->w && worker_alive(p->w))
         cJSON_AddNumberToObject(o, "pid", worker_pid(p->w));
     else

@@ -135,17 +135,9 @@ static int respond_owned(struct http_request *req, unsigned status, cJSON *body)
 static cJSON *input_summary(const struct cfg_input *in)
 {
     char url[2048];
-    cJSON *o = cJSON_CreateObject();
-    if (!o)
-        return NULL;
-    if (in->format)
-        cJSON_AddStringToObject(o, "format", in->format);
-    else
-        cJSON_AddNullToObject(o, "format");
     if (live_redact_url(in->url ? in->url : "", url, sizeof(url)) < 0)
         snprintf(url, sizeof(url), "(too long)");
-    cJSON_AddStringToObject(o, "url", url);
-    return o;
+    return live_input_json(in, url);
 }
 
 /* ---- handlers ---- */

@@ -101,6 +101,9 @@ void live_port_touch(struct live_port *p);
 int live_port_wait_first_segment(struct live_port *p, struct http_request *req);
 /* Status object (caller owns). */
 cJSON *live_port_status_json(const struct live_port *p);
+/* {"format": in's format or null, "url": url} (caller owns; NULL on OOM):
+ * the worker job gets the real URL, the API a redacted one. */
+cJSON *live_input_json(const struct cfg_input *in, const char *url);
 
 /* preview_api.c */
 int live_api_register(struct live_manager *m);

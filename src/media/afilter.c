@@ -2,6 +2,7 @@
 #include "media/afilter.h"
 
 #include "media/avlog.h"
+#include "media/fgraph.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -25,7 +26,7 @@ int media_afilter_create(struct media_afilter **out, const AVFrame *first, AVRat
                          int out_rate, int out_channels, int frame_size, char *err, size_t errlen)
 {
     struct media_afilter *f = NULL;
-    AVFilterInOut *inputs = NULL, *outputs = NULL;
+    enum media_fgraph_step failed = MEDIA_FGRAPH_MEMORY;
     char layout[128], args[512], chain[512];
     int r;
 
@@ -65,40 +66,20 @@ int media_afilter_create(struct media_afilter **out, const AVFrame *first, AVRat
              "aresample=async=1:min_hard_comp=0.05,"
              "aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s",
              out_rate, out_channels == 1 ? "mono" : "stereo");
-    if ((r = avfilter_graph_create_filter(&f->src, avfilter_get_by_name("abuffer"), "in", args,
-                                          NULL, f->graph)) < 0 ||
-        (r = avfilter_graph_create_filter(&f->sink, avfilter_get_by_name("abuffersink"), "out",
-                                          NULL, NULL, f->graph)) < 0) {
+    if ((r = media_fgraph_build(f->graph, "abuffer", args, "abuffersink", chain, &f->src, &f->sink,
+                                &failed)) < 0) {
         const char *d = media_avlog_last_error();
-        snprintf(err, errlen, "cannot set up audio conversion (%s): %s", args,
-                 d[0] ? d : "invalid parameters");
-        goto fail;
-    }
-    outputs = avfilter_inout_alloc();
-    inputs = avfilter_inout_alloc();
-    if (!outputs || !inputs) {
-        r = AVERROR(ENOMEM);
-        goto fail;
-    }
-    outputs->name = av_strdup("in");
-    outputs->filter_ctx = f->src;
-    inputs->name = av_strdup("out");
-    inputs->filter_ctx = f->sink;
-    media_avlog_clear();
-    if ((r = avfilter_graph_parse_ptr(f->graph, chain, &inputs, &outputs, NULL)) < 0 ||
-        (r = avfilter_graph_config(f->graph, NULL)) < 0) {
-        const char *d = media_avlog_last_error();
-        snprintf(err, errlen, "cannot convert the audio: %s", d[0] ? d : "filter setup failed");
+        if (failed == MEDIA_FGRAPH_ENDPOINTS)
+            snprintf(err, errlen, "cannot set up audio conversion (%s): %s", args,
+                     d[0] ? d : "invalid parameters");
+        else if (failed == MEDIA_FGRAPH_CHAIN)
+            snprintf(err, errlen, "cannot convert the audio: %s", d[0] ? d : "filter setup failed");
         goto fail;
     }
     av_buffersink_set_frame_size(f->sink, (unsigned)frame_size);
-    avfilter_inout_free(&inputs);
-    avfilter_inout_free(&outputs);
     *out = f;
     return 0;
 fail:
-    avfilter_inout_free(&inputs);
-    avfilter_inout_free(&outputs);
     media_afilter_free(&f);
     return r;
 }

@@ -3,6 +3,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "media/segio.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -18,7 +19,6 @@
  * because every part waits for it (latency), and a late packet only lands in
  * the next fragment (each track keeps its own timeline in fMP4). */
 #define MAX_QUEUE_SPAN 1.0
-#define MAX_CUTS 64
 #define IO_BUF 16384
 #define TB90K 90000.0
 
@@ -27,11 +27,6 @@ typedef uint8_t *avio_wbuf;
 #else
 typedef const uint8_t *avio_wbuf;
 #endif
-
-struct qpkt {
-    AVPacket *pkt;
-    int stream;
-};
 
 struct media_fmp4seg {
     char *dir, *prefix;
@@ -43,14 +38,7 @@ struct media_fmp4seg {
     int64_t next_index;
     int64_t total_bytes;
 
-    AVCodecParameters *par[2];
-    AVRational tb[2];
-    bool have_audio;
-
-    struct qpkt *q; /* interleaving queue, sorted by dts */
-    size_t qlen, qcap;
-    int64_t cuts[MAX_CUTS];
-    size_t ncuts;
+    struct media_segio io; /* streams, interleaving queue, cuts */
 
     /* the run's muxer, writing into mem */
     AVFormatContext *oc;
@@ -96,6 +84,7 @@ int media_fmp4seg_create(struct media_fmp4seg **out, const struct media_fmp4seg_
     w->on_output = cfg->on_output;
     w->arg = cfg->arg;
     w->next_index = cfg->first_index;
+    w->io.max_span = MAX_QUEUE_SPAN;
     w->min_step = INT64_MAX;
     w->last_video_dts = AV_NOPTS_VALUE;
     *out = w;
@@ -106,32 +95,12 @@ int media_fmp4seg_set_streams(struct media_fmp4seg *w, const AVCodecParameters *
                               AVRational video_tb, const AVCodecParameters *audio,
                               AVRational audio_tb)
 {
-    for (int i = 0; i < 2; i++)
-        avcodec_parameters_free(&w->par[i]);
-    w->par[0] = avcodec_parameters_alloc();
-    if (!w->par[0] || avcodec_parameters_copy(w->par[0], video) < 0)
-        return AVERROR(ENOMEM);
-    w->tb[0] = video_tb;
-    w->have_audio = audio != NULL;
-    if (audio) {
-        w->par[1] = avcodec_parameters_alloc();
-        if (!w->par[1] || avcodec_parameters_copy(w->par[1], audio) < 0)
-            return AVERROR(ENOMEM);
-        w->tb[1] = audio_tb;
-    }
-    return 0;
+    return media_segio_set_streams(&w->io, video, video_tb, audio, audio_tb);
 }
 
 int media_fmp4seg_cut_at(struct media_fmp4seg *w, int64_t pts)
 {
-    if (w->ncuts && pts <= w->cuts[w->ncuts - 1])
-        return 0;
-    if (w->ncuts == MAX_CUTS) {
-        /* An encoder that ignores forced keyframes: forget the oldest request. */
-        memmove(w->cuts, w->cuts + 1, (MAX_CUTS - 1) * sizeof(w->cuts[0]));
-        w->ncuts--;
-    }
-    w->cuts[w->ncuts++] = pts;
+    media_segio_cut_at(&w->io, pts);
     return 0;
 }
 
@@ -177,20 +146,13 @@ static int open_muxer(struct media_fmp4seg *w)
     uint8_t *buf = NULL;
     int r;
 
-    if (!w->par[0])
+    if (!w->io.par[0])
         return AVERROR(EINVAL);
     if ((r = avformat_alloc_output_context2(&w->oc, NULL, "mp4", NULL)) < 0)
         return r;
-    w->out_audio = w->have_audio;
-    for (int i = 0; i < (w->out_audio ? 2 : 1); i++) {
-        AVStream *st = avformat_new_stream(w->oc, NULL);
-        if (!st || (r = avcodec_parameters_copy(st->codecpar, w->par[i])) < 0) {
-            r = st ? r : AVERROR(ENOMEM);
-            goto fail;
-        }
-        st->codecpar->codec_tag = 0;
-        st->time_base = w->tb[i];
-    }
+    w->out_audio = w->io.have_audio;
+    if ((r = media_segio_add_streams(&w->io, w->oc, w->out_audio)) < 0)
+        goto fail;
     buf = av_malloc(IO_BUF);
     if (!buf || !(w->oc->pb = avio_alloc_context(buf, IO_BUF, 1, w, NULL, mem_write, NULL))) {
         av_free(buf);
@@ -293,10 +255,9 @@ static int open_segment(struct media_fmp4seg *w, const AVPacket *pkt)
     if (!w->oc && (r = open_muxer(w)) < 0)
         return r;
     w->index = w->next_index++;
-    if (util_fmt(w->seg_path, sizeof(w->seg_path), "%s/%s%lld.m4s", w->dir, w->prefix,
-                 (long long)w->index) < 0 ||
-        util_fmt(w->seg_tmp, sizeof(w->seg_tmp), "%s.tmp", w->seg_path) < 0)
-        return AVERROR(ENAMETOOLONG);
+    if ((r = media_segio_paths(w->seg_path, sizeof(w->seg_path), w->seg_tmp, sizeof(w->seg_tmp),
+                               w->dir, w->prefix, w->index, ".m4s")) < 0)
+        return r;
     w->seg_f = fopen(w->seg_tmp, "wbe");
     if (!w->seg_f) {
         r = AVERROR(errno);
@@ -331,7 +292,7 @@ static int release_held(struct media_fmp4seg *w, int64_t next_dts)
     else if (h->duration <= 0)
         h->duration = w->min_step != INT64_MAX ? w->min_step : (int64_t)(TB90K / 25);
     w->end_dts = h->dts + h->duration;
-    av_packet_rescale_ts(h, w->tb[0], w->oc->streams[0]->time_base);
+    av_packet_rescale_ts(h, w->io.tb[0], w->oc->streams[0]->time_base);
     h->stream_index = 0;
     int r = av_write_frame(w->oc, h);
     av_packet_free(&w->held);
@@ -396,11 +357,13 @@ static int close_fragment(struct media_fmp4seg *w, int64_t end_dts, bool seg_end
         int fr = fclose(w->seg_f);
         w->seg_f = NULL;
         w->seg_open = false;
-        if (fr != 0 || rename(w->seg_tmp, w->seg_path) < 0) {
+        if (fr != 0) {
             r = AVERROR(errno ? errno : EIO);
             unlink(w->seg_tmp);
             return r;
         }
+        if ((r = media_segio_commit(w->seg_tmp, w->seg_path)) < 0)
+            return r;
         w->total_bytes += w->seg_bytes;
         seg = (struct media_fmp4_segment){
             .index = w->index,
@@ -424,19 +387,11 @@ static int close_fragment(struct media_fmp4seg *w, int64_t end_dts, bool seg_end
 static int write_video(struct media_fmp4seg *w, AVPacket *pkt)
 {
     bool key = pkt->flags & AV_PKT_FLAG_KEY;
-    bool cut = false;
     int r;
 
     if (pkt->dts == AV_NOPTS_VALUE)
         pkt->dts = pkt->pts;
-    if (key && w->ncuts && pkt->pts >= w->cuts[0]) {
-        cut = true;
-        size_t k = 0;
-        while (k < w->ncuts && w->cuts[k] <= pkt->pts)
-            k++;
-        memmove(w->cuts, w->cuts + k, (w->ncuts - k) * sizeof(w->cuts[0]));
-        w->ncuts -= k;
-    }
+    bool cut = media_segio_take_cut(&w->io, pkt);
     if (w->seg_open && (r = release_held(w, pkt->dts)) < 0)
         return r;
     if (w->seg_open && cut) {
@@ -473,86 +428,29 @@ static int write_video(struct media_fmp4seg *w, AVPacket *pkt)
     return 0;
 }
 
-static int write_one(struct media_fmp4seg *w, int stream, AVPacket *pkt)
+/* media_segio_write_fn: one packet in interleaved order. */
+static int write_one(void *arg, int stream, AVPacket *pkt)
 {
+    struct media_fmp4seg *w = arg;
     if (stream == MEDIA_TSSEG_VIDEO)
         return write_video(w, pkt);
     if (!w->seg_open || !w->out_audio)
         return 0; /* audio before the first video frame of a run */
     if (pkt->dts == AV_NOPTS_VALUE)
         pkt->dts = pkt->pts;
-    av_packet_rescale_ts(pkt, w->tb[1], w->oc->streams[1]->time_base);
+    av_packet_rescale_ts(pkt, w->io.tb[1], w->oc->streams[1]->time_base);
     pkt->stream_index = 1;
     return av_write_frame(w->oc, pkt);
 }
 
-static int64_t qdts(const struct media_fmp4seg *w, const struct qpkt *q)
-{
-    int64_t ts = q->pkt->dts != AV_NOPTS_VALUE ? q->pkt->dts : q->pkt->pts;
-    return av_rescale_q(ts, w->tb[q->stream], (AVRational){1, 90000});
-}
-
-/* Writes queued packets in dts order while every stream has one queued, or
- * everything when flushing. */
-static int drain_queue(struct media_fmp4seg *w, bool flush)
-{
-    while (w->qlen) {
-        if (!flush) {
-            bool have[2] = {false, false};
-            for (size_t i = 0; i < w->qlen; i++)
-                have[w->q[i].stream] = true;
-            bool ready = have[0] && (!w->have_audio || have[1]);
-            double span = (qdts(w, &w->q[w->qlen - 1]) - qdts(w, &w->q[0])) / TB90K;
-            if (!ready && span < MAX_QUEUE_SPAN)
-                break;
-        }
-        struct qpkt q = w->q[0];
-        memmove(w->q, w->q + 1, (w->qlen - 1) * sizeof(*w->q));
-        w->qlen--;
-        int r = write_one(w, q.stream, q.pkt);
-        av_packet_free(&q.pkt);
-        if (r < 0)
-            return r;
-    }
-    return 0;
-}
-
 int media_fmp4seg_write(struct media_fmp4seg *w, int stream, AVPacket *pkt)
 {
-    if (stream != MEDIA_TSSEG_VIDEO && stream != MEDIA_TSSEG_AUDIO)
-        return AVERROR(EINVAL);
-    if ((stream == MEDIA_TSSEG_AUDIO && !w->have_audio) ||
-        (pkt->pts == AV_NOPTS_VALUE && pkt->dts == AV_NOPTS_VALUE)) {
-        av_packet_unref(pkt);
-        return 0;
-    }
-    if (w->qlen == w->qcap) {
-        size_t cap = w->qcap ? w->qcap * 2 : 64;
-        struct qpkt *q = realloc(w->q, cap * sizeof(*q));
-        if (!q)
-            return AVERROR(ENOMEM);
-        w->q = q;
-        w->qcap = cap;
-    }
-    AVPacket *copy = av_packet_alloc();
-    if (!copy)
-        return AVERROR(ENOMEM);
-    av_packet_move_ref(copy, pkt);
-    struct qpkt item = {copy, stream};
-    int64_t d = qdts(w, &item);
-    size_t pos = w->qlen;
-    while (pos > 0 && qdts(w, &w->q[pos - 1]) > d)
-        pos--;
-    memmove(w->q + pos + 1, w->q + pos, (w->qlen - pos) * sizeof(*w->q));
-    w->q[pos] = item;
-    w->qlen++;
-    return drain_queue(w, false);
+    return media_segio_write(&w->io, stream, pkt, write_one, w);
 }
 
 int media_fmp4seg_finish(struct media_fmp4seg *w)
 {
-    int r = drain_queue(w, true);
-    w->ncuts = 0;
+    int r = media_segio_flush(&w->io, write_one, w);
     if (r >= 0 && w->seg_open) {
         r = release_held(w, AV_NOPTS_VALUE);
         if (r >= 0)
@@ -584,13 +482,9 @@ void media_fmp4seg_free(struct media_fmp4seg **pw)
     struct media_fmp4seg *w = *pw;
     if (!w)
         return;
-    for (size_t i = 0; i < w->qlen; i++)
-        av_packet_free(&w->q[i].pkt);
-    free(w->q);
+    media_segio_release(&w->io);
     discard_segment(w);
     close_muxer(w);
-    for (int i = 0; i < 2; i++)
-        avcodec_parameters_free(&w->par[i]);
     free(w->mem);
     free(w->init);
     free(w->dir);

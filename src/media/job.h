@@ -27,9 +27,9 @@ int media_job_run(const cJSON *job, const struct media_ctl *ctl, char *err, size
 
 /* What the recordings index stores about a file. */
 struct media_probe {
-    double duration;       /* seconds (video stream when there is one) */
-    double creation_time;  /* epoch seconds from the container's creation_time, or NAN */
-    char video_codec[32];  /* "hevc", "h264"; "" when none */
+    double duration;      /* seconds (video stream when there is one) */
+    double creation_time; /* epoch seconds from the container's creation_time, or NAN */
+    char video_codec[32]; /* "hevc", "h264"; "" when none */
     char pix_fmt[32];
     int width, height;
     char audio_codec[32];  /* "" when none */
@@ -42,7 +42,7 @@ int media_probe_file(const char *path, struct media_probe *out, char *err, size_
 
 /* Writes a sample recording (test pattern + tone, H.265 + AAC in MP4) of
  * `seconds` at path, stamped with creation_time. 0 or negative AVERROR. */
-int media_make_sample(const char *path, double seconds, double creation_time, int width,
-                      int height, char *err, size_t errlen);
+int media_make_sample(const char *path, double seconds, double creation_time, int width, int height,
+                      char *err, size_t errlen);
 
 #endif

@@ -87,6 +87,23 @@ static int best_video(AVFormatContext *fmt)
     return -1;
 }
 
+/* open_file, then the main video stream's index in *vi; without one, the
+ * file is closed again and the error says so. */
+static int open_with_video(const char *path, AVFormatContext **out, int *vi, char *err,
+                           size_t errlen)
+{
+    int ret = open_file(path, out, err, errlen);
+    if (ret < 0)
+        return ret;
+    *vi = best_video(*out);
+    if (*vi < 0) {
+        set_err(err, errlen, "%s", "no video stream");
+        avformat_close_input(out);
+        return AVERROR_STREAM_NOT_FOUND;
+    }
+    return 0;
+}
+
 static double stream_duration(const AVFormatContext *fmt, const AVStream *st)
 {
     if (st->duration != AV_NOPTS_VALUE && st->duration > 0)
@@ -148,15 +165,10 @@ int media_probe_file(const char *path, struct media_probe *out, char *err, size_
     AVFormatContext *fmt = NULL;
     memset(out, 0, sizeof(*out));
     out->creation_time = NAN;
-    int ret = open_file(path, &fmt, err, errlen);
+    int vi;
+    int ret = open_with_video(path, &fmt, &vi, err, errlen);
     if (ret < 0)
         return ret;
-    int vi = best_video(fmt);
-    if (vi < 0) {
-        set_err(err, errlen, "%s", "no video stream");
-        ret = AVERROR_STREAM_NOT_FOUND;
-        goto out;
-    }
     const AVStream *vst = fmt->streams[vi];
     out->duration = stream_duration(fmt, vst);
     if (!(out->duration > 0) || !isfinite(out->duration)) {
@@ -267,15 +279,10 @@ int media_source_probe(const char *path, bool want_keyframes, struct media_sourc
 {
     AVFormatContext *fmt = NULL;
     memset(out, 0, sizeof(*out));
-    int ret = open_file(path, &fmt, err, errlen);
+    int vi;
+    int ret = open_with_video(path, &fmt, &vi, err, errlen);
     if (ret < 0)
         return ret;
-    int vi = best_video(fmt);
-    if (vi < 0) {
-        set_err(err, errlen, "%s", "no video stream");
-        ret = AVERROR_STREAM_NOT_FOUND;
-        goto out;
-    }
     AVStream *vst = fmt->streams[vi];
     const AVCodecParameters *par = vst->codecpar;
     out->duration = stream_duration(fmt, vst);

@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "media/avlog.h"
+#include "media/segio.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -18,12 +19,6 @@
 /* Released anyway when one stream is this far ahead of a silent other one
  * (a dead audio source must not hold the video back forever). */
 #define MAX_QUEUE_SPAN 5.0
-#define MAX_CUTS 64
-
-struct qpkt {
-    AVPacket *pkt;
-    int stream;
-};
 
 struct media_tsseg {
     char *dir, *prefix;
@@ -32,16 +27,7 @@ struct media_tsseg {
     int64_t next_index;
     int64_t total_bytes;
 
-    AVCodecParameters *par[2];
-    AVRational tb[2];
-    bool have_audio;
-
-    /* interleaving queue, sorted by dts */
-    struct qpkt *q;
-    size_t qlen, qcap;
-
-    int64_t cuts[MAX_CUTS];
-    size_t ncuts;
+    struct media_segio io; /* streams, interleaving queue, cuts */
 
     /* the open segment */
     AVFormatContext *oc;
@@ -66,6 +52,7 @@ int media_tsseg_create(struct media_tsseg **out, const struct media_tsseg_cfg *c
     w->on_segment = cfg->on_segment;
     w->arg = cfg->arg;
     w->next_index = cfg->first_index;
+    w->io.max_span = MAX_QUEUE_SPAN;
     *out = w;
     return 0;
 }
@@ -74,33 +61,12 @@ int media_tsseg_set_streams(struct media_tsseg *w, const AVCodecParameters *vide
                             AVRational video_tb, const AVCodecParameters *audio,
                             AVRational audio_tb)
 {
-    for (int i = 0; i < 2; i++)
-        avcodec_parameters_free(&w->par[i]);
-    w->par[0] = avcodec_parameters_alloc();
-    if (!w->par[0] || avcodec_parameters_copy(w->par[0], video) < 0)
-        return AVERROR(ENOMEM);
-    w->tb[0] = video_tb;
-    w->have_audio = audio != NULL;
-    if (audio) {
-        w->par[1] = avcodec_parameters_alloc();
-        if (!w->par[1] || avcodec_parameters_copy(w->par[1], audio) < 0)
-            return AVERROR(ENOMEM);
-        w->tb[1] = audio_tb;
-    }
-    return 0;
+    return media_segio_set_streams(&w->io, video, video_tb, audio, audio_tb);
 }
 
 int media_tsseg_cut_at(struct media_tsseg *w, int64_t pts)
 {
-    if (w->ncuts && pts <= w->cuts[w->ncuts - 1])
-        return 0;
-    if (w->ncuts == MAX_CUTS) {
-        /* An encoder that ignores forced keyframes: cuts then happen at its
-         * own keyframes; forget the oldest request. */
-        memmove(w->cuts, w->cuts + 1, (MAX_CUTS - 1) * sizeof(w->cuts[0]));
-        w->ncuts--;
-    }
-    w->cuts[w->ncuts++] = pts;
+    media_segio_cut_at(&w->io, pts);
     return 0;
 }
 
@@ -110,25 +76,17 @@ static int open_segment(struct media_tsseg *w)
     char eb[AV_ERROR_MAX_STRING_SIZE];
     int r;
 
-    if (!w->par[0])
+    if (!w->io.par[0])
         return AVERROR(EINVAL);
     w->index = w->next_index++;
-    if (snprintf(w->path, sizeof(w->path), "%s/%s%lld.ts", w->dir, w->prefix,
-                 (long long)w->index) >= (int)sizeof(w->path) ||
-        snprintf(w->tmp, sizeof(w->tmp), "%s.tmp", w->path) >= (int)sizeof(w->tmp))
-        return AVERROR(ENAMETOOLONG);
+    if ((r = media_segio_paths(w->path, sizeof(w->path), w->tmp, sizeof(w->tmp), w->dir, w->prefix,
+                               w->index, ".ts")) < 0)
+        return r;
     if ((r = avformat_alloc_output_context2(&w->oc, NULL, "mpegts", w->tmp)) < 0)
         return r;
-    w->out_audio = w->have_audio;
-    for (int i = 0; i < (w->out_audio ? 2 : 1); i++) {
-        AVStream *st = avformat_new_stream(w->oc, NULL);
-        if (!st || (r = avcodec_parameters_copy(st->codecpar, w->par[i])) < 0) {
-            r = st ? r : AVERROR(ENOMEM);
-            goto fail;
-        }
-        st->codecpar->codec_tag = 0;
-        st->time_base = w->tb[i];
-    }
+    w->out_audio = w->io.have_audio;
+    if ((r = media_segio_add_streams(&w->io, w->oc, w->out_audio)) < 0)
+        goto fail;
     if ((r = avio_open(&w->oc->pb, w->tmp, AVIO_FLAG_WRITE)) < 0) {
         LOG_ERROR(NULL, "cannot create %s: %s", w->tmp, av_make_error_string(eb, sizeof(eb), r));
         goto fail;
@@ -171,16 +129,13 @@ static int close_segment(struct media_tsseg *w, int64_t next_first_pts)
         unlink(w->tmp);
         return r;
     }
-    if (rename(w->tmp, w->path) < 0) {
-        r = -errno;
-        unlink(w->tmp);
+    if ((r = media_segio_commit(w->tmp, w->path)) < 0)
         return r;
-    }
     struct stat sb;
     int64_t bytes = stat(w->path, &sb) == 0 ? sb.st_size : 0;
     w->total_bytes += bytes;
     int64_t end = next_first_pts != AV_NOPTS_VALUE ? next_first_pts : w->end_pts;
-    double tb = av_q2d(w->tb[0]);
+    double tb = av_q2d(w->io.tb[0]);
     struct media_tsseg_info info = {
         .index = w->index,
         .file = strrchr(w->path, '/') + 1,
@@ -194,20 +149,14 @@ static int close_segment(struct media_tsseg *w, int64_t next_first_pts)
     return 0;
 }
 
-static int write_one(struct media_tsseg *w, int stream, AVPacket *pkt)
+/* media_segio_write_fn: one packet in interleaved order. */
+static int write_one(void *arg, int stream, AVPacket *pkt)
 {
+    struct media_tsseg *w = arg;
     int r;
     if (stream == MEDIA_TSSEG_VIDEO) {
         bool key = pkt->flags & AV_PKT_FLAG_KEY;
-        bool cut = false;
-        if (key && w->ncuts && pkt->pts >= w->cuts[0]) {
-            cut = true;
-            size_t k = 0;
-            while (k < w->ncuts && w->cuts[k] <= pkt->pts)
-                k++;
-            memmove(w->cuts, w->cuts + k, (w->ncuts - k) * sizeof(w->cuts[0]));
-            w->ncuts -= k;
-        }
+        bool cut = media_segio_take_cut(&w->io, pkt);
         if (w->oc && cut) {
             if ((r = close_segment(w, pkt->pts)) < 0)
                 return r;
@@ -228,82 +177,20 @@ static int write_one(struct media_tsseg *w, int stream, AVPacket *pkt)
         return 0; /* audio before the first video frame of a segment run */
     }
     AVStream *st = w->oc->streams[stream];
-    av_packet_rescale_ts(pkt, w->tb[stream], st->time_base);
+    av_packet_rescale_ts(pkt, w->io.tb[stream], st->time_base);
     pkt->stream_index = stream;
     r = av_write_frame(w->oc, pkt);
     return r;
 }
 
-static int64_t qdts(const struct media_tsseg *w, const struct qpkt *q)
-{
-    int64_t ts = q->pkt->dts != AV_NOPTS_VALUE ? q->pkt->dts : q->pkt->pts;
-    return av_rescale_q(ts, w->tb[q->stream], (AVRational){1, 90000});
-}
-
-/* Writes queued packets in dts order while every stream has one queued (so
- * nothing earlier can still arrive), or everything when flushing. */
-static int drain_queue(struct media_tsseg *w, bool flush)
-{
-    while (w->qlen) {
-        if (!flush) {
-            bool have[2] = {false, false};
-            for (size_t i = 0; i < w->qlen; i++)
-                have[w->q[i].stream] = true;
-            bool ready = have[0] && (!w->have_audio || have[1]);
-            double span = (qdts(w, &w->q[w->qlen - 1]) - qdts(w, &w->q[0])) / 90000.0;
-            if (!ready && span < MAX_QUEUE_SPAN)
-                break;
-        }
-        struct qpkt q = w->q[0];
-        memmove(w->q, w->q + 1, (w->qlen - 1) * sizeof(*w->q));
-        w->qlen--;
-        int r = write_one(w, q.stream, q.pkt);
-        av_packet_free(&q.pkt);
-        if (r < 0)
-            return r;
-    }
-    return 0;
-}
-
 int media_tsseg_write(struct media_tsseg *w, int stream, AVPacket *pkt)
 {
-    if (stream != MEDIA_TSSEG_VIDEO && stream != MEDIA_TSSEG_AUDIO)
-        return AVERROR(EINVAL);
-    if (stream == MEDIA_TSSEG_AUDIO && !w->have_audio) {
-        av_packet_unref(pkt);
-        return 0;
-    }
-    if (pkt->pts == AV_NOPTS_VALUE && pkt->dts == AV_NOPTS_VALUE) {
-        av_packet_unref(pkt);
-        return 0;
-    }
-    if (w->qlen == w->qcap) {
-        size_t cap = w->qcap ? w->qcap * 2 : 64;
-        struct qpkt *q = realloc(w->q, cap * sizeof(*q));
-        if (!q)
-            return AVERROR(ENOMEM);
-        w->q = q;
-        w->qcap = cap;
-    }
-    AVPacket *copy = av_packet_alloc();
-    if (!copy)
-        return AVERROR(ENOMEM);
-    av_packet_move_ref(copy, pkt);
-    struct qpkt item = {copy, stream};
-    int64_t d = qdts(w, &item);
-    size_t pos = w->qlen;
-    while (pos > 0 && qdts(w, &w->q[pos - 1]) > d)
-        pos--;
-    memmove(w->q + pos + 1, w->q + pos, (w->qlen - pos) * sizeof(*w->q));
-    w->q[pos] = item;
-    w->qlen++;
-    return drain_queue(w, false);
+    return media_segio_write(&w->io, stream, pkt, write_one, w);
 }
 
 int media_tsseg_finish(struct media_tsseg *w)
 {
-    int r = drain_queue(w, true);
-    w->ncuts = 0;
+    int r = media_segio_flush(&w->io, write_one, w);
     if (w->oc) {
         int r2 = close_segment(w, AV_NOPTS_VALUE);
         if (r >= 0)
@@ -314,10 +201,7 @@ int media_tsseg_finish(struct media_tsseg *w)
 
 static void discard(struct media_tsseg *w)
 {
-    for (size_t i = 0; i < w->qlen; i++)
-        av_packet_free(&w->q[i].pkt);
-    w->qlen = 0;
-    w->ncuts = 0;
+    media_segio_discard(&w->io);
     if (w->oc) {
         avio_closep(&w->oc->pb);
         avformat_free_context(w->oc);
@@ -348,9 +232,7 @@ void media_tsseg_free(struct media_tsseg **pw)
     if (!w)
         return;
     discard(w);
-    free(w->q);
-    for (int i = 0; i < 2; i++)
-        avcodec_parameters_free(&w->par[i]);
+    media_segio_release(&w->io);
     free(w->dir);
     free(w->prefix);
     free(w);

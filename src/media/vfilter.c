@@ -2,6 +2,7 @@
 #include "media/vfilter.h"
 
 #include "media/avlog.h"
+#include "media/fgraph.h"
 #include "media/geometry.h"
 
 #include <errno.h>
@@ -80,7 +81,7 @@ int media_vfilter_create(struct media_vfilter **out, const AVFrame *first, AVRat
                          size_t errlen)
 {
     struct media_vfilter *f = NULL;
-    AVFilterInOut *inputs = NULL, *outputs = NULL;
+    enum media_fgraph_step failed = MEDIA_FGRAPH_MEMORY;
     char args[512], chain[1024];
     int r;
 
@@ -110,39 +111,20 @@ int media_vfilter_create(struct media_vfilter **out, const AVFrame *first, AVRat
         size_t l = strlen(args);
         snprintf(args + l, sizeof(args) - l, ":frame_rate=%d/%d", frame_rate.num, frame_rate.den);
     }
-    if ((r = avfilter_graph_create_filter(&f->src, avfilter_get_by_name("buffer"), "in", args, NULL,
-                                          f->graph)) < 0 ||
-        (r = avfilter_graph_create_filter(&f->sink, avfilter_get_by_name("buffersink"), "out", NULL,
-                                          NULL, f->graph)) < 0) {
-        snprintf(err, errlen, "cannot create the video filter endpoints");
-        goto fail;
-    }
-    outputs = avfilter_inout_alloc();
-    inputs = avfilter_inout_alloc();
-    if (!outputs || !inputs) {
-        r = AVERROR(ENOMEM);
-        goto fail;
-    }
-    outputs->name = av_strdup("in");
-    outputs->filter_ctx = f->src;
-    inputs->name = av_strdup("out");
-    inputs->filter_ctx = f->sink;
-    media_avlog_clear();
-    if ((r = avfilter_graph_parse_ptr(f->graph, chain, &inputs, &outputs, NULL)) < 0 ||
-        (r = avfilter_graph_config(f->graph, NULL)) < 0) {
+    if ((r = media_fgraph_build(f->graph, "buffer", args, "buffersink", chain, &f->src, &f->sink,
+                                &failed)) < 0) {
         const char *d = media_avlog_last_error();
-        snprintf(err, errlen, "cannot convert %dx%d %s video: %s", first->width, first->height,
-                 av_get_pix_fmt_name(first->format) ? av_get_pix_fmt_name(first->format) : "?",
-                 d[0] ? d : "filter graph setup failed");
+        const char *pf = av_get_pix_fmt_name(first->format);
+        if (failed == MEDIA_FGRAPH_ENDPOINTS)
+            snprintf(err, errlen, "cannot create the video filter endpoints");
+        else if (failed == MEDIA_FGRAPH_CHAIN)
+            snprintf(err, errlen, "cannot convert %dx%d %s video: %s", first->width, first->height,
+                     pf ? pf : "?", d[0] ? d : "filter graph setup failed");
         goto fail;
     }
-    avfilter_inout_free(&inputs);
-    avfilter_inout_free(&outputs);
     *out = f;
     return 0;
 fail:
-    avfilter_inout_free(&inputs);
-    avfilter_inout_free(&outputs);
     media_vfilter_free(&f);
     return r;
 }

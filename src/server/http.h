@@ -69,6 +69,8 @@ bool http_req_may_see(const struct http_request *r, const char *camera);
 
 /* Responses. Each returns 0 or -errno; exactly one per request. */
 int http_respond_json(struct http_request *r, unsigned status, const cJSON *body);
+/* Adds key: v to the object being built, or key: null when v is NULL. */
+void http_json_add_string_or_null(cJSON *o, const char *key, const char *v);
 /* {"success":false,"message":msg} */
 int http_respond_error(struct http_request *r, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

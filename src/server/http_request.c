@@ -132,6 +132,14 @@ int http_respond_json(struct http_request *r, unsigned status, const cJSON *body
     return respond_text(r, status, "application/json", text, strlen(text));
 }
 
+void http_json_add_string_or_null(cJSON *o, const char *key, const char *v)
+{
+    if (v)
+        cJSON_AddStringToObject(o, key, v);
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
 /* {"success":false,"message":msg} as a JSON response. */
 static struct MHD_Response *error_response(const char *msg)
 {

@@ -66,10 +66,7 @@ cJSON *vod_session_status_json(const struct vod_session *s, bool admin)
     cJSON_AddStringToObject(o, "playlist", playlist);
     cJSON_AddStringToObject(o, "state", vod_session_state(s));
     cJSON_AddBoolToObject(o, "active", s->w != NULL);
-    if (s->error[0])
-        cJSON_AddStringToObject(o, "error", s->error);
-    else
-        cJSON_AddNullToObject(o, "error");
+    http_json_add_string_or_null(o, "error", s->error[0] ? s->error : NULL);
     cJSON_AddBoolToObject(o, "passthrough", s->passthrough);
     cJSON_AddNumberToObject(o, "duration", s->duration);
     cJSON_AddNumberToObject(o, "segments", s->n_segments);

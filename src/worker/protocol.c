@@ -55,8 +55,8 @@ static void dispatch_line(char *line, size_t len, proto_msg_cb cb, void *arg)
         return;
     cJSON *msg = cJSON_ParseWithLength(line, len);
     if (!msg || !cJSON_IsObject(msg)) {
-        LOG_WARN(NULL, "protocol: dropping a line that is not a JSON object (%zu bytes: %.*s)",
-                 len, (int)(len < 60 ? len : 60), line);
+        LOG_WARN(NULL, "protocol: dropping a line that is not a JSON object (%zu bytes: %.*s)", len,
+                 (int)(len < 60 ? len : 60), line);
         cJSON_Delete(msg);
         return;
     }

@@ -9,7 +9,7 @@
 
 /* Outcome of worker_sandbox_apply. */
 enum worker_sandbox_state {
-    WORKER_SANDBOX_ON = 0,     /* landlock applied */
+    WORKER_SANDBOX_ON = 0,      /* landlock applied */
     WORKER_SANDBOX_UNAVAILABLE, /* the kernel has no landlock (or it is disabled): not confined */
 };
 

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "worker/protocol.h"
+#include "worker/spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,13 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
 
 /* Pending output above this means the worker stopped reading: refuse more. */
 #define OUT_MAX (4 * 1024 * 1024)
@@ -156,8 +153,8 @@ static void ladder_begin(struct worker *w)
     w->ladder = LADDER_ASKED;
     if (w->fd >= 0) {
         cJSON *stop = cJSON_CreateObject();
-        int ret = stop && cJSON_AddStringToObject(stop, "cmd", "stop") ? queue_send(w, stop)
-                                                                      : -ENOMEM;
+        int ret =
+            stop && cJSON_AddStringToObject(stop, "cmd", "stop") ? queue_send(w, stop) : -ENOMEM;
         cJSON_Delete(stop);
         if (ret < 0)
             LOG_DEBUG(w->name, "stop request not delivered (%s): going on with the ladder",
@@ -313,8 +310,7 @@ static void log_exit(const struct worker *w, int st)
                      (int)w->pid, ran);
         else if (w->signalled && (sig == SIGTERM || sig == SIGKILL))
             LOG_WARN(w->name, "worker pid %d killed by %s%s after %.1f s", (int)w->pid,
-                     sig_name(sig, sn, sizeof(sn)),
-                     w->requested ? " (stop ladder)" : "", ran);
+                     sig_name(sig, sn, sizeof(sn)), w->requested ? " (stop ladder)" : "", ran);
         else {
             g.crashes++;
             LOG_ERROR(w->name, "worker pid %d crashed: killed by %s%s after %.1f s", (int)w->pid,
@@ -436,120 +432,12 @@ int supervisor_init(struct loop *loop, const char *self_exe, const char *log_lev
     return 0;
 }
 
-/* Builds the worker's environment: ours with HLSD_PARENT_PID replaced. */
-static char **build_env(pid_t parent, char *pidvar, size_t pidvar_len)
-{
-    size_t n = 0;
-    while (environ && environ[n])
-        n++;
-    char **env = calloc(n + 2, sizeof(*env));
-    if (!env)
-        return NULL;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "HLSD_PARENT_PID=", 16) != 0)
-            env[k++] = environ[i];
-    snprintf(pidvar, pidvar_len, "HLSD_PARENT_PID=%d", (int)parent);
-    env[k++] = pidvar;
-    env[k] = NULL;
-    return env;
-}
-
-/* Reports a failed step through the exec-status pipe and exits. Child side:
- * async-signal-safe calls only. */
-static _Noreturn void child_fail(int status_fd, int err)
-{
-    ssize_t n = write(status_fd, &err, sizeof(err));
-    (void)n;
-    _exit(127);
-}
-
-/* Runs between fork and exec in the child. */
-static _Noreturn void child_exec(int sock, int status_fd, pid_t parent,
-                                 const struct worker_spawn_opts *o, char *const argv[],
-                                 char *const envp[])
-{
-    /* Own process group: a terminal's ^C reaches the daemon only, which then
-     * stops workers with the ladder (so live playlists get their ENDLIST).
-     * The death signal covers the daemon dying. */
-    setpgid(0, 0);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-        child_fail(status_fd, errno);
-    /* The daemon may have died between fork and prctl. */
-    if (getppid() != parent)
-        _exit(127);
-
-    if (sock == PROTO_WORKER_FD) {
-        if (fcntl(sock, F_SETFD, 0) < 0)
-            child_fail(status_fd, errno);
-    } else {
-        /* status_fd may sit on fd 3: move it out of the way first. */
-        if (status_fd == PROTO_WORKER_FD) {
-            int moved = fcntl(status_fd, F_DUPFD_CLOEXEC, PROTO_WORKER_FD + 1);
-            if (moved < 0)
-                _exit(127);
-            status_fd = moved;
-        }
-        if (dup2(sock, PROTO_WORKER_FD) < 0) /* dup2 clears FD_CLOEXEC */
-            child_fail(status_fd, errno);
-    }
-    /* Descriptors the daemon forgot to mark close-on-exec (library sockets)
-     * must not leak into workers. Best effort: older kernels lack it. */
-    close_range(PROTO_WORKER_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC);
-    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (devnull >= 0 && devnull != STDIN_FILENO)
-        dup2(devnull, STDIN_FILENO);
-    /* The worker never writes to stdout: anything that does lands in the log. */
-    dup2(STDERR_FILENO, STDOUT_FILENO);
-
-    if (o->nice > 0) {
-        errno = 0;
-        if (nice(o->nice) == -1 && errno != 0)
-            child_fail(status_fd, errno);
-    }
-    if (o->memory_mb > 0) {
-        struct rlimit rl;
-        rl.rlim_cur = rl.rlim_max = (rlim_t)o->memory_mb * 1024 * 1024;
-        if (setrlimit(RLIMIT_DATA, &rl) < 0)
-            child_fail(status_fd, errno);
-    }
-    if (o->cpu_seconds > 0) {
-        /* SIGXCPU at the soft limit (a crash report), SIGKILL a little later. */
-        struct rlimit rl = {.rlim_cur = (rlim_t)o->cpu_seconds,
-                            .rlim_max = (rlim_t)o->cpu_seconds + 5};
-        if (setrlimit(RLIMIT_CPU, &rl) < 0)
-            child_fail(status_fd, errno);
-    }
-
-    /* The daemon blocks SIGINT/SIGTERM/SIGCHLD for its signalfd and ignores
-     * SIGPIPE; a blocked mask and ignored dispositions survive execve, and a
-     * worker that cannot receive SIGTERM would break the ladder. */
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof(dfl));
-    dfl.sa_handler = SIG_DFL;
-    sigemptyset(&dfl.sa_mask);
-    for (int s = 1; s < NSIG; s++)
-        if (s != SIGKILL && s != SIGSTOP)
-            sigaction(s, &dfl, NULL);
-    /* Background process group (see setpgid): writing logs to a terminal with
-     * `stty tostop` would otherwise stop the worker. */
-    signal(SIGTTOU, SIG_IGN);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-
-    execve(argv[0], argv, envp);
-    child_fail(status_fd, errno);
-}
-
-int worker_spawn(const struct worker_spawn_opts *opts, const struct worker_callbacks *cb,
-                 void *arg, struct worker **out)
+int worker_spawn(const struct worker_spawn_opts *opts, const struct worker_callbacks *cb, void *arg,
+                 struct worker **out)
 {
     struct worker *w = NULL;
-    char **env = NULL;
-    int sv[2] = {-1, -1};
-    int status_pipe[2] = {-1, -1};
-    char pidvar[48];
+    pid_t pid = -1;
+    int fd = -1;
     int ret;
 
     if (!g.loop || !g.self_exe)
@@ -584,56 +472,11 @@ int worker_spawn(const struct worker_spawn_opts *opts, const struct worker_callb
     w->term_seconds = opts->term_seconds > 0 ? opts->term_seconds : 2.0;
 
     char *argv[] = {g.self_exe, "worker", "--log-level", g.log_level, NULL};
-    pid_t parent = getpid();
-    env = build_env(parent, pidvar, sizeof(pidvar));
-    if (!env) {
-        ret = -ENOMEM;
-        goto fail;
-    }
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
-        pipe2(status_pipe, O_CLOEXEC) < 0) {
-        ret = -errno;
-        goto fail;
-    }
-
-    pid_t pid = fork();
-    if (pid < 0) {
-        ret = -errno;
-        goto fail;
-    }
-    if (pid == 0) {
-        close(sv[0]);
-        close(status_pipe[0]);
-        child_exec(sv[1], status_pipe[1], parent, &o, argv, env);
-    }
-    w->pid = pid;
     w->started_at = util_now_mono();
-    close(sv[1]);
-    sv[1] = -1;
-    close(status_pipe[1]);
-    status_pipe[1] = -1;
-
-    /* EOF means execve succeeded (the pipe is close-on-exec); an int is the
-     * errno of the step that failed. Only the few steps before exec run here. */
-    int child_err = 0;
-    ssize_t n;
-    do
-        n = read(status_pipe[0], &child_err, sizeof(child_err));
-    while (n < 0 && errno == EINTR);
-    close(status_pipe[0]);
-    status_pipe[0] = -1;
-    if (n > 0) {
-        int st;
-        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-            ;
-        w->pid = -1;
-        ret = child_err > 0 ? -child_err : -ECHILD;
-        LOG_ERROR(w->name, "cannot start worker %s: %s", g.self_exe, strerror(-ret));
+    if ((ret = spawn_worker_process(w->name, &o, argv, &pid, &fd)) < 0)
         goto fail;
-    }
-
-    w->fd = sv[0];
-    sv[0] = -1;
+    w->pid = pid;
+    w->fd = fd;
     w->next = g.workers;
     g.workers = w;
     arm_poll_timer();
@@ -645,27 +488,15 @@ int worker_spawn(const struct worker_spawn_opts *opts, const struct worker_callb
         if (ret == 0)
             ret = -errno;
         /* The process exists: it is killed and reaped later, without callbacks. */
-        LOG_ERROR(w->name, "worker pid %d: cannot hand over the job: %s", (int)pid,
-                  strerror(-ret));
+        LOG_ERROR(w->name, "worker pid %d: cannot hand over the job: %s", (int)pid, strerror(-ret));
         worker_free(&w);
-        free(env);
         return ret;
     }
     LOG_INFO(w->name, "worker started (pid %d)", (int)pid);
-    free(env);
     *out = w;
     return 0;
 
 fail:
-    if (sv[0] >= 0)
-        close(sv[0]);
-    if (sv[1] >= 0)
-        close(sv[1]);
-    if (status_pipe[0] >= 0)
-        close(status_pipe[0]);
-    if (status_pipe[1] >= 0)
-        close(status_pipe[1]);
-    free(env);
     if (w) {
         free(w->name);
         free(w);

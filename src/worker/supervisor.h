@@ -34,13 +34,13 @@ struct worker_callbacks {
 };
 
 struct worker_spawn_opts {
-    const char *name;     /* log prefix, e.g. "port 0" or "vod 3fa2…" */
-    const cJSON *job;     /* sent as the first line; copied */
-    int nice;             /* added niceness (0 = none) */
-    long memory_mb;       /* RLIMIT_DATA; 0 = unlimited */
-    long cpu_seconds;     /* RLIMIT_CPU; 0 = unlimited */
-    double ask_seconds;   /* stop ladder: wait after asking (default 3) */
-    double term_seconds;  /* wait after SIGTERM (default 2) */
+    const char *name;    /* log prefix, e.g. "port 0" or "vod 3fa2…" */
+    const cJSON *job;    /* sent as the first line; copied */
+    int nice;            /* added niceness (0 = none) */
+    long memory_mb;      /* RLIMIT_DATA; 0 = unlimited */
+    long cpu_seconds;    /* RLIMIT_CPU; 0 = unlimited */
+    double ask_seconds;  /* stop ladder: wait after asking (default 3) */
+    double term_seconds; /* wait after SIGTERM (default 2) */
 };
 
 /* Called once at daemon start. self_exe is the path to re-exec (usually
@@ -50,8 +50,8 @@ int supervisor_init(struct loop *loop, const char *self_exe, const char *log_lev
 
 /* Spawns a worker. *out is owned by the caller (free with worker_free after
  * on_exit). Returns 0 or -errno. */
-int worker_spawn(const struct worker_spawn_opts *opts, const struct worker_callbacks *cb,
-                 void *arg, struct worker **out);
+int worker_spawn(const struct worker_spawn_opts *opts, const struct worker_callbacks *cb, void *arg,
+                 struct worker **out);
 
 /* Sends a control message (copied onto the wire). 0 or -errno (-EPIPE when gone). */
 int worker_send(struct worker *w, const cJSON *msg);

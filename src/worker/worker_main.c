@@ -261,8 +261,8 @@ static void run_write_ops(const cJSON *job, const struct media_ctl *ctl)
  *                    (see run_write_ops), then ends.
  * Every test job emits {"type":"started","pid":P} first and gives up after
  * TEST_JOB_MAX_SECONDS. */
-static int run_test_job(const char *kind, const cJSON *job, const struct media_ctl *ctl,
-                        char *err, size_t errlen)
+static int run_test_job(const char *kind, const cJSON *job, const struct media_ctl *ctl, char *err,
+                        size_t errlen)
 {
     enum { SLEEP, IGNORE_STOP, IGNORE_TERM, CRASH, WRITE } k;
     if (strcmp(kind, "test-sleep") == 0)
@@ -379,8 +379,8 @@ static void confine_writes(const char *out_dir)
     else if (st == WORKER_SANDBOX_UNAVAILABLE)
         LOG_DEBUG(NULL, "landlock not available in this kernel: writes not confined");
     else
-        LOG_DEBUG(NULL, "writes confined to %s (landlock ABI %d)",
-                  out_dir ? out_dir : "(nothing)", abi);
+        LOG_DEBUG(NULL, "writes confined to %s (landlock ABI %d)", out_dir ? out_dir : "(nothing)",
+                  abi);
 }
 
 static int read_job(void)
@@ -475,7 +475,9 @@ int worker_main(int argc, char **argv)
     }
     if (ret < 0) {
         LOG_ERROR(NULL, "no job from the daemon: %s",
-                  ret == -ETIMEDOUT ? "timed out" : ret == -EPIPE ? "channel closed" : strerror(-ret));
+                  ret == -ETIMEDOUT ? "timed out"
+                  : ret == -EPIPE   ? "channel closed"
+                                    : strerror(-ret));
         goto out;
     }
 

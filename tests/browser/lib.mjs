@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
 
 export const sha256 = (s) => createHash('sha256').update(s).digest('hex');
 
@@ -176,4 +177,81 @@ export async function launchChromium(chromium) {
       await killGroup(pid, 3000, 'chromium');
     },
   };
+}
+
+// The command line of a test script: --hlsd, --work (default defaultWork) and
+// -k FILTER (only the tests whose name contains it).
+export function testOptions(defaultWork) {
+  const { values } = parseArgs({
+    options: {
+      hlsd: { type: 'string', default: 'build/hlsd' },
+      work: { type: 'string', default: defaultWork },
+      k: { type: 'string', default: '' },
+    },
+  });
+  return values;
+}
+
+// dir, empty (what an earlier run left there is removed).
+export function freshDir(dir) {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+// Runs the tests ({name, fn}) whose name contains filter, one after the
+// other, logging PASS/FAIL lines and, last, "integration: N passed, N failed"
+// (read by tests/run-all.sh); then exits, 1 when anything failed. Hooks:
+// setup() starts what the tests share; run(tc, t) runs one test, t being a
+// fresh object for its state; onFail(tc, t) (optional) runs after its FAIL
+// line; afterEach(tc, t) (optional) after every test; shared() returns
+// { daemon, chrome } as they are now: the daemon's log tail goes with every
+// failure, and both are stopped at the end or on SIGINT/SIGTERM.
+export async function runTests(tests, filter, { setup, run, onFail, afterEach, shared }) {
+  const stop = async () => {
+    const { daemon, chrome } = shared();
+    if (chrome) await chrome.close();
+    if (daemon) await daemon.stop();
+  };
+  const logTail = () => {
+    const { daemon } = shared();
+    if (daemon) log(`#   hlsd log tail:\n${daemon.logTail(3000).replace(/^/gm, '#   | ')}`);
+  };
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.once(sig, async () => {
+      log(`# ${sig}: stopping Chromium and hlsd`);
+      await stop();
+      process.exit(130);
+    });
+  }
+  let passed = 0, failed = 0;
+  const selected = tests.filter((x) => !filter || x.name.includes(filter));
+  try {
+    await setup();
+    for (const tc of selected) {
+      const t = {};
+      const t0 = Date.now();
+      const took = () => ((Date.now() - t0) / 1000).toFixed(1);
+      try {
+        await run(tc, t);
+        passed += 1;
+        log(`PASS ${tc.name} (${took()} s)`);
+      } catch (e) {
+        failed += 1;
+        log(`FAIL ${tc.name} (${took()} s): ${e.stack || e}`);
+        if (onFail) await onFail(tc, t);
+        logTail();
+      } finally {
+        if (afterEach) await afterEach(tc, t);
+      }
+    }
+  } catch (e) {
+    failed += 1;
+    log(`FAIL setup: ${e.stack || e}`);
+    logTail();
+  } finally {
+    await stop();
+  }
+  log(`integration: ${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
 }

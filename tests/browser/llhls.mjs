@@ -6,22 +6,14 @@
 // bench/latency.sh, not here (no timing assertions on a shared machine).
 //   node tests/browser/llhls.mjs --hlsd build/hlsd --work build/browser-llhls [-k FILTER]
 // The last line is "integration: N passed, N failed" (read by tests/run-all.sh).
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
-import { Abort, Daemon, launchChromium, log, waitFor } from './lib.mjs';
+import { Abort, Daemon, freshDir, launchChromium, log, runTests, testOptions, waitFor } from './lib.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const HLSJS = path.join(ROOT, 'node_modules/hls.js/dist/hls.min.js');
-const { values: opt } = parseArgs({
-  options: {
-    hlsd: { type: 'string', default: 'build/hlsd' },
-    work: { type: 'string', default: 'build/browser-llhls' },
-    k: { type: 'string', default: '' },
-  },
-});
+const opt = testOptions('build/browser-llhls');
 const WORK = path.resolve(opt.work);
 
 const CONFIG = `# written by tests/browser/llhls.mjs
@@ -107,43 +99,19 @@ test('plain_mode_plays_whole_segments', async ({ browser, daemon }) => {
   }
 });
 
-async function main() {
-  let passed = 0, failed = 0, daemon = null, chrome = null;
-  const stop = async () => {
-    if (chrome) await chrome.close();
-    if (daemon) await daemon.stop();
-  };
-  for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, async () => { await stop(); process.exit(130); });
-  try {
-    const dir = path.join(WORK, 'run');
-    fs.rmSync(dir, { recursive: true, force: true });
-    fs.mkdirSync(dir, { recursive: true });
-    daemon = new Daemon({ hlsd: opt.hlsd, dir, config: CONFIG });
-    await daemon.start();
-    const r = await daemon.api('POST', '/api/ports/0/preview');
-    if (r.status !== 200) throw new Error(`POST preview: ${r.status} ${r.text}`);
-    chrome = await launchChromium(chromium);
-    for (const tc of tests.filter((x) => !opt.k || x.name.includes(opt.k))) {
-      const t0 = Date.now();
-      try {
-        await tc.fn({ browser: chrome.browser, daemon });
-        passed += 1;
-        log(`PASS ${tc.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-      } catch (e) {
-        failed += 1;
-        log(`FAIL ${tc.name} (${((Date.now() - t0) / 1000).toFixed(1)} s): ${e.stack || e}`);
-        log(`#   hlsd log tail:\n${daemon.logTail(3000).replace(/^/gm, '#   | ')}`);
-      }
-    }
-  } catch (e) {
-    failed += 1;
-    log(`FAIL setup: ${e.stack || e}`);
-    if (daemon) log(`#   hlsd log tail:\n${daemon.logTail(3000).replace(/^/gm, '#   | ')}`);
-  } finally {
-    await stop();
-  }
-  log(`integration: ${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
+let daemon = null;
+let chrome = null;
+
+async function setup() {
+  daemon = new Daemon({ hlsd: opt.hlsd, dir: freshDir(path.join(WORK, 'run')), config: CONFIG });
+  await daemon.start();
+  const r = await daemon.api('POST', '/api/ports/0/preview');
+  if (r.status !== 200) throw new Error(`POST preview: ${r.status} ${r.text}`);
+  chrome = await launchChromium(chromium);
 }
 
-await main();
+await runTests(tests, opt.k, {
+  setup,
+  run: (tc) => tc.fn({ browser: chrome.browser, daemon }),
+  shared: () => ({ daemon, chrome }),
+});

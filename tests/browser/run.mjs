@@ -6,17 +6,11 @@
 // "integration: N passed, N failed" (read by tests/run-all.sh).
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { Abort, Daemon, launchChromium, log, makeMedia, sha256, waitFor } from './lib.mjs';
+import {
+  Abort, Daemon, freshDir, launchChromium, log, makeMedia, runTests, sha256, testOptions, waitFor,
+} from './lib.mjs';
 
-const { values: opt } = parseArgs({
-  options: {
-    hlsd: { type: 'string', default: 'build/hlsd' },
-    work: { type: 'string', default: 'build/browser' },
-    k: { type: 'string', default: '' },
-  },
-});
-
+const opt = testOptions('build/browser');
 const WORK = path.resolve(opt.work);
 const ADMIN_TOKEN = 'browser-admin-token-0123456789';
 const VIEWER_TOKEN = 'browser-viewer-token-9876543210';
@@ -385,10 +379,7 @@ async function setup() {
     '-f', 'lavfi', '-i', 'sine=frequency=880:sample_rate=48000:duration=6',
     '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', '25',
     '-c:a', 'aac', '-b:a', '64k', '-shortest']);
-  const dir = path.join(WORK, 'run');
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(dir, { recursive: true });
-  daemon = new Daemon({ hlsd: opt.hlsd, dir, config: config() });
+  daemon = new Daemon({ hlsd: opt.hlsd, dir: freshDir(path.join(WORK, 'run')), config: config() });
   daemon.addRecording(h265, 'cam1', REC_START);
   daemon.addRecording(h264, 'cam2', PASS_START);
   await daemon.start();
@@ -396,52 +387,23 @@ async function setup() {
   chrome = await launchChromium(chromium);
 }
 
-async function main() {
-  let passed = 0, failed = 0;
-  const selected = tests.filter((x) => !opt.k || x.name.includes(opt.k));
-  try {
-    await setup();
-    for (const tc of selected) {
-      const t = { contexts: [], pageErrors: [] };
-      const t0 = Date.now();
-      try {
-        await tc.fn(t);
-        if (t.pageErrors.length) throw new Error(`uncaught errors in the page: ${t.pageErrors.join(' | ')}`);
-        passed += 1;
-        log(`PASS ${tc.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-      } catch (e) {
-        failed += 1;
-        log(`FAIL ${tc.name} (${((Date.now() - t0) / 1000).toFixed(1)} s): ${e.stack || e}`);
-        for (const ctx of t.contexts) {
-          for (const pg of ctx.pages()) {
-            try { await shot(pg, `FAIL-${tc.name}.png`); } catch { /* page gone */ }
-          }
-        }
-        log(`#   hlsd log tail:\n${daemon.logTail(3000).replace(/^/gm, '#   | ')}`);
-      } finally {
-        for (const ctx of t.contexts) await ctx.close().catch(() => {});
+await runTests(tests, opt.k, {
+  setup,
+  run: async (tc, t) => {
+    t.contexts = [];
+    t.pageErrors = [];
+    await tc.fn(t);
+    if (t.pageErrors.length) throw new Error(`uncaught errors in the page: ${t.pageErrors.join(' | ')}`);
+  },
+  onFail: async (tc, t) => {
+    for (const ctx of t.contexts) {
+      for (const pg of ctx.pages()) {
+        try { await shot(pg, `FAIL-${tc.name}.png`); } catch { /* page gone */ }
       }
     }
-  } catch (e) {
-    failed += 1;
-    log(`FAIL setup: ${e.stack || e}`);
-    if (daemon) log(`#   hlsd log tail:\n${daemon.logTail(3000).replace(/^/gm, '#   | ')}`);
-  } finally {
-    if (chrome) await chrome.close();
-    if (daemon) await daemon.stop();
-  }
-  log(`integration: ${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
-}
-
-// Interrupted: still take the daemon and Chromium down.
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.once(sig, async () => {
-    log(`# ${sig}: stopping Chromium and hlsd`);
-    if (chrome) await chrome.close();
-    if (daemon) await daemon.stop();
-    process.exit(130);
-  });
-}
-
-await main();
+  },
+  afterEach: async (tc, t) => {
+    for (const ctx of t.contexts) await ctx.close().catch(() => {});
+  },
+  shared: () => ({ daemon, chrome }),
+});

@@ -376,3 +376,46 @@ def clip_rec_h264(seconds=6):
         "-f", "lavfi", "-i", f"sine=frequency=660:sample_rate=48000:duration={seconds}",
         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "25",
         "-c:a", "aac", "-b:a", "64k", "-shortest"])
+
+
+def start_worker(env, log_level, stdout, stderr, with_fd3=True):
+    """`hlsd worker` with the other end of a socketpair as its fd 3 (the test
+    plays the daemon, docs/WORKER-PROTOCOL.md). Returns (Popen, our socket)."""
+    sock, child = socket.socketpair()
+    cfd = child.fileno()
+
+    def give_fd3():
+        os.dup2(cfd, 3, inheritable=True)
+
+    proc = subprocess.Popen([HLSD, "worker", "--log-level", log_level],
+                            stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, env=env,
+                            close_fds=False, preexec_fn=give_fd3 if with_fd3 else None)
+    child.close()
+    return proc, sock
+
+
+class JsonLines:
+    """Reads newline-delimited JSON (a worker's events) from a socket."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def read(self, timeout, context=lambda: ""):
+        """The next value, or None at EOF; AssertionError after timeout
+        seconds, its message ending with context()."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no event within {timeout}s{context()}")
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)

@@ -5,8 +5,6 @@ stopping or detecting a stall on an input that never delivers. The daemon's
 preview API is covered by test_live.py."""
 import json
 import os
-import socket
-import subprocess
 import time
 
 import harness
@@ -14,39 +12,21 @@ import harness
 
 class LiveWorker:
     def __init__(self, job):
-        self.sock, child = socket.socketpair()
         self.dir = job["out_dir"]
         self.log_path = os.path.join(self.dir, "..", os.path.basename(self.dir) + "-worker.log")
         self.log = open(self.log_path, "wb")
         env = dict(os.environ, HLSD_PARENT_PID=str(os.getpid()))
-        cfd = child.fileno()
-        self.proc = subprocess.Popen([harness.HLSD, "worker", "--log-level", "info"],
-                                     stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
-                                     env=env, close_fds=False,
-                                     preexec_fn=lambda: os.dup2(cfd, 3, inheritable=True))
-        child.close()
-        self.buf = b""
+        self.proc, self.sock = harness.start_worker(env, "info", self.log, self.log)
+        self.lines = harness.JsonLines(self.sock)
         self.events = []
         self.t0 = time.monotonic()
         self.sock.sendall((json.dumps(job) + "\n").encode())
 
     def next_event(self, timeout):
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"no event within {timeout}s; last: {self.events[-4:]}; "
-                                     f"log: {self.log_text()[-1500:]}")
-            self.sock.settimeout(left)
-            try:
-                chunk = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            if not chunk:
-                return None
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        ev = json.loads(line)
+        ev = self.lines.read(timeout, lambda: f"; last: {self.events[-4:]}; "
+                                              f"log: {self.log_text()[-1500:]}")
+        if ev is None:
+            return None
         ev["_t"] = time.monotonic() - self.t0
         self.events.append(ev)
         return ev

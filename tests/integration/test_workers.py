@@ -17,24 +17,15 @@ class Worker:
     """`hlsd worker` with our end of a socketpair; its end is its fd 3."""
 
     def __init__(self, parent_pid=None, test_jobs=True, extra_env=None, with_fd3=True):
-        self.sock, child = socket.socketpair()
         env = dict(os.environ)
         env.pop("HLSD_TEST_JOBS", None)
         if test_jobs:
             env["HLSD_TEST_JOBS"] = "1"
         env["HLSD_PARENT_PID"] = str(os.getpid() if parent_pid is None else parent_pid)
         env.update(extra_env or {})
-        cfd = child.fileno()
-
-        def give_fd3():
-            os.dup2(cfd, 3, inheritable=True)
-
-        self.proc = subprocess.Popen(
-            [harness.HLSD, "worker", "--log-level", "debug"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=env, close_fds=False, preexec_fn=give_fd3 if with_fd3 else None)
-        child.close()
-        self.buf = b""
+        self.proc, self.sock = harness.start_worker(env, "debug", subprocess.PIPE,
+                                                    subprocess.PIPE, with_fd3)
+        self.lines = harness.JsonLines(self.sock)
         self.events = []
 
     def send(self, obj):
@@ -44,22 +35,10 @@ class Worker:
         self.sock.sendall(data)
 
     def next_event(self, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"no event within {timeout}s (got {self.events[-5:]})")
-            self.sock.settimeout(left)
-            try:
-                chunk = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            if not chunk:
-                return None
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        ev = json.loads(line)
-        assert isinstance(ev, dict), line
+        ev = self.lines.read(timeout, lambda: f" (got {self.events[-5:]})")
+        if ev is None:
+            return None
+        assert isinstance(ev, dict), ev
         self.events.append(ev)
         return ev
 
