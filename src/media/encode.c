@@ -163,6 +163,9 @@ static int try_open(struct media_venc *e, const AVCodec *codec,
     c->field_order = AV_FIELD_PROGRESSIVE;
     c->gop_size = (int)ceil(fmax(gop_seconds, 0.5) * fps);
     c->keyint_min = 1;
+    /* libavcodec's default is one thread, and libx264 takes its thread count
+     * from here: 0 = one per core, as the ffmpeg CLI sets ("threads auto"). */
+    c->thread_count = 0;
     c->level = 41;
     c->profile = FF_PROFILE_H264_HIGH;
     if (s->bitrate > 0) {
