@@ -15,6 +15,7 @@ struct fd_watch {
     int fd;
     loop_fd_cb cb;
     void *arg;
+    bool dead; /* removed: skipped by the dispatch, freed after the batch */
     struct fd_watch *next;
 };
 
@@ -36,6 +37,7 @@ struct loop {
     int sigfd;
     sigset_t sigmask;
     struct fd_watch *watches;
+    struct fd_watch *graveyard; /* removed watches, freed after each batch */
     struct loop_timer *timers; /* sorted by `when` */
     struct sig_watch sigs[16];
     int nsigs;
@@ -44,6 +46,15 @@ struct loop {
     void *hook_arg;
     bool stop;
 };
+
+static void free_graveyard(struct loop *l)
+{
+    while (l->graveyard) {
+        struct fd_watch *w = l->graveyard;
+        l->graveyard = w->next;
+        free(w);
+    }
+}
 
 int loop_new(struct loop **out)
 {
@@ -72,6 +83,7 @@ void loop_free(struct loop **lp)
         l->watches = w->next;
         free(w);
     }
+    free_graveyard(l);
     while (l->timers) {
         struct loop_timer *t = l->timers;
         l->timers = t->next;
@@ -127,10 +139,12 @@ int loop_del_fd(struct loop *l, int fd)
         if (w->fd != fd)
             continue;
         epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
-        /* Events of the current batch may still point at w: the dispatch
-         * loop checks each against the live list before calling it. */
+        /* Events of the current batch may still point at w: keep it (dead)
+         * until the batch is over, so its address cannot be reused meanwhile. */
         *pp = w->next;
-        free(w);
+        w->dead = true;
+        w->next = l->graveyard;
+        l->graveyard = w;
         return 0;
     }
     return -ENOENT;
@@ -246,16 +260,11 @@ int loop_run_once(struct loop *l, int timeout_ms)
         return -errno;
     for (int i = 0; i < n; i++) {
         struct fd_watch *w = evs[i].data.ptr;
-        /* A callback may have removed a later watch of this batch: check it is still live. */
-        bool live = false;
-        for (struct fd_watch *x = l->watches; x; x = x->next)
-            if (x == w) {
-                live = true;
-                break;
-            }
-        if (live && w->cb)
+        /* A callback may have removed a later watch of this batch. */
+        if (!w->dead)
             w->cb(w->arg, w->fd, evs[i].events);
     }
+    free_graveyard(l);
     run_due_timers(l);
     if (l->check)
         l->check(l->hook_arg);
