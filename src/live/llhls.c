@@ -57,86 +57,56 @@ static bool satisfied(const struct live_ll *ll, long long msn, long part)
     return false;
 }
 
-static void remove_waiter(struct live_port *p, struct http_request *req)
+static void answer(struct live_port *p, const struct http_waiter *w)
 {
-    struct live_ll *ll = &p->ll;
-    for (size_t i = 0; i < ll->n_waiters; i++) {
-        if (ll->waiters[i].req == req) {
-            ll->waiters[i] = ll->waiters[--ll->n_waiters];
-            return;
-        }
-    }
-}
-
-static void answer(struct live_port *p, const struct live_ll_waiter *w)
-{
-    if (w->part_file)
-        http_respond_file(w->req, p->m->hls_dir, w->file);
+    if (w->flags & LIVE_LL_PART_FILE)
+        http_respond_file(w->req, p->m->hls_dir, w->name);
     else
         http_respond_file(w->req, p->m->hls_dir, p->playlist);
 }
 
-static void waiter_timeout(void *arg, struct http_request *req)
+static void waiter_timeout(void *arg, struct http_waiter *w)
 {
-    struct live_port *p = arg;
-    struct live_ll *ll = &p->ll;
-    for (size_t i = 0; i < ll->n_waiters; i++) {
-        if (ll->waiters[i].req != req)
-            continue;
-        struct live_ll_waiter w = ll->waiters[i];
-        ll->waiters[i] = ll->waiters[--ll->n_waiters];
-        /* The spec suggests 503 here, but a player then counts an error for
-         * every reload while an input reconnects (hls.js gives up after a
-         * few); the playlist as it is makes it simply ask again. A hinted
-         * part that never came (the segment was cut short) does not exist. */
-        if (w.part_file)
-            http_respond_error(req, 404, "part %s was not written", w.file);
-        else
-            answer(p, &w);
-        return;
-    }
+    /* The spec suggests 503 here, but a player then counts an error for
+     * every reload while an input reconnects (hls.js gives up after a
+     * few); the playlist as it is makes it simply ask again. A hinted
+     * part that never came (the segment was cut short) does not exist. */
+    if (w->flags & LIVE_LL_PART_FILE)
+        http_respond_error(w->req, 404, "part %s was not written", w->name);
+    else
+        answer(arg, w);
 }
 
-static void waiter_abort(void *arg, struct http_request *req)
+void live_ll_init(struct live_port *p)
 {
-    remove_waiter(arg, req);
+    http_wait_init(&p->ll.waiters, waiter_timeout, p);
 }
 
-static int hold(struct live_port *p, const struct live_ll_waiter *w)
+static int hold(struct live_port *p, struct http_request *req, const struct http_waiter *w)
 {
-    struct live_ll *ll = &p->ll;
-    if (ll->n_waiters == ll->cap_waiters) {
-        size_t cap = ll->cap_waiters ? ll->cap_waiters * 2 : 8;
-        struct live_ll_waiter *n = realloc(ll->waiters, cap * sizeof(*n));
-        if (!n)
-            return -ENOMEM;
-        ll->waiters = n;
-        ll->cap_waiters = cap;
-    }
-    int r = http_suspend(w->req, hold_seconds(p), waiter_timeout, waiter_abort, p);
-    if (r < 0)
-        return r;
-    ll->waiters[ll->n_waiters++] = *w;
-    return 0;
+    return http_wait_add(&p->ll.waiters, req, hold_seconds(p), w);
+}
+
+struct wake_ctx {
+    struct live_port *p;
+    const char *new_part;
+};
+
+static bool try_answer(void *arg, struct http_waiter *w)
+{
+    const struct wake_ctx *c = arg;
+    bool ok = (w->flags & LIVE_LL_PART_FILE) ? (c->new_part && strcmp(w->name, c->new_part) == 0)
+                                             : satisfied(&c->p->ll, w->key, w->sub);
+    if (ok)
+        answer(c->p, w);
+    return ok;
 }
 
 /* Answers the held requests the latest event satisfies. */
 static void wake(struct live_port *p, const char *new_part)
 {
-    struct live_ll *ll = &p->ll;
-    size_t i = 0;
-    while (i < ll->n_waiters) {
-        struct live_ll_waiter w = ll->waiters[i];
-        bool ok = w.part_file ? (new_part && strcmp(w.file, new_part) == 0)
-                              : satisfied(ll, w.msn, w.part);
-        if (!ok) {
-            i++;
-            continue;
-        }
-        /* Remove first: answering must not see a half-edited array. */
-        ll->waiters[i] = ll->waiters[--ll->n_waiters];
-        answer(p, &w);
-    }
+    struct wake_ctx c = {p, new_part};
+    http_wait_wake_if(&p->ll.waiters, try_answer, &c);
 }
 
 static double num(const cJSON *msg, const char *key, double dflt)
@@ -238,8 +208,8 @@ int live_ll_playlist_request(struct live_port *p, struct http_request *req)
     }
     if (satisfied(ll, msn, (long)part))
         return 0;
-    struct live_ll_waiter w = {.req = req, .part_file = false, .msn = msn, .part = (long)part};
-    int r = hold(p, &w);
+    struct http_waiter w = {.key = msn, .sub = (long)part};
+    int r = hold(p, req, &w);
     if (r < 0) {
         LOG_WARN(p->log_name, "cannot hold a playlist request: %s", strerror(-r));
         return 0;
@@ -257,9 +227,9 @@ int live_ll_part_request(struct live_port *p, struct http_request *req, const ch
         return 0;
     if (util_fmt(path, sizeof(path), "%s/%s", p->m->hls_dir, name) < 0 || access(path, F_OK) == 0)
         return 0;
-    struct live_ll_waiter w = {.req = req, .part_file = true, .msn = -1, .part = -1};
-    snprintf(w.file, sizeof(w.file), "%s", name);
-    int r = hold(p, &w);
+    struct http_waiter w = {.key = -1, .sub = -1, .flags = LIVE_LL_PART_FILE};
+    snprintf(w.name, sizeof(w.name), "%s", name);
+    int r = hold(p, req, &w);
     if (r < 0) {
         LOG_WARN(p->log_name, "cannot hold a part request: %s", strerror(-r));
         return 0;
@@ -267,22 +237,26 @@ int live_ll_part_request(struct live_port *p, struct http_request *req, const ch
     return 1;
 }
 
+struct answer_ctx {
+    struct live_port *p;
+    unsigned status;
+    const char *msg;
+};
+
+static void answer_final(void *arg, struct http_waiter *w)
+{
+    const struct answer_ctx *c = arg;
+    if (c->status)
+        http_respond_error(w->req, c->status, "port %d: %s", c->p->cfg->index, c->msg);
+    else if (w->flags & LIVE_LL_PART_FILE)
+        http_respond_error(w->req, 404, "part %s was not written", w->name);
+    else
+        answer(c->p, w);
+}
+
 void live_ll_answer_all(struct live_port *p, unsigned status, const char *msg)
 {
-    struct live_ll *ll = &p->ll;
-    struct live_ll_waiter *list = ll->waiters;
-    size_t n = ll->n_waiters;
-    /* Take the list first: answering must not see a half-edited array. */
-    ll->waiters = NULL;
-    ll->n_waiters = ll->cap_waiters = 0;
-    ll->hint[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        if (status)
-            http_respond_error(list[i].req, status, "port %d: %s", p->cfg->index, msg);
-        else if (list[i].part_file)
-            http_respond_error(list[i].req, 404, "part %s was not written", list[i].file);
-        else
-            answer(p, &list[i]);
-    }
-    free(list);
+    struct answer_ctx c = {p, status, msg};
+    p->ll.hint[0] = '\0';
+    http_wait_wake_all(&p->ll.waiters, answer_final, &c);
 }

@@ -61,62 +61,39 @@ static void set_error(struct live_port *p, const char *msg)
 
 /* ---- waiting playlist requests ---- */
 
-static void remove_waiter(struct live_port *p, struct http_request *req)
-{
-    for (size_t i = 0; i < p->n_waiters; i++) {
-        if (p->waiters[i] == req) {
-            p->waiters[i] = p->waiters[--p->n_waiters];
-            return;
-        }
-    }
-}
-
-static void waiter_timeout(void *arg, struct http_request *req)
+static void waiter_timeout(void *arg, struct http_waiter *w)
 {
     struct live_port *p = arg;
-    remove_waiter(p, req);
-    http_respond_error(req, 504, "port %d: no segment within %g s%s%s", p->cfg->index,
+    http_respond_error(w->req, 504, "port %d: no segment within %g s%s%s", p->cfg->index,
                        p->cfg->preview.start_timeout, p->last_error ? ": " : "",
                        p->last_error ? p->last_error : "");
 }
 
-static void waiter_abort(void *arg, struct http_request *req)
-{
-    remove_waiter(arg, req);
-}
-
 int live_port_wait_first_segment(struct live_port *p, struct http_request *req)
 {
-    if (p->n_waiters == p->cap_waiters) {
-        size_t cap = p->cap_waiters ? p->cap_waiters * 2 : 8;
-        struct http_request **n = realloc(p->waiters, cap * sizeof(*n));
-        if (!n)
-            return -ENOMEM;
-        p->waiters = n;
-        p->cap_waiters = cap;
-    }
-    int r = http_suspend(req, p->cfg->preview.start_timeout, waiter_timeout, waiter_abort, p);
-    if (r < 0)
-        return r;
-    p->waiters[p->n_waiters++] = req;
-    return 0;
+    return http_wait_add(&p->first_segment, req, p->cfg->preview.start_timeout, NULL);
+}
+
+struct answer_ctx {
+    struct live_port *p;
+    unsigned status; /* 0: the playlist */
+    const char *msg;
+};
+
+static void answer_one(void *arg, struct http_waiter *w)
+{
+    const struct answer_ctx *c = arg;
+    if (c->status == 0)
+        http_respond_file(w->req, c->p->m->hls_dir, c->p->playlist);
+    else
+        http_respond_error(w->req, c->status, "port %d: %s", c->p->cfg->index, c->msg);
 }
 
 /* Answers every waiting request: with the playlist (status 0) or an error. */
 static void answer_waiters(struct live_port *p, unsigned status, const char *msg)
 {
-    /* Take the list first: answering must not see a half-edited array. */
-    struct http_request **list = p->waiters;
-    size_t n = p->n_waiters;
-    p->waiters = NULL;
-    p->n_waiters = p->cap_waiters = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (status == 0)
-            http_respond_file(list[i], p->m->hls_dir, p->playlist);
-        else
-            http_respond_error(list[i], status, "port %d: %s", p->cfg->index, msg);
-    }
-    free(list);
+    struct answer_ctx c = {p, status, msg};
+    http_wait_wake_all(&p->first_segment, answer_one, &c);
 }
 
 /* ---- files ---- */
@@ -305,7 +282,7 @@ static void idle_cb(void *arg)
     p->idle_timer = NULL;
     if (!live_port_previewing(p))
         return;
-    if (p->n_waiters > 0 || p->ll.n_waiters > 0) { /* someone is waiting: not idle */
+    if (http_wait_count(&p->first_segment) > 0 || http_wait_count(&p->ll.waiters) > 0) { /* someone is waiting: not idle */
         arm_idle(p, limit);
         return;
     }
@@ -666,6 +643,8 @@ int live_manager_new(struct loop *loop, const struct hlsd_config *cfg, struct ht
         snprintf(p->log_name, sizeof(p->log_name), "port %d", p->cfg->index);
         snprintf(p->playlist, sizeof(p->playlist), "port_%d.m3u8", p->cfg->index);
         snprintf(p->file_prefix, sizeof(p->file_prefix), "port_%d-", p->cfg->index);
+        http_wait_init(&p->first_segment, waiter_timeout, p);
+        live_ll_init(p);
     }
     if (http) {
         r = live_api_register(m);
@@ -702,9 +681,7 @@ void live_manager_free(struct live_manager **mp)
         struct live_port *p = &m->ports[i];
         loop_timer_cancel(m->loop, &p->respawn_timer);
         loop_timer_cancel(m->loop, &p->idle_timer);
-        if (p->n_waiters)
-            answer_waiters(p, 503, "daemon shutting down");
-        free(p->waiters);
+        answer_waiters(p, 503, "daemon shutting down");
         live_ll_answer_all(p, 503, "daemon shutting down");
         worker_free(&p->w);
         free(p->last_error);

@@ -5,6 +5,7 @@
 #define HLSD_PREVIEW_PRIV_H
 
 #include "live/preview.h"
+#include "server/http_wait.h"
 #include "worker/supervisor.h"
 
 #include <cjson/cJSON.h>
@@ -21,16 +22,6 @@ enum live_state {
     LIVE_FAILED,       /* fatal worker error (bad settings, unwritable folder) */
 };
 
-/* A request held until the LL-HLS playlist or a hinted part has what it
- * asks for (llhls.c). */
-struct live_ll_waiter {
-    struct http_request *req;
-    bool part_file;          /* a hinted part file, else a blocking playlist reload */
-    long long msn;           /* playlist: _HLS_msn */
-    long part;               /* playlist: _HLS_part, -1 when absent */
-    char file[NAME_MAX + 1]; /* part file: its name */
-};
-
 /* What the worker of a `lowlatency` port has published so far, from its
  * `part` and `segment` events (the playlist on disk says the same). */
 struct live_ll {
@@ -39,9 +30,12 @@ struct live_ll {
     long open_parts;         /* its parts published so far */
     long last_parts;         /* parts of segment open_msn - 1 */
     char hint[NAME_MAX + 1]; /* the part being written (preload hint), "" = none */
-    struct live_ll_waiter *waiters;
-    size_t n_waiters, cap_waiters;
+    /* Held requests: a blocking playlist reload (key _HLS_msn, sub
+     * _HLS_part or -1) or a hinted part file (flags LIVE_LL_PART_FILE, name). */
+    struct http_wait_queue waiters;
 };
+
+#define LIVE_LL_PART_FILE 0x1
 
 struct live_port {
     struct live_manager *m;
@@ -69,8 +63,7 @@ struct live_port {
     struct loop_timer *idle_timer;
     double last_request; /* monotonic time of the last playlist/segment request */
 
-    struct http_request **waiters; /* playlist requests suspended until a segment exists */
-    size_t n_waiters, cap_waiters;
+    struct http_wait_queue first_segment; /* playlist requests until a segment exists */
 
     struct live_ll ll; /* variant lowlatency only */
 };
@@ -111,6 +104,8 @@ int live_api_register(struct live_manager *m);
 /* llhls.c: LL-HLS blocking playlist reload and hinted part requests. */
 /* True when the port's preview uses variant lowlatency. */
 bool live_ll_enabled(const struct live_port *p);
+/* Sets up the port's queue of held requests (once, at manager creation). */
+void live_ll_init(struct live_port *p);
 /* Forgets what an earlier preview published (a fresh start). */
 void live_ll_reset(struct live_port *p);
 /* A worker event of the port ("part", "segment"): updates what is

@@ -126,7 +126,7 @@ static void on_tick(void *arg)
     for (struct vod_session *s = m->sessions, *next; s; s = next) {
         next = s->next;
         /* A waiting request is activity: it keeps the session alive. */
-        if (!s->waiters && now - s->last_access > m->cfg->vod.ttl) {
+        if (!http_wait_count(&s->waiters) && now - s->last_access > m->cfg->vod.ttl) {
             LOG_INFO(s->name, "idle for %.0f s: removing the session", now - s->last_access);
             vod_session_destroy(s, 410, "session expired");
         }

@@ -97,106 +97,75 @@ static void mark_have(struct vod_session *s, int n)
 
 /* ---- waiters ------------------------------------------------------------ */
 
-static void unlink_waiter(struct vod_waiter *wt)
-{
-    struct vod_session *s = wt->s;
-    for (struct vod_waiter **pp = &s->waiters; *pp; pp = &(*pp)->next) {
-        if (*pp == wt) {
-            *pp = wt->next;
-            return;
-        }
-    }
-}
-
 /* How long a segment request waited, once it is answered (served or failed). */
-static void observe_wait(const struct vod_waiter *wt)
+static void observe_wait(const struct http_waiter *w)
 {
-    if (wt->segment >= 0)
-        metrics_histogram_observe(METRICS_SEGMENT_WAIT, util_now_mono() - wt->since);
+    if (w->key >= 0)
+        metrics_histogram_observe(METRICS_SEGMENT_WAIT, util_now_mono() - w->since);
 }
 
-static void waiter_timeout(void *arg, struct http_request *req)
+static void waiter_timeout(void *arg, struct http_waiter *w)
 {
-    struct vod_waiter *wt = arg;
-    struct vod_session *s = wt->s;
-    unlink_waiter(wt);
-    observe_wait(wt);
-    if (wt->segment < 0)
-        http_respond_error(req, 504, "transcode session %s: no plan after %.0f s", s->id,
+    struct vod_session *s = arg;
+    observe_wait(w);
+    if (w->key < 0)
+        http_respond_error(w->req, 504, "transcode session %s: no plan after %.0f s", s->id,
                            s->m->cfg->vod.ready_timeout);
     else
-        http_respond_error(req, 504, "transcode session %s: segment %d not ready after %.0f s",
-                           s->id, wt->segment, s->m->cfg->vod.ready_timeout);
-    free(wt);
-}
-
-static void waiter_abort(void *arg, struct http_request *req)
-{
-    struct vod_waiter *wt = arg;
-    (void)req;
-    unlink_waiter(wt);
-    free(wt);
+        http_respond_error(w->req, 504, "transcode session %s: segment %lld not ready after %.0f s",
+                           s->id, w->key, s->m->cfg->vod.ready_timeout);
 }
 
 int vod_session_wait(struct vod_session *s, struct http_request *req, int segment, bool api)
 {
-    struct vod_waiter *wt = calloc(1, sizeof(*wt));
-    if (!wt)
-        return -ENOMEM;
-    wt->s = s;
-    wt->req = req;
-    wt->segment = segment;
-    wt->api = api;
-    wt->since = util_now_mono();
-    int r = http_suspend(req, s->m->cfg->vod.ready_timeout, waiter_timeout, waiter_abort, wt);
-    if (r < 0) {
-        free(wt);
-        return r;
-    }
-    wt->next = s->waiters;
-    s->waiters = wt;
-    return 0;
+    struct http_waiter tmpl = {.key = segment, .sub = -1, .flags = api ? VOD_WAIT_API : 0};
+    return http_wait_add(&s->waiters, req, s->m->cfg->vod.ready_timeout, &tmpl);
 }
 
-static void serve_waiter(struct vod_session *s, struct vod_waiter *wt)
+static void serve_waiter(void *arg, struct http_waiter *w)
 {
+    struct vod_session *s = arg;
     char name[64];
-    observe_wait(wt);
-    if (wt->api) {
-        vod_respond_started(s, wt->req);
-    } else if (wt->segment < 0) {
-        http_respond_file(wt->req, s->dir, VOD_PLAYLIST);
+    observe_wait(w);
+    if (w->flags & VOD_WAIT_API) {
+        vod_respond_started(s, w->req);
+    } else if (w->key < 0) {
+        http_respond_file(w->req, s->dir, VOD_PLAYLIST);
     } else {
-        vod_segment_name(s, wt->segment, name, sizeof(name));
-        http_respond_file(wt->req, s->dir, name);
+        vod_segment_name(s, (int)w->key, name, sizeof(name));
+        http_respond_file(w->req, s->dir, name);
     }
-    free(wt);
+}
+
+struct flush_ctx {
+    struct vod_session *s;
+    unsigned status;
+    const char *why;
+};
+
+static bool try_flush(void *arg, struct http_waiter *w)
+{
+    const struct flush_ctx *c = arg;
+    struct vod_session *s = c->s;
+    bool ready = w->key < 0 ? s->planned : vod_segment_exists(s, (int)w->key);
+    if (s->planned && w->key >= s->n_segments) {
+        http_respond_error(w->req, 404, "segment %lld does not exist (%d segments)", w->key,
+                           s->n_segments);
+    } else if (ready) {
+        serve_waiter(s, w);
+    } else if (c->status) {
+        observe_wait(w);
+        http_respond_error(w->req, c->status, "transcode session %s: %s", s->id, c->why);
+    } else {
+        return false;
+    }
+    return true;
 }
 
 void vod_session_flush_waiters(struct vod_session *s, unsigned status, const char *why)
 {
-    struct vod_waiter **pp = &s->waiters;
-    while (*pp) {
-        struct vod_waiter *wt = *pp;
-        bool ready = wt->segment < 0 ? s->planned : vod_segment_exists(s, wt->segment);
-        bool beyond = s->planned && wt->segment >= s->n_segments;
-        if (beyond) {
-            *pp = wt->next;
-            http_respond_error(wt->req, 404, "segment %d does not exist (%d segments)", wt->segment,
-                               s->n_segments);
-            free(wt);
-        } else if (ready) {
-            *pp = wt->next;
-            serve_waiter(s, wt);
-        } else if (status) {
-            *pp = wt->next;
-            observe_wait(wt);
-            http_respond_error(wt->req, status, "transcode session %s: %s", s->id, why);
-            free(wt);
-        } else {
-            pp = &wt->next;
-        }
-    }
+    struct flush_ctx c = {s, status, why};
+    http_wait_wake_if(&s->waiters, try_flush, &c);
 }
 
 /* ---- worker ------------------------------------------------------------- */
@@ -260,8 +229,8 @@ void vod_session_want(struct vod_session *s, int n)
 
 bool vod_session_is_waited(const struct vod_session *s, int n)
 {
-    for (const struct vod_waiter *w = s->waiters; w; w = w->next)
-        if (w->segment == n)
+    for (const struct http_waiter *w = http_wait_first(&s->waiters); w; w = http_wait_next(w))
+        if (w->key == n)
             return true;
     return false;
 }
@@ -269,9 +238,9 @@ bool vod_session_is_waited(const struct vod_session *s, int n)
 static int lowest_waited_below(const struct vod_session *s, int k)
 {
     int low = -1;
-    for (const struct vod_waiter *w = s->waiters; w; w = w->next)
-        if (w->segment >= 0 && w->segment < k && (low < 0 || w->segment < low))
-            low = w->segment;
+    for (const struct http_waiter *w = http_wait_first(&s->waiters); w; w = http_wait_next(w))
+        if (w->key >= 0 && w->key < k && (low < 0 || w->key < low))
+            low = (int)w->key;
     return low;
 }
 
@@ -319,7 +288,8 @@ static void on_worker_message(void *arg, struct worker *w, const cJSON *msg)
         int k = idx->valueint;
         mark_have(s, k);
         s->encoded_up_to = k;
-        vod_session_flush_waiters(s, 0, NULL);
+        if (vod_segment_exists(s, k))
+            http_wait_wake_key(&s->waiters, k, serve_waiter, s);
         /* The encoder went past a segment someone still waits for (it was
          * moved elsewhere by another request's seek): ask for it again, or
          * that request would wait until its deadline. */
@@ -449,7 +419,7 @@ static int make_room(struct vod_manager *m)
     int n = 0;
     for (struct vod_session *s = m->sessions; s; s = s->next) {
         n++;
-        if (!s->w && !s->waiters && (!lru || s->last_access < lru->last_access))
+        if (!s->w && !http_wait_count(&s->waiters) && (!lru || s->last_access < lru->last_access))
             lru = s;
     }
     if (n < VOD_MAX_SESSIONS)
@@ -502,6 +472,7 @@ int vod_session_create(struct vod_manager *m, const char *camera, double start, 
     s->created = util_now_wall();
     s->last_access = util_now_mono();
     s->encoded_up_to = -1;
+    http_wait_init(&s->waiters, waiter_timeout, s);
     if ((r = util_random_hex(rnd, 4)) < 0)
         goto out;
     /* The prefix changes with each session of the same range: a browser never

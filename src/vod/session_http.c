@@ -81,9 +81,7 @@ cJSON *vod_session_status_json(const struct vod_session *s, bool admin)
         cJSON_AddNumberToObject(p, "encoded_up_to", s->encoded_up_to);
         cJSON_AddNumberToObject(p, "furthest_wanted", s->max_wanted);
     }
-    int waiting = 0;
-    for (const struct vod_waiter *w = s->waiters; w; w = w->next)
-        waiting++;
+    int waiting = (int)http_wait_count(&s->waiters);
     cJSON_AddNumberToObject(o, "viewers", viewers);
     cJSON_AddNumberToObject(o, "waiting", waiting);
     cJSON_AddNumberToObject(o, "idle", floor((now - s->last_access) * 10) / 10);

@@ -6,6 +6,7 @@
 #include "core/config.h"
 #include "core/loop.h"
 #include "server/http.h"
+#include "server/http_wait.h"
 #include "vod/index.h"
 #include "vod/session.h"
 #include "worker/supervisor.h"
@@ -24,15 +25,9 @@
 
 struct vod_session;
 
-/* A suspended request waiting for the plan (segment == -1) or a segment. */
-struct vod_waiter {
-    struct vod_waiter *next;
-    struct vod_session *s;
-    struct http_request *req;
-    int segment;
-    bool api;     /* the /api/transcode call: answered with JSON, not a file */
-    double since; /* monotonic: when the request started waiting (metrics) */
-};
+/* Requests wait in a session's queue with key = the segment, or -1 for the
+ * plan; VOD_WAIT_API marks the /api/transcode call (answered with JSON). */
+#define VOD_WAIT_API 0x1
 
 struct vod_viewer {
     char addr[64];
@@ -68,7 +63,7 @@ struct vod_session {
     double created;     /* wall clock */
     double last_access; /* monotonic: playlist/segment/API requests */
     struct vod_viewer viewers[VOD_MAX_VIEWERS];
-    struct vod_waiter *waiters;
+    struct http_wait_queue waiters;
 };
 
 struct vod_manager {

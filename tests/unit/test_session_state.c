@@ -1,0 +1,175 @@
+/* The transcode session state machine (src/vod/session.c, the states of
+ * vod_session_state) driven by real child processes: the supervisor runs a
+ * shell script in the worker's place, which plans three segments, writes
+ * them, then waits (paused) until asked for more (then "done") or stopped.
+ * The recording's path picks a scenario: normal, or a crash after the plan. */
+#include "core/config.h"
+#include "core/loop.h"
+#include "core/util.h"
+#include "server/http.h"
+#include "vod/index.h"
+#include "vod/session.h"
+#include "vod/session_priv.h"
+#include "worker/supervisor.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static char tmp[64];
+static struct loop *loop;
+static struct hlsd_config *cfg;
+static struct http_server *http;
+static struct vod_manager *mgr;
+
+static const char fake_worker[] =
+    "#!/bin/sh\n"
+    "IFS= read -r job <&3\n"
+    "field() { printf '%s\\n' \"$job\" | sed -n \"s/.*\\\"$1\\\":\\\"\\([^\\\"]*\\)\\\".*/\\1/p\"; }\n"
+    "out=$(field out_dir); pre=$(field segment_prefix)\n"
+    "ev() { printf '%s\\n' \"$1\" >&3; }\n"
+    "ev '{\"type\":\"plan\",\"segments\":3,\"duration\":6}'\n"
+    "case \"$job\" in *crash.mp4*) sleep 0.2; kill -SEGV $$ ;; esac\n"
+    "for i in 0 1 2; do\n"
+    "  [ -e \"$out/$pre$i.ts\" ] && continue\n"
+    "  printf x >\"$out/$pre$i.ts.tmp\"; mv \"$out/$pre$i.ts.tmp\" \"$out/$pre$i.ts\"\n"
+    "  ev \"{\\\"type\\\":\\\"segment\\\",\\\"index\\\":$i}\"\n"
+    "done\n"
+    "while IFS= read -r cmd <&3; do case \"$cmd\" in\n"
+    "  *stop*) exit 0 ;;\n"
+    "  *want*) ev '{\"type\":\"done\"}'; exit 0 ;;\n"
+    "esac; done\n";
+
+static void add_recording(const char *camera, const char *path)
+{
+    struct vod_recording rec = {0};
+    snprintf(rec.camera, sizeof(rec.camera), "%s", camera);
+    rec.path = (char *)path;
+    rec.start_time = 1000;
+    rec.end_time = 1006;
+    rec.duration = 6;
+    snprintf(rec.video_codec, sizeof(rec.video_codec), "hevc");
+    snprintf(rec.pix_fmt, sizeof(rec.pix_fmt), "yuv420p");
+    rec.width = 320;
+    rec.height = 180;
+    rec.size = 1;
+    rec.mtime = 1;
+    assert_int_equal(vod_index_put(mgr->ix, &rec), 0);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    char path[128], yaml[1024], err[256];
+    snprintf(tmp, sizeof(tmp), "/tmp/hlsd-session-state-XXXXXX");
+    assert_non_null(mkdtemp(tmp));
+    snprintf(path, sizeof(path), "%s/fake-worker", tmp);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(fake_worker, f);
+    fclose(f);
+    assert_int_equal(chmod(path, 0755), 0);
+    snprintf(yaml, sizeof(yaml),
+             "state_dir: %s/state\n"
+             "vod: { sample_recording: false, max_concurrent: 1, lookahead: 2 }\n",
+             tmp);
+    int r = config_load_string(yaml, "test", &cfg, err, sizeof(err));
+    if (r < 0)
+        fail_msg("config: %s", err);
+    snprintf(path, sizeof(path), "%s/state", tmp);
+    assert_int_equal(util_mkdir_p(path, 0755), 0);
+    assert_int_equal(loop_new(&loop), 0);
+    snprintf(path, sizeof(path), "%s/fake-worker", tmp);
+    assert_int_equal(supervisor_init(loop, path, "warn"), 0);
+    assert_int_equal(http_server_new(loop, cfg, &http), 0);
+    assert_int_equal(vod_manager_new(loop, cfg, http, &mgr), 0);
+    add_recording("cam", "/rec/ok.mp4");
+    add_recording("bad", "/rec/crash.mp4");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    vod_manager_shutdown(mgr);
+    supervisor_shutdown(loop);
+    vod_manager_free(&mgr);
+    http_server_free(&http);
+    loop_free(&loop);
+    config_free(&cfg);
+    util_rm_rf(tmp);
+    return 0;
+}
+
+static void run_until(struct vod_session *s, const char *st)
+{
+    double until = util_now_mono() + 10;
+    while (strcmp(vod_session_state(s), st) != 0 && util_now_mono() < until)
+        assert_int_equal(loop_run_once(loop, 50), 0);
+    if (strcmp(vod_session_state(s), st) != 0)
+        fail_msg("%s: state %s, expected %s", s->name, vod_session_state(s), st);
+}
+
+static void test_plan_encode_pause_done(void **state)
+{
+    (void)state;
+    struct vod_session *s = NULL, *other = NULL;
+    assert_int_equal(vod_session_create(mgr, "cam", 1000, 1006, "aaaaaaaaaaaaaaaaaaaaaaaa", &s), 0);
+    assert_string_equal(vod_session_state(s), "starting");
+    /* max_concurrent 1: a second session is refused while this one works */
+    assert_int_equal(vod_session_create(mgr, "bad", 1000, 1006, "bbbbbbbbbbbbbbbbbbbbbbbb", &other),
+                     -EBUSY);
+    assert_null(other);
+    run_until(s, "paused"); /* every segment written, the worker still alive */
+    assert_true(s->planned);
+    assert_int_equal(s->n_segments, 3);
+    assert_int_equal(s->n_have, 3);
+    assert_int_equal(s->encoded_up_to, 2);
+    assert_int_equal(vod_active_count(mgr), 1);
+    vod_session_want(s, 2);
+    run_until(s, "done");
+    assert_null(s->w);
+    assert_false(s->failed);
+    assert_int_equal(vod_active_count(mgr), 0);
+    assert_true(vod_segment_exists(s, 1));
+    /* a worker respawned for a finished session reuses every segment on disk */
+    assert_int_equal(vod_session_ensure_worker(s), 0);
+    run_until(s, "paused");
+    assert_int_equal(s->n_have, 3);
+    vod_session_destroy(s, 410, "test over");
+    assert_int_equal(vod_active_count(mgr), 0);
+}
+
+static void test_crash_fails_then_respawns(void **state)
+{
+    (void)state;
+    struct vod_session *s = NULL;
+    assert_int_equal(vod_session_create(mgr, "bad", 1000, 1006, "cccccccccccccccccccccccc", &s), 0);
+    run_until(s, "failed");
+    assert_true(s->failed);
+    assert_string_equal(s->error, "worker crashed (signal 11)");
+    assert_null(s->w);
+    /* the next segment request respawns it (vod_session_ensure_worker) */
+    assert_int_equal(vod_session_ensure_worker(s), 0);
+    assert_false(s->failed);
+    assert_int_equal(s->restarts, 1);
+    run_until(s, "failed");
+    vod_session_destroy(s, 410, "test over");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plan_encode_pause_done),
+        cmocka_unit_test(test_crash_fails_then_respawns),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
