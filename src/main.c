@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-int daemon_main(int argc, char **argv);         /* server/daemon.c */
+int daemon_main(int argc, char **argv);         /* app/daemon.c */
 int worker_main(int argc, char **argv);         /* worker/worker_main.c */
 int transcode_cli_main(int argc, char **argv);  /* worker/transcode_cli.c */
 int recordings_cli_main(int argc, char **argv); /* vod/recordings_cli.c */

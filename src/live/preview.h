@@ -5,7 +5,7 @@
 
 #include "core/config.h"
 #include "core/loop.h"
-#include "server/http.h"
+#include "http/http.h"
 
 #include <cjson/cJSON.h>
 #include <stddef.h>

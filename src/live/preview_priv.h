@@ -5,7 +5,7 @@
 #define HLSD_PREVIEW_PRIV_H
 
 #include "live/preview.h"
-#include "server/http_wait.h"
+#include "http/http_wait.h"
 #include "worker/supervisor.h"
 
 #include <cjson/cJSON.h>

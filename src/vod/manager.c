@@ -5,7 +5,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
-#include "server/metrics.h"
+#include "http/metrics.h"
 #include "vod/child.h"
 
 #include <dirent.h>

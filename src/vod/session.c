@@ -4,8 +4,8 @@
 
 #include "core/log.h"
 #include "core/util.h"
-#include "media/digest.h"
-#include "server/metrics.h"
+#include "core/digest.h"
+#include "http/metrics.h"
 
 #include <errno.h>
 #include <math.h>

@@ -6,7 +6,7 @@
 
 #include "core/config.h"
 #include "core/loop.h"
-#include "server/http.h"
+#include "http/http.h"
 
 struct vod_manager;
 

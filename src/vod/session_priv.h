@@ -5,8 +5,8 @@
 
 #include "core/config.h"
 #include "core/loop.h"
-#include "server/http.h"
-#include "server/http_wait.h"
+#include "http/http.h"
+#include "http/http_wait.h"
 #include "vod/index.h"
 #include "vod/session.h"
 #include "worker/supervisor.h"

@@ -1,8 +1,8 @@
 /* libFuzzer target: the raw request-target decoder and the route matcher
- * (src/server/http_internal.h). The input is one request target as a client
+ * (src/http/http_internal.h). The input is one request target as a client
  * would send it; the checks are the confinement promises the static and
  * stream handlers rely on. */
-#include "server/http_internal.h"
+#include "http/http_internal.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
-/* libFuzzer target: the Range header parser (src/server/http_internal.h).
+/* libFuzzer target: the Range header parser (src/http/http_internal.h).
  * Input: 8 bytes of file size (little endian, often small so ranges hit it),
  * then the header value. A satisfiable answer must lie inside the file. */
-#include "server/http_internal.h"
+#include "http/http_internal.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -168,7 +168,8 @@ class Daemon:
     command line. Use as a context manager or call stop()."""
 
     def __init__(self, config="", name="daemon", extra_args=(), state_dir=None, port=None,
-                 token=ADMIN_TOKEN):
+                 token=ADMIN_TOKEN, binary=None):
+        self.binary = binary or HLSD
         self.dir = tmpdir(name)
         self.state = state_dir or os.path.join(self.dir, "state")
         self.port = port or free_port()
@@ -184,7 +185,7 @@ class Daemon:
 
     def start(self, wait=True):
         self.log = open(self.log_path, "ab")
-        cmd = [HLSD, "serve", "--config", self.config_path, "--listen", f"127.0.0.1:{self.port}",
+        cmd = [self.binary, "serve", "--config", self.config_path, "--listen", f"127.0.0.1:{self.port}",
                "--state-dir", self.state, "--log-level", "debug"] + self.extra_args
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)

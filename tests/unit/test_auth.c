@@ -2,8 +2,8 @@
  * the failed-login rate limit, and the generated admin token file. */
 #include "core/config.h"
 #include "core/util.h"
-#include "media/digest.h"
-#include "server/auth_store.h"
+#include "core/digest.h"
+#include "app/auth_store.h"
 
 #include <errno.h>
 #include <setjmp.h>

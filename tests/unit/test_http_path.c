@@ -3,7 +3,7 @@
  * server round trip (routes, JSON errors, suspension) over loopback. */
 #include "core/loop.h"
 #include "core/util.h"
-#include "server/http_internal.h"
+#include "http/http_internal.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -3,8 +3,8 @@
  * answers), one whose client leaves (removed silently). */
 #include "core/loop.h"
 #include "core/util.h"
-#include "server/http.h"
-#include "server/http_wait.h"
+#include "http/http.h"
+#include "http/http_wait.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* The metrics registry and its Prometheus text format (0.0.4): counters
  * with labels, escaping, histogram buckets, providers, refusals, and a
  * checker that every rendered line follows the exposition format. */
-#include "server/metrics.h"
+#include "http/metrics.h"
 
 #include <errno.h>
 #include <math.h>

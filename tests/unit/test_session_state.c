@@ -6,7 +6,7 @@
 #include "core/config.h"
 #include "core/loop.h"
 #include "core/util.h"
-#include "server/http.h"
+#include "http/http.h"
 #include "vod/index.h"
 #include "vod/session.h"
 #include "vod/session_priv.h"

@@ -12,7 +12,7 @@
 #define HLSD_AUTH_H
 
 #include "core/config.h"
-#include "server/http.h"
+#include "http/http.h"
 
 struct auth;
 

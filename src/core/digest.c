@@ -1,4 +1,4 @@
-#include "media/digest.h"
+#include "core/digest.h"
 
 #include <errno.h>
 #include <libavutil/hmac.h>

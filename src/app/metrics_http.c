@@ -4,8 +4,8 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "live/preview.h"
-#include "server/auth.h"
-#include "server/metrics.h"
+#include "app/auth.h"
+#include "app/metrics_http.h"
 #include "worker/supervisor.h"
 
 #include <dirent.h>

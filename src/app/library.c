@@ -1,4 +1,4 @@
-#include "server/library.h"
+#include "app/library.h"
 
 #include "core/log.h"
 #include "core/util.h"

@@ -5,7 +5,7 @@
 #define HLSD_LIBRARY_H
 
 #include "core/config.h"
-#include "server/http.h"
+#include "http/http.h"
 
 /* Registers GET /library/{*rest}; creates the folder. cfg must outlive the
  * server. Returns 0 or -errno (logged here). */

@@ -3,7 +3,7 @@
  *     suspends the request and answers {"slept":N} after N seconds from a
  *     loop timer; with deadline D < N the server's deadline (504) fires first.
  * They let the integration tests hold many suspended requests without media. */
-#include "server/http_internal.h"
+#include "http/http_internal.h"
 
 #include "core/util.h"
 

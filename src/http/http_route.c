@@ -1,5 +1,5 @@
 /* Request-target validation, route patterns and dispatch (auth, 404/405). */
-#include "server/http_internal.h"
+#include "http/http_internal.h"
 
 #include "core/log.h"
 

@@ -1,9 +1,9 @@
 /* Access-control state: users, sessions, failed-login windows, and the
  * generated admin token. See auth_store.h. */
-#include "server/auth_store.h"
+#include "app/auth_store.h"
 
 #include "core/util.h"
-#include "media/digest.h"
+#include "core/digest.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -6,7 +6,7 @@
  * target before MHD unescapes it), NOTIFY_COMPLETED frees it. Handlers run on
  * the final access-handler call; a response given while suspended is stored
  * and queued when MHD calls the access handler again after the resume. */
-#include "server/http_internal.h"
+#include "http/http_internal.h"
 
 #include "core/log.h"
 #include "core/util.h"
@@ -365,23 +365,6 @@ bool http_req_is_suspended(const struct http_request *r)
 
 /* ---- lifecycle ---- */
 
-static char *exe_relative(const char *rel)
-{
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0)
-        return NULL;
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (!slash)
-        return NULL;
-    *slash = '\0';
-    char *out = NULL;
-    if (asprintf(&out, "%s/%s", self, rel) < 0)
-        return NULL;
-    return out;
-}
-
 int http_server_new(struct loop *loop, const struct hlsd_config *cfg, struct http_server **out)
 {
     struct http_server *s = calloc(1, sizeof(*s));
@@ -392,12 +375,6 @@ int http_server_new(struct loop *loop, const struct hlsd_config *cfg, struct htt
     s->cfg = cfg;
     s->mhd_epoll_fd = -1;
     s->routes_tail = &s->routes;
-    s->web_dir = cfg->web_dir ? strdup(cfg->web_dir) : exe_relative("../web");
-    s->vendor_dir = exe_relative("../node_modules/hls.js/dist");
-    if (!s->web_dir || !s->vendor_dir) {
-        ret = -ENOMEM;
-        goto fail;
-    }
     ret = http_static_init(s);
     if (ret < 0)
         goto fail;
@@ -533,8 +510,6 @@ void http_server_free(struct http_server **sp)
     }
     http_conns_free(s);
     http_routes_free(s);
-    free(s->web_dir);
-    free(s->vendor_dir);
     free(s);
     *sp = NULL;
 }

@@ -7,7 +7,7 @@
  * connection) until it is fully received; after that the socket is shut
  * down, which MHD notices as a closed connection. Suspended requests and
  * responses being sent are not subject to it. */
-#include "server/http_internal.h"
+#include "http/http_internal.h"
 
 #include "core/log.h"
 #include "core/util.h"

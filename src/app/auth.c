@@ -1,11 +1,11 @@
 /* HTTP glue of access control: the hook that turns a Bearer token or a
  * session cookie into a principal, and the login/logout/me routes. The rules
  * themselves (hash checks, sessions, rate limit) are in auth_store.c. */
-#include "server/auth.h"
+#include "app/auth.h"
 
 #include "core/log.h"
 #include "core/util.h"
-#include "server/auth_store.h"
+#include "app/auth_store.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

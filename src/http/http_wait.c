@@ -1,6 +1,6 @@
 /* The wait queue over http_suspend. Entries are unlinked before any
  * callback runs, so a callback may add to, wake or empty the same queue. */
-#include "server/http_wait.h"
+#include "http/http_wait.h"
 
 #include "core/util.h"
 

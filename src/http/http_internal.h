@@ -1,10 +1,10 @@
 /* Internals of the HTTP server shared by http.c, http_route.c, http_static.c
  * and http_test.c, plus the pure helpers the unit tests call directly.
- * Nothing outside src/server/http*.c and tests/unit/test_http_path.c uses this. */
+ * Nothing outside src/http/http*.c and tests/unit/test_http_path.c uses this. */
 #ifndef HLSD_HTTP_INTERNAL_H
 #define HLSD_HTTP_INTERNAL_H
 
-#include "server/http.h"
+#include "http/http.h"
 
 #include <microhttpd.h>
 #include <stdint.h>
@@ -123,8 +123,6 @@ struct http_server {
     struct http_request *suspended; /* list of suspended requests */
     struct http_conn *conns;        /* open connections (http_conn.c) */
     struct loop_timer *sweep;       /* request-deadline sweep, armed while needed */
-    char *web_dir;                  /* the web page's folder */
-    char *vendor_dir;               /* node_modules/hls.js/dist */
 };
 
 /* Hands a response (ownership taken, NULL = out of memory) to the request;

@@ -1,7 +1,7 @@
 /* The metrics registry and the Prometheus text format (0.0.4): counters and
  * histograms updated by the modules, providers printing their own gauges.
  * The route and the daemon's built-in families are in metrics_http.c. */
-#include "server/metrics.h"
+#include "http/metrics.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,5 +1,5 @@
 /* Request accessors and the JSON/data responses. */
-#include "server/http_internal.h"
+#include "http/http_internal.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -5,9 +5,8 @@
  *   histograms that any module updates where the event happens, and
  *   "providers": callbacks that print a module's own gauges when /metrics is
  *   scraped (state it already keeps, e.g. sessions by state);
- * - the route (metrics_new), which adds the daemon's built-in families: per
- *   port (from live_manager_status_json), HTTP requests by route and status
- *   class, workers and worker crashes (supervisor), process memory and CPU.
+ * - the GET /metrics route and the daemon's built-in families live in
+ *   src/app (app/metrics_http.h): this transport layer knows no module.
  *
  * Everything runs on the daemon's loop thread (no locking).
  *
@@ -28,12 +27,9 @@
 #define HLSD_METRICS_H
 
 #include "core/config.h"
-#include "server/http.h"
+#include "http/http.h"
 
 #include <stddef.h>
-
-struct auth;
-struct live_manager;
 
 /* ---- registry ---- */
 
@@ -101,20 +97,5 @@ int metrics_render(char **text, size_t *len);
 /* Frees every family, series and provider registration (the daemon at exit,
  * tests between cases). */
 void metrics_registry_reset(void);
-
-/* ---- the route ---- */
-
-struct metrics;
-
-/* Registers GET /metrics on http (as a public route: the handler itself lets
- * admins in, and loopback clients when cfg->metrics_from_loopback, asking
- * auth_check_admin() for the rest) and the built-in providers. cfg, http,
- * auth (NULL = no access control beyond the server's) and live (NULL = no
- * port metrics) are borrowed and must outlive *out; free *out after
- * http_server_free(). Returns 0 or -errno (logged here). */
-int metrics_new(const struct hlsd_config *cfg, struct http_server *http, struct auth *auth,
-                struct live_manager *live, struct metrics **out);
-/* Unregisters the built-in providers and resets the registry. Accepts NULL. */
-void metrics_free(struct metrics **m);
 
 #endif

@@ -6,10 +6,11 @@
 #include "core/loop.h"
 #include "core/util.h"
 #include "live/preview.h"
-#include "server/auth.h"
-#include "server/http.h"
-#include "server/library.h"
-#include "server/metrics.h"
+#include "app/auth.h"
+#include "http/http.h"
+#include "app/library.h"
+#include "app/metrics_http.h"
+#include "app/webpage.h"
 #include "vod/session.h"
 #include "worker/supervisor.h"
 
@@ -75,6 +76,7 @@ int daemon_main(int argc, char **argv)
     struct auth *auth = NULL;
     struct live_manager *live = NULL;
     struct metrics *metrics = NULL;
+    struct webpage *page = NULL;
     struct vod_manager *vod = NULL;
     struct daemon d = {0};
     char err[512] = "";
@@ -175,6 +177,11 @@ int daemon_main(int argc, char **argv)
     r = library_register(cfg, http); /* logs its own errors */
     if (r < 0)
         goto out;
+    r = webpage_new(cfg, http, &page);
+    if (r < 0) {
+        LOG_ERROR(NULL, "web page: %s", strerror(-r));
+        goto out;
+    }
     r = live_manager_new(d.loop, cfg, http, &live);
     if (r < 0) {
         LOG_ERROR(NULL, "live previews: %s", strerror(-r));
@@ -213,6 +220,7 @@ out:
     http_server_free(&http);
     auth_free(&auth);       /* after the server: its hook and routes point here */
     metrics_free(&metrics); /* after the modules that count into the registry */
+    webpage_free(&page);
     loop_free(&d.loop);
     config_free(&cfg);
     if (ret == 0)

@@ -8,7 +8,7 @@
 #ifndef HLSD_HTTP_WAIT_H
 #define HLSD_HTTP_WAIT_H
 
-#include "server/http.h"
+#include "http/http.h"
 
 #include <limits.h>
 #include <stdbool.h>

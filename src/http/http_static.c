@@ -1,6 +1,6 @@
 /* Confined static files (MIME, caching, Range, sendfile) and the built-in
  * routes: health, version and the web page. */
-#include "server/http_internal.h"
+#include "http/http_internal.h"
 
 #include "core/log.h"
 
@@ -324,32 +324,11 @@ static int h_version(void *arg, struct http_request *r)
     return ret;
 }
 
-static int h_index(void *arg, struct http_request *r)
-{
-    struct http_server *s = arg;
-    return http_respond_file(r, s->web_dir, "index.html");
-}
-
-static int h_web(void *arg, struct http_request *r)
-{
-    struct http_server *s = arg;
-    return http_respond_file(r, s->web_dir, http_req_param(r, "rest"));
-}
-
-static int h_hlsjs(void *arg, struct http_request *r)
-{
-    struct http_server *s = arg;
-    return http_respond_file(r, s->vendor_dir, "hls.min.js");
-}
-
 int http_static_init(struct http_server *s)
 {
     int ret;
     if ((ret = http_route(s, "GET", "/api/health", HTTP_ROUTE_PUBLIC, h_health, s)) < 0 ||
-        (ret = http_route(s, "GET", "/api/version", HTTP_ROUTE_PUBLIC, h_version, s)) < 0 ||
-        (ret = http_route(s, "GET", "/", HTTP_ROUTE_PUBLIC, h_index, s)) < 0 ||
-        (ret = http_route(s, "GET", "/web/vendor/hls.min.js", HTTP_ROUTE_PUBLIC, h_hlsjs, s)) < 0 ||
-        (ret = http_route(s, "GET", "/web/{*rest}", HTTP_ROUTE_PUBLIC, h_web, s)) < 0)
+        (ret = http_route(s, "GET", "/api/version", HTTP_ROUTE_PUBLIC, h_version, s)) < 0)
         return ret;
     return 0;
 }
