@@ -79,10 +79,10 @@ static bool parse_bearer(const char *h, char *out, size_t outlen)
 }
 
 /* The user the request's Bearer token or session cookie names. Returns 0
- * with *u set; 429 when the client's address has used up its failed
- * attempts (*wait: seconds left); 401 otherwise, with *why (NULL: no
+ * with *u set; -EAGAIN when the client's address has used up its failed
+ * attempts (*wait: seconds left); -EACCES otherwise, with *why (NULL: no
  * credentials at all). An invalid token counts as a failed attempt. */
-static unsigned identify(struct auth *a, struct http_request *req, const struct cfg_user **u,
+static int identify(struct auth *a, struct http_request *req, const struct cfg_user **u,
                          const char **why, double *wait)
 {
     const char *addr = http_req_client_addr(req);
@@ -97,14 +97,14 @@ static unsigned identify(struct auth *a, struct http_request *req, const struct 
         /* Tokens can be guessed through any route, so the login limit applies here too. */
         *wait = auth_store_blocked_for(a->store, addr, util_now_mono());
         if (*wait > 0)
-            return 429;
+            return -EAGAIN;
         if (!parse_bearer(authz, token, sizeof(token)) ||
             !(*u = auth_store_check_token(a->store, token))) {
             auth_store_record_failure(a->store, addr, util_now_mono());
             LOG_WARN("auth", "invalid token from %s (%s %s)", addr, http_req_method(req),
                      http_req_path(req));
             *why = "invalid token";
-            return 401;
+            return -EACCES;
         }
         return 0;
     }
@@ -113,11 +113,11 @@ static unsigned identify(struct auth *a, struct http_request *req, const struct 
         *u = auth_store_session_get(a->store, cookie, util_now_mono());
         if (!*u) {
             *why = "session ended, log in again";
-            return 401;
+            return -EACCES;
         }
         return 0;
     }
-    return 401;
+    return -EACCES;
 }
 
 static bool auth_hook(void *arg, struct http_request *req, struct http_principal *who)
@@ -131,7 +131,7 @@ static bool auth_hook(void *arg, struct http_request *req, struct http_principal
     case 0:
         fill_principal(who, u);
         return true;
-    case 429:
+    case -EAGAIN:
         respond_429(req, http_req_client_addr(req), wait);
         return false;
     default:
@@ -245,10 +245,10 @@ int auth_check_admin(struct auth *a, struct http_request *req)
 
     if (!a || !a->store)
         return 0;
-    unsigned st = identify(a, req, &u, &why, &wait);
-    if (st != 0)
-        return (int)st;
-    return u->role == CFG_ROLE_ADMIN ? 0 : 403;
+    int r = identify(a, req, &u, &why, &wait);
+    if (r < 0)
+        return r;
+    return u->role == CFG_ROLE_ADMIN ? 0 : -EPERM;
 }
 
 static bool is_loopback_addr(const char *addr)

@@ -29,8 +29,9 @@ void auth_free(struct auth **a);
 /* For public routes that decide access themselves (GET /metrics): checks the
  * request's Bearer token or session cookie as the hook does, without
  * answering. Returns 0 when they name an admin (or auth is disabled, or a is
- * NULL), 401 (no credentials, an invalid token, an ended session), 403 (a
- * valid non-admin) or 429 (this address has used up its failed attempts).
+ * NULL), -EACCES (no credentials, an invalid token, an ended session:
+ * answer 401), -EPERM (a valid non-admin: 403) or -EAGAIN (this address has
+ * used up its failed attempts: 429).
  * An invalid token counts as a failed attempt, as in the hook. */
 int auth_check_admin(struct auth *a, struct http_request *req);
 

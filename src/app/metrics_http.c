@@ -237,14 +237,14 @@ static int handle_metrics(void *arg, struct http_request *req)
     /* Public route (the hook would answer 401 itself): admins, which every
      * client is with auth disabled, and loopback clients when allowed. */
     if (!who->admin && !(m->cfg->metrics_from_loopback && http_req_is_loopback(req))) {
-        int st = m->auth ? auth_check_admin(m->auth, req) : 403;
-        if (st == 401) {
+        int st = m->auth ? auth_check_admin(m->auth, req) : -EPERM;
+        if (st == -EACCES) {
             http_add_header(req, "WWW-Authenticate", "Bearer realm=\"hlsd\"");
             return http_respond_error(req, 401,
                                       "authentication required: /metrics needs an "
                                       "admin token");
         }
-        if (st == 429)
+        if (st == -EAGAIN)
             return http_respond_error(req, 429, "too many failed logins from %s; try again later",
                                       http_req_client_addr(req));
         if (st != 0)

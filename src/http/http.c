@@ -173,10 +173,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         r->method = method;
         s->stats.requests++;
         fill_client(r);
-        unsigned st = http_path_decode(r->raw_uri, r->path, sizeof(r->path));
-        if (!st && has_hidden_nul(r, url, version))
-            st = 400;
-        if (st) {
+        int bad = http_path_decode(r->raw_uri, r->path, sizeof(r->path));
+        if (!bad && has_hidden_nul(r, url, version))
+            bad = -EINVAL;
+        if (bad) {
+            unsigned st = bad == -ENAMETOOLONG ? 414 : 400;
             http_conn_request_received(conn);
             snprintf(r->path, sizeof(r->path), "(invalid)");
             http_respond_error(r, st, "%s",
@@ -356,11 +357,6 @@ int http_suspend(struct http_request *r, double deadline_seconds, http_suspend_c
     if (ci && loop_add_fd(s->loop, ci->connect_fd, EPOLLRDHUP, on_hangup, r) == 0)
         r->watch_fd = ci->connect_fd;
     return 0;
-}
-
-bool http_req_is_suspended(const struct http_request *r)
-{
-    return r && r->suspended;
 }
 
 /* ---- lifecycle ---- */

@@ -98,7 +98,6 @@ int http_confine_path(const char *root, const char *relpath, char *out, size_t o
 typedef void (*http_suspend_cb)(void *arg, struct http_request *req);
 int http_suspend(struct http_request *r, double deadline_seconds, http_suspend_cb on_timeout,
                  http_suspend_cb on_abort, void *arg);
-bool http_req_is_suspended(const struct http_request *r);
 
 /* Counters for /metrics. */
 struct http_stats {

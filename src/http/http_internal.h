@@ -17,11 +17,12 @@
 /* ---- pure helpers (unit-tested) ---- */
 
 /* Validates the raw request target (as sent, path + optional "?query") and
- * writes the percent-decoded path (no query) into out. Returns 0, 400 (not
- * origin-form, control bytes, backslash, bad or dangerous escapes such as
- * %00 %2f %5c, "." or ".." segments) or 414 (path longer than HTTP_MAX_PATH
- * or target longer than HTTP_MAX_TARGET). */
-unsigned http_path_decode(const char *raw, char *out, size_t outlen);
+ * writes the percent-decoded path (no query) into out. Returns 0, -EINVAL
+ * (answered 400: not origin-form, control bytes, backslash, bad or dangerous
+ * escapes such as %00 %2f %5c, "." or ".." segments) or -ENAMETOOLONG
+ * (answered 414: path longer than HTTP_MAX_PATH or target longer than
+ * HTTP_MAX_TARGET). */
+int http_path_decode(const char *raw, char *out, size_t outlen);
 
 /* One captured route parameter: name and value point into pattern and path. */
 struct http_param_span {

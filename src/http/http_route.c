@@ -21,32 +21,32 @@ static int hexval(char c)
 
 /* MHD unescapes the path before we see it, so "%2e%2e" and "%2f" would be
  * indistinguishable from the real thing: decode the raw target ourselves. */
-unsigned http_path_decode(const char *raw, char *out, size_t outlen)
+int http_path_decode(const char *raw, char *out, size_t outlen)
 {
     if (!raw || raw[0] != '/' || outlen == 0)
-        return 400;
+        return -EINVAL;
     if (strlen(raw) > HTTP_MAX_TARGET)
-        return 414;
+        return -ENAMETOOLONG;
     size_t rawlen = strcspn(raw, "?");
     if (rawlen > HTTP_MAX_PATH)
-        return 414;
+        return -ENAMETOOLONG;
     size_t o = 0;
     for (size_t i = 0; i < rawlen; i++) {
         unsigned char c = (unsigned char)raw[i];
         if (c <= 0x20 || c == 0x7f || c == '\\' || c == '#')
-            return 400;
+            return -EINVAL;
         if (c == '%') {
             int hi = hexval(raw[i + 1]), lo = hi < 0 ? -1 : hexval(raw[i + 2]);
             if (hi < 0 || lo < 0)
-                return 400;
+                return -EINVAL;
             c = (unsigned char)(hi * 16 + lo);
             /* An encoded separator would turn one segment into two after decoding. */
             if (c < 0x20 || c == 0x7f || c == '/' || c == '\\')
-                return 400;
+                return -EINVAL;
             i += 2;
         }
         if (o + 1 >= outlen)
-            return 414;
+            return -ENAMETOOLONG;
         out[o++] = (char)c;
     }
     out[o] = '\0';
@@ -55,7 +55,7 @@ unsigned http_path_decode(const char *raw, char *out, size_t outlen)
         const char *s = seg + 1;
         size_t len = strcspn(s, "/");
         if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
-            return 400;
+            return -EINVAL;
     }
     return 0;
 }

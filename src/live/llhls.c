@@ -178,19 +178,19 @@ int live_ll_playlist_request(struct live_port *p, struct http_request *req)
     long long msn, part = -1;
 
     if (!smsn && !spart)
-        return 0;
+        return LIVE_LL_SERVE;
     /* Directives are ignored where blocking is not offered, and once the
      * playlist has ENDLIST (6.2.5.2): only a running preview blocks. */
     if (!live_ll_enabled(p) || !live_port_previewing(p) || !ll->known)
-        return 0;
+        return LIVE_LL_SERVE;
     if (!smsn) {
         http_respond_error(req, 400, "_HLS_part without _HLS_msn");
-        return 1;
+        return LIVE_LL_TAKEN;
     }
     if (parse_directive(smsn, (long long)1 << 53, &msn) < 0 ||
         (spart && parse_directive(spart, 1000000, &part) < 0)) {
         http_respond_error(req, 400, "malformed _HLS_msn or _HLS_part");
-        return 1;
+        return LIVE_LL_TAKEN;
     }
     /* 6.2.5.2: more than two segments past the last one, or a part further
      * ahead than the Advance Part Limit, is refused at once. */
@@ -204,17 +204,17 @@ int live_ll_playlist_request(struct live_port *p, struct http_request *req)
                            "_HLS_msn=%lld%s%s is too far ahead of the playlist (last "
                            "segment %lld)",
                            msn, spart ? " _HLS_part=" : "", spart ? spart : "", last);
-        return 1;
+        return LIVE_LL_TAKEN;
     }
     if (satisfied(ll, msn, (long)part))
-        return 0;
+        return LIVE_LL_SERVE;
     struct http_waiter w = {.key = msn, .sub = (long)part};
     int r = hold(p, req, &w);
     if (r < 0) {
         LOG_WARN(p->log_name, "cannot hold a playlist request: %s", strerror(-r));
-        return 0;
+        return LIVE_LL_SERVE;
     }
-    return 1;
+    return LIVE_LL_TAKEN;
 }
 
 int live_ll_part_request(struct live_port *p, struct http_request *req, const char *name)
@@ -224,17 +224,17 @@ int live_ll_part_request(struct live_port *p, struct http_request *req, const ch
 
     if (!live_ll_enabled(p) || !live_port_previewing(p) || !ll->hint[0] ||
         strcmp(name, ll->hint) != 0)
-        return 0;
+        return LIVE_LL_SERVE;
     if (util_fmt(path, sizeof(path), "%s/%s", p->m->hls_dir, name) < 0 || access(path, F_OK) == 0)
-        return 0;
+        return LIVE_LL_SERVE;
     struct http_waiter w = {.key = -1, .sub = -1, .flags = LIVE_LL_PART_FILE};
     snprintf(w.name, sizeof(w.name), "%s", name);
     int r = hold(p, req, &w);
     if (r < 0) {
         LOG_WARN(p->log_name, "cannot hold a part request: %s", strerror(-r));
-        return 0;
+        return LIVE_LL_SERVE;
     }
-    return 1;
+    return LIVE_LL_TAKEN;
 }
 
 struct answer_ctx {

@@ -281,9 +281,9 @@ static int h_hls(void *arg, struct http_request *req)
             LOG_WARN(p->log_name, "cannot suspend a playlist request: %s", strerror(-r));
         }
         /* LL-HLS blocking reload (_HLS_msn / _HLS_part). */
-        if ((r = live_ll_playlist_request(p, req)) != 0)
+        if ((r = live_ll_playlist_request(p, req)) != LIVE_LL_SERVE)
             return r < 0 ? r : 0;
-    } else if ((r = live_ll_part_request(p, req, rest)) != 0) {
+    } else if ((r = live_ll_part_request(p, req, rest)) != LIVE_LL_SERVE) {
         return r < 0 ? r : 0; /* the preload-hinted part, not written yet */
     }
     return http_respond_file(req, m->hls_dir, rest);

@@ -111,11 +111,14 @@ void live_ll_reset(struct live_port *p);
 /* A worker event of the port ("part", "segment"): updates what is
  * published and answers the waiting requests it satisfies. */
 void live_ll_on_event(struct live_port *p, const char *type, const cJSON *msg);
+/* What the two request functions below did with a request. */
+#define LIVE_LL_SERVE 0 /* nothing: the caller serves the file as usual */
+#define LIVE_LL_TAKEN 1 /* answered or suspended: the caller must not touch it */
+
 /* A playlist request: with _HLS_msn/_HLS_part, answers 400 for bad or too
  * distant directives or holds the request until the playlist has that part
- * (or three target durations pass: then the current playlist). Returns 1
- * when it took the request (answered or suspended), 0 when the caller
- * serves the file as usual, or -errno. */
+ * (or three target durations pass: then the current playlist). Returns
+ * LIVE_LL_TAKEN, LIVE_LL_SERVE or -errno. */
 int live_ll_playlist_request(struct live_port *p, struct http_request *req);
 /* A media file request: the preload-hinted part, not written yet, is held
  * until it exists (404 after three target durations). Same returns. */

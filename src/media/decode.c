@@ -95,11 +95,6 @@ int media_decoder_receive(struct media_decoder *d, AVFrame *frame)
     }
 }
 
-void media_decoder_flush(struct media_decoder *d)
-{
-    avcodec_flush_buffers(d->ctx);
-}
-
 void media_decoder_free(struct media_decoder **pd)
 {
     struct media_decoder *d = *pd;

@@ -30,9 +30,6 @@ int media_decoder_send(struct media_decoder *d, const AVPacket *pkt);
  * AVERROR(EAGAIN) when it needs more input, AVERROR_EOF when drained. */
 int media_decoder_receive(struct media_decoder *d, AVFrame *frame);
 
-/* Forgets buffered frames (after a seek). */
-void media_decoder_flush(struct media_decoder *d);
-
 void media_decoder_free(struct media_decoder **d);
 
 #endif
