@@ -5,7 +5,7 @@
 #define HLSD_PREVIEW_PRIV_H
 
 #include "live/preview.h"
-#include "worker/supervisor.h"
+#include "worker/proc.h"
 
 #include <cjson/cJSON.h>
 #include <limits.h>
@@ -51,7 +51,7 @@ struct live_port {
     char file_prefix[40];       /* "port_3-": every segment of the port starts with it */
 
     enum live_state state;
-    struct worker *w;        /* NULL while stopped or waiting to respawn */
+    struct proc *w;          /* NULL while stopped or waiting to respawn */
     bool restart_after_stop; /* POST (or a viewer) arrived during the stop ladder */
     bool fatal;              /* the current worker reported a fatal "error" */
     bool have_segment;       /* this preview (since its start) wrote a segment */

@@ -1,4 +1,4 @@
-/* `hlsd serve`: composes the daemon — config, event loop, worker supervisor,
+/* `hlsd serve`: composes the daemon — config, event loop, process table,
  * HTTP server, live previews, recordings/transcode sessions — and runs it
  * until SIGINT/SIGTERM, then stops every worker with the stop ladder. */
 #include "core/config.h"
@@ -11,7 +11,7 @@
 #include "server/library.h"
 #include "server/metrics.h"
 #include "vod/session.h"
-#include "worker/supervisor.h"
+#include "worker/proc.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -76,6 +76,7 @@ int daemon_main(int argc, char **argv)
     struct live_manager *live = NULL;
     struct metrics *metrics = NULL;
     struct vod_manager *vod = NULL;
+    struct proc_table *procs = NULL;
     struct daemon d = {0};
     char err[512] = "";
     char self[PATH_MAX];
@@ -159,11 +160,9 @@ int daemon_main(int argc, char **argv)
         LOG_ERROR(NULL, "signals: %s", strerror(-r));
         goto out;
     }
-    r = supervisor_init(d.loop, self, cfg->log_level);
-    if (r < 0) {
-        LOG_ERROR(NULL, "worker supervisor: %s", strerror(-r));
+    r = proc_table_new(d.loop, self, cfg->log_level, &procs); /* logs its own errors */
+    if (r < 0)
         goto out;
-    }
     r = http_server_new(d.loop, cfg, &http);
     if (r < 0) {
         LOG_ERROR(NULL, "HTTP server: %s", strerror(-r));
@@ -206,10 +205,11 @@ out:
         live_manager_shutdown(live);
         vod_manager_shutdown(vod);
         /* Keeps serving the loop (workers' last messages, reaping) during the ladder. */
-        supervisor_shutdown(d.loop);
+        proc_table_shutdown(procs);
     }
     vod_manager_free(&vod);
     live_manager_free(&live);
+    proc_table_free(&procs); /* after the modules holding process handles */
     http_server_free(&http);
     auth_free(&auth);       /* after the server: its hook and routes point here */
     metrics_free(&metrics); /* after the modules that count into the registry */

@@ -7,7 +7,7 @@
  *   scraped (state it already keeps, e.g. sessions by state);
  * - the route (metrics_new), which adds the daemon's built-in families: per
  *   port (from live_manager_status_json), HTTP requests by route and status
- *   class, workers and worker crashes (supervisor), process memory and CPU.
+ *   class, workers and worker crashes (worker/proc.h), process memory and CPU.
  *
  * Everything runs on the daemon's loop thread (no locking).
  *
