@@ -451,6 +451,7 @@ static int spawn_worker(struct live_port *p, bool cont)
     struct live_manager *m = p->m;
     char runid[17], prefix[96], msg[160];
     cJSON *job = NULL;
+    bool logged = false; /* proc_spawn logs its own failures */
     int r;
 
     r = util_random_hex(runid, 4);
@@ -476,6 +477,7 @@ static int spawn_worker(struct live_port *p, bool cont)
     };
     p->fatal = false;
     r = proc_spawn(&opts, &live_worker_cb, p, &p->w);
+    logged = r < 0;
     if (r < 0)
         goto out;
     LOG_INFO(p->log_name, "worker %ld started (%s, segments %s*)", (long)proc_pid(p->w),
@@ -485,7 +487,8 @@ out:
     if (r < 0) {
         snprintf(msg, sizeof(msg), "cannot start worker: %s", strerror(-r));
         set_error(p, msg);
-        LOG_ERROR(p->log_name, "%s", msg);
+        if (!logged)
+            LOG_ERROR(p->log_name, "%s", msg);
     }
     return r;
 }

@@ -519,8 +519,7 @@ int vod_session_create(struct vod_manager *m, const char *camera, double start, 
         r = -ENOMEM;
         goto out;
     }
-    if ((r = spawn_worker(s)) < 0) {
-        LOG_ERROR(s->name, "cannot start the worker: %s", strerror(-r));
+    if ((r = spawn_worker(s)) < 0) { /* logged by proc_spawn */
         util_rm_rf(s->dir);
         goto out;
     }

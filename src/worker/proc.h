@@ -26,6 +26,10 @@
  * Rules:
  * - Single-threaded: call everything from the loop's thread (the one that
  *   created the table; PR_SET_PDEATHSIG follows the spawning thread).
+ * - Create the table before any other thread starts: SIGCHLD is blocked for
+ *   the loop's signalfd, and a thread that does not block it could take the
+ *   signal (there is no polling safety net). The daemon process has no other
+ *   thread.
  * - Callbacks never run synchronously inside proc_spawn/send/stop/kill/free;
  *   they run from the loop. Every event line a worker wrote before dying is
  *   delivered before on_exit; no callback follows on_exit or proc_free().
