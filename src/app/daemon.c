@@ -1,4 +1,4 @@
-/* `hlsd serve`: composes the daemon — config, event loop, worker supervisor,
+/* `hlsd serve`: composes the daemon — config, event loop, process table,
  * HTTP server, live previews, recordings/transcode sessions — and runs it
  * until SIGINT/SIGTERM, then stops every worker with the stop ladder. */
 #include "core/config.h"
@@ -12,7 +12,7 @@
 #include "app/metrics_http.h"
 #include "app/webpage.h"
 #include "vod/session.h"
-#include "worker/supervisor.h"
+#include "worker/proc.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -78,6 +78,7 @@ int daemon_main(int argc, char **argv)
     struct metrics *metrics = NULL;
     struct webpage *page = NULL;
     struct vod_manager *vod = NULL;
+    struct proc_table *procs = NULL;
     struct daemon d = {0};
     char err[512] = "";
     char self[PATH_MAX];
@@ -161,11 +162,9 @@ int daemon_main(int argc, char **argv)
         LOG_ERROR(NULL, "signals: %s", strerror(-r));
         goto out;
     }
-    r = supervisor_init(d.loop, self, cfg->log_level);
-    if (r < 0) {
-        LOG_ERROR(NULL, "worker supervisor: %s", strerror(-r));
+    r = proc_table_new(d.loop, self, cfg->log_level, &procs); /* logs its own errors */
+    if (r < 0)
         goto out;
-    }
     r = http_server_new(d.loop, cfg, &http);
     if (r < 0) {
         LOG_ERROR(NULL, "HTTP server: %s", strerror(-r));
@@ -213,10 +212,11 @@ out:
         live_manager_shutdown(live);
         vod_manager_shutdown(vod);
         /* Keeps serving the loop (workers' last messages, reaping) during the ladder. */
-        supervisor_shutdown(d.loop);
+        proc_table_shutdown(procs);
     }
     vod_manager_free(&vod);
     live_manager_free(&live);
+    proc_table_free(&procs); /* after the modules holding process handles */
     http_server_free(&http);
     auth_free(&auth);       /* after the server: its hook and routes point here */
     metrics_free(&metrics); /* after the modules that count into the registry */

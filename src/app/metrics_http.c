@@ -6,7 +6,7 @@
 #include "live/preview.h"
 #include "app/auth.h"
 #include "app/metrics_http.h"
-#include "worker/supervisor.h"
+#include "worker/proc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -125,7 +125,7 @@ static void worker_metrics(void *arg, struct metrics_out *o)
 {
     (void)arg;
     pid_t pids[MAX_WORKER_PIDS];
-    int n = supervisor_pids(pids, MAX_WORKER_PIDS);
+    int n = proc_table_pids(proc_table_current(), pids, MAX_WORKER_PIDS);
     double rss = 0;
     for (int i = 0; i < n && i < MAX_WORKER_PIDS; i++) {
         char pid[24];
@@ -139,7 +139,8 @@ static void worker_metrics(void *arg, struct metrics_out *o)
     metrics_out_family(o, "hlsd_worker_crashes_total", "counter",
                        "Worker processes that crashed (exit status >= 2 or a signal hlsd did "
                        "not send)");
-    metrics_out_sample(o, "hlsd_worker_crashes_total", NULL, (double)supervisor_crashes());
+    metrics_out_sample(o, "hlsd_worker_crashes_total", NULL,
+                       (double)proc_table_crashes(proc_table_current()));
     metrics_out_family(o, "hlsd_workers_resident_memory_bytes", "gauge",
                        "Resident memory of all worker processes together");
     metrics_out_sample(o, "hlsd_workers_resident_memory_bytes", NULL, rss);

@@ -301,7 +301,7 @@ static double num_field(const cJSON *msg, const char *key, double dflt)
     return cJSON_IsNumber(v) ? v->valuedouble : dflt;
 }
 
-static void on_worker_message(void *arg, struct worker *w, const cJSON *msg)
+static void on_worker_message(void *arg, struct proc *w, const cJSON *msg)
 {
     struct live_port *p = arg;
     const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "type"));
@@ -354,7 +354,7 @@ static void describe_exit(int wstatus, char *buf, size_t size)
         snprintf(buf, size, "worker ended (wait status 0x%x)", (unsigned)wstatus);
 }
 
-static void on_worker_exit(void *arg, struct worker *w, int wstatus, bool requested)
+static void on_worker_exit(void *arg, struct proc *w, int wstatus, bool requested)
 {
     struct live_port *p = arg;
     struct live_manager *m = p->m;
@@ -363,9 +363,9 @@ static void on_worker_exit(void *arg, struct worker *w, int wstatus, bool reques
 
     describe_exit(wstatus, what, sizeof(what));
     if (w == p->w)
-        worker_free(&p->w);
+        proc_free(&p->w);
     else
-        worker_free(&w);
+        proc_free(&w);
     p->restarts_base += p->worker_restarts;
     p->worker_restarts = 0;
     p->fps = p->bitrate = 0;
@@ -417,7 +417,7 @@ static void on_worker_exit(void *arg, struct worker *w, int wstatus, bool reques
     }
 }
 
-static const struct worker_callbacks live_worker_cb = {
+static const struct proc_callbacks live_worker_cb = {
     .on_message = on_worker_message,
     .on_exit = on_worker_exit,
 };
@@ -428,6 +428,7 @@ static int spawn_worker(struct live_port *p, bool cont)
     struct live_manager *m = p->m;
     char runid[17], prefix[96], msg[160];
     cJSON *job = NULL;
+    bool logged = false; /* proc_spawn logs its own failures */
     int r;
 
     r = util_random_hex(runid, 4);
@@ -442,7 +443,7 @@ static int spawn_worker(struct live_port *p, bool cont)
         r = -ENOMEM;
         goto out;
     }
-    struct worker_spawn_opts opts = {
+    struct proc_opts opts = {
         .name = p->log_name,
         .job = job,
         .nice = 0,
@@ -452,17 +453,19 @@ static int spawn_worker(struct live_port *p, bool cont)
         .term_seconds = 2,
     };
     p->fatal = false;
-    r = worker_spawn(&opts, &live_worker_cb, p, &p->w);
+    r = proc_spawn(&opts, &live_worker_cb, p, &p->w);
+    logged = r < 0;
     if (r < 0)
         goto out;
-    LOG_INFO(p->log_name, "worker %ld started (%s, segments %s*)", (long)worker_pid(p->w),
+    LOG_INFO(p->log_name, "worker %ld started (%s, segments %s*)", (long)proc_pid(p->w),
              cont ? "continuing the playlist" : "new playlist", prefix);
 out:
     cJSON_Delete(job);
     if (r < 0) {
         snprintf(msg, sizeof(msg), "cannot start worker: %s", strerror(-r));
         set_error(p, msg);
-        LOG_ERROR(p->log_name, "%s", msg);
+        if (!logged)
+            LOG_ERROR(p->log_name, "%s", msg);
     }
     return r;
 }
@@ -528,7 +531,7 @@ bool live_port_stop(struct live_port *p, const char *why)
     if (p->w) {
         LOG_INFO(p->log_name, "stopping preview (%s)", why);
         p->state = LIVE_STOPPING;
-        worker_stop(p->w);
+        proc_stop(p->w);
         return true;
     }
     if (p->state == LIVE_RECONNECTING) {
@@ -575,8 +578,8 @@ cJSON *live_port_status_json(const struct live_port *p)
     cJSON_AddNumberToObject(o, "segments", (double)p->segments);
     cJSON_AddNumberToObject(o, "restarts", (double)(p->restarts_base + p->worker_restarts));
     http_json_add_string_or_null(o, "last_error", p->last_error);
-    if (p->w && worker_alive(p->w))
-        cJSON_AddNumberToObject(o, "pid", worker_pid(p->w));
+    if (p->w && proc_alive(p->w))
+        cJSON_AddNumberToObject(o, "pid", proc_pid(p->w));
     else
         cJSON_AddNullToObject(o, "pid");
     return o;
@@ -683,7 +686,7 @@ void live_manager_free(struct live_manager **mp)
         loop_timer_cancel(m->loop, &p->idle_timer);
         answer_waiters(p, 503, "daemon shutting down");
         live_ll_answer_all(p, 503, "daemon shutting down");
-        worker_free(&p->w);
+        proc_free(&p->w);
         free(p->last_error);
     }
     free(m->ports);

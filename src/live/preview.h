@@ -21,7 +21,7 @@ int live_manager_new(struct loop *loop, const struct hlsd_config *cfg, struct ht
 /* Asks every running preview to stop (the ladder follows), answers waiting
  * playlist requests, and prevents respawns. Accepts NULL. */
 void live_manager_shutdown(struct live_manager *m);
-/* Frees the manager; workers still running are killed (worker_free). Accepts NULL. */
+/* Frees the manager; workers still running are killed (proc_free). Accepts NULL. */
 void live_manager_free(struct live_manager **m);
 
 /* Status of every port (the objects of GET /api/ports/{index}/preview), for

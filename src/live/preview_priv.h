@@ -6,7 +6,7 @@
 
 #include "live/preview.h"
 #include "http/http_wait.h"
-#include "worker/supervisor.h"
+#include "worker/proc.h"
 
 #include <cjson/cJSON.h>
 #include <limits.h>
@@ -45,7 +45,7 @@ struct live_port {
     char file_prefix[40];       /* "port_3-": every segment of the port starts with it */
 
     enum live_state state;
-    struct worker *w;        /* NULL while stopped or waiting to respawn */
+    struct proc *w;          /* NULL while stopped or waiting to respawn */
     bool restart_after_stop; /* POST (or a viewer) arrived during the stop ladder */
     bool fatal;              /* the current worker reported a fatal "error" */
     bool have_segment;       /* this preview (since its start) wrote a segment */

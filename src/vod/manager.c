@@ -6,7 +6,6 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "http/metrics.h"
-#include "vod/child.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -14,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define TICK_SECONDS 0.5
@@ -49,11 +47,17 @@ static int load_key(const char *state_dir, unsigned char key[32])
 
 /* ---- helper children and the periodic tick ------------------------------ */
 
-static void spawn_recordings_child(struct vod_manager *m, const char *what, pid_t *pid)
+static void on_helper_exit(void *arg, struct proc *p, int wstatus, bool requested);
+
+static const struct proc_callbacks helper_cb = {.on_exit = on_helper_exit};
+
+/* The proc module logs the failure, and how the child ends. */
+static void spawn_recordings_child(struct vod_manager *m, const char *what, struct proc **out)
 {
     const struct cfg_vod *v = &m->cfg->vod;
     size_t n = 0;
     char *argv[16 + 64];
+    char name[32];
 
     argv[n++] = "hlsd";
     argv[n++] = "recordings";
@@ -66,29 +70,30 @@ static void spawn_recordings_child(struct vod_manager *m, const char *what, pid_
             argv[n++] = v->watch_dirs[i];
     }
     argv[n] = NULL;
-    int r = vod_child_spawn(argv, m->cfg->vod.nice, strcmp(what, "sample") == 0, pid);
-    if (r < 0) {
-        LOG_WARN(NULL, "cannot start 'hlsd recordings %s': %s", what, strerror(-r));
-        *pid = -1;
-        return;
-    }
-    LOG_DEBUG(NULL, "hlsd recordings %s: pid %d", what, (int)*pid);
+    snprintf(name, sizeof(name), "recordings %s", what);
+    struct proc_opts o = {
+        .name = name,
+        .argv = argv,
+        .nice = m->cfg->vod.nice,
+        /* The sample recording must not slow anything down. */
+        .idle = strcmp(what, "sample") == 0,
+    };
+    proc_spawn(&o, &helper_cb, m, out);
 }
 
-static void poll_child(const char *what, pid_t *pid)
+/* From the proc module's SIGCHLD reaping: the helper is gone, a later tick
+ * may start the next scan. */
+static void on_helper_exit(void *arg, struct proc *p, int wstatus, bool requested)
 {
-    int st = 0;
-    if (*pid <= 0 || vod_child_poll(*pid, &st) == 0)
-        return;
-    if (st != -1 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-        if (WIFSIGNALED(st))
-            LOG_WARN(NULL, "hlsd recordings %s (pid %d) crashed with signal %d", what, (int)*pid,
-                     WTERMSIG(st));
-        else
-            LOG_WARN(NULL, "hlsd recordings %s (pid %d) exited with status %d", what, (int)*pid,
-                     WEXITSTATUS(st));
-    }
-    *pid = -1;
+    struct vod_manager *m = arg;
+    (void)wstatus;
+    (void)requested;
+    if (p == m->scan)
+        proc_free(&m->scan);
+    else if (p == m->sample)
+        proc_free(&m->sample);
+    else
+        proc_free(&p);
 }
 
 /* Removes the .trash-* folders that could not be removed at once. */
@@ -117,10 +122,8 @@ static void on_tick(void *arg)
     double now = util_now_mono();
 
     m->tick = NULL;
-    poll_child("scan", &m->scan_pid);
-    poll_child("sample", &m->sample_pid);
-    if (m->cfg->vod.n_watch_dirs > 0 && m->scan_pid <= 0 && now >= m->next_scan) {
-        spawn_recordings_child(m, "scan", &m->scan_pid);
+    if (m->cfg->vod.n_watch_dirs > 0 && !m->scan && now >= m->next_scan) {
+        spawn_recordings_child(m, "scan", &m->scan);
         m->next_scan = now + SCAN_INTERVAL;
     }
     for (struct vod_session *s = m->sessions, *next; s; s = next) {
@@ -170,7 +173,6 @@ int vod_manager_new(struct loop *loop, const struct hlsd_config *cfg, struct htt
     m->loop = loop;
     m->cfg = cfg;
     m->http = http;
-    m->scan_pid = m->sample_pid = -1;
     r = util_fmt(m->transcode_dir, sizeof(m->transcode_dir), "%s/transcode", cfg->state_dir);
     if (r < 0) {
         LOG_ERROR(NULL, "state folder path too long: %s", cfg->state_dir);
@@ -198,7 +200,7 @@ int vod_manager_new(struct loop *loop, const struct hlsd_config *cfg, struct htt
         long have = 0;
         if (vod_index_count(m->ix, "sample", &have) == 0 && have == 0) {
             LOG_INFO(NULL, "generating the sample recording (camera \"sample\")");
-            spawn_recordings_child(m, "sample", &m->sample_pid);
+            spawn_recordings_child(m, "sample", &m->sample);
         }
     }
     m->next_scan = util_now_mono();
@@ -220,9 +222,9 @@ static void stop_background(struct vod_manager *m)
 {
     m->shutting_down = true;
     loop_timer_cancel(m->loop, &m->tick);
-    vod_child_kill(m->scan_pid);
-    vod_child_kill(m->sample_pid);
-    m->scan_pid = m->sample_pid = -1;
+    /* Killed (SIGKILL) and reaped by the proc module without callbacks. */
+    proc_free(&m->scan);
+    proc_free(&m->sample);
 }
 
 void vod_manager_shutdown(struct vod_manager *m)
@@ -233,7 +235,7 @@ void vod_manager_shutdown(struct vod_manager *m)
     for (struct vod_session *s = m->sessions; s; s = s->next) {
         vod_session_flush_waiters(s, 503, "the server is shutting down");
         if (s->w)
-            worker_stop(s->w);
+            proc_stop(s->w);
     }
 }
 

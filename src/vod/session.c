@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-static void on_worker_message(void *arg, struct worker *w, const cJSON *msg);
-static void on_worker_exit(void *arg, struct worker *w, int wstatus, bool requested);
+static void on_worker_message(void *arg, struct proc *w, const cJSON *msg);
+static void on_worker_exit(void *arg, struct proc *w, int wstatus, bool requested);
 
 /* ---- ids ---------------------------------------------------------------- */
 
@@ -173,20 +173,20 @@ void vod_session_flush_waiters(struct vod_session *s, unsigned status, const cha
 static int spawn_worker(struct vod_session *s)
 {
     const struct hlsd_config *cfg = s->m->cfg;
-    struct worker_callbacks cb = {on_worker_message, on_worker_exit};
-    struct worker_spawn_opts o = {0};
+    struct proc_callbacks cb = {on_worker_message, on_worker_exit};
+    struct proc_opts o = {0};
 
     o.name = s->name;
     o.job = s->job;
     o.nice = cfg->vod.nice;
     o.memory_mb = cfg->workers.memory_mb;
     o.cpu_seconds = cfg->workers.cpu_seconds;
-    int r = worker_spawn(&o, &cb, s, &s->w);
+    int r = proc_spawn(&o, &cb, s, &s->w);
     if (r < 0) {
         s->w = NULL;
         return r;
     }
-    s->pid = worker_pid(s->w);
+    s->pid = proc_pid(s->w);
     s->failed = false;
     s->done = false;
     s->error[0] = '\0';
@@ -221,7 +221,7 @@ void vod_session_want(struct vod_session *s, int n)
         return;
     cJSON_AddStringToObject(msg, "cmd", "want");
     cJSON_AddNumberToObject(msg, "segment", n);
-    int r = worker_send(s->w, msg);
+    int r = proc_send(s->w, msg);
     if (r < 0)
         LOG_DEBUG(s->name, "want %d: %s", n, strerror(-r));
     cJSON_Delete(msg);
@@ -272,7 +272,7 @@ static void on_plan(struct vod_session *s, const cJSON *msg)
     vod_session_flush_waiters(s, 0, NULL);
 }
 
-static void on_worker_message(void *arg, struct worker *w, const cJSON *msg)
+static void on_worker_message(void *arg, struct proc *w, const cJSON *msg)
 {
     struct vod_session *s = arg;
     const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "type"));
@@ -320,12 +320,12 @@ static void on_worker_message(void *arg, struct worker *w, const cJSON *msg)
     }
 }
 
-static void on_worker_exit(void *arg, struct worker *w, int wstatus, bool requested)
+static void on_worker_exit(void *arg, struct proc *w, int wstatus, bool requested)
 {
     struct vod_session *s = arg;
     bool clean = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
 
-    worker_free(&w);
+    proc_free(&w);
     s->w = NULL;
     if (clean && !s->error[0]) {
         /* A clean exit without `done` is a honoured stop. */
@@ -490,8 +490,7 @@ int vod_session_create(struct vod_manager *m, const char *camera, double start, 
         r = -ENOMEM;
         goto out;
     }
-    if ((r = spawn_worker(s)) < 0) {
-        LOG_ERROR(s->name, "cannot start the worker: %s", strerror(-r));
+    if ((r = spawn_worker(s)) < 0) { /* logged by proc_spawn */
         util_rm_rf(s->dir);
         goto out;
     }
@@ -532,7 +531,7 @@ void vod_session_destroy(struct vod_session *s, unsigned status, const char *why
     }
     /* Killing is enough: every segment and the playlist are written through a
      * temp file + rename, and the folder goes away with them. */
-    worker_free(&s->w);
+    proc_free(&s->w);
     vod_session_flush_waiters(s, status, why);
     remove_folder(m, s->dir, s->id);
     session_free(s);

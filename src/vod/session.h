@@ -17,7 +17,7 @@ struct vod_manager;
 int vod_manager_new(struct loop *loop, const struct hlsd_config *cfg, struct http_server *http,
                     struct vod_manager **out);
 /* Answers waiting requests with 503 and asks every worker to stop (the
- * supervisor's shutdown then finishes the ladder). Accepts NULL. */
+ * process table's shutdown then finishes the ladder). Accepts NULL. */
 void vod_manager_shutdown(struct vod_manager *m);
 /* Kills what still runs, removes the session folders, frees. Accepts NULL. */
 void vod_manager_free(struct vod_manager **m);

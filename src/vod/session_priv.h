@@ -9,7 +9,7 @@
 #include "http/http_wait.h"
 #include "vod/index.h"
 #include "vod/session.h"
-#include "worker/supervisor.h"
+#include "worker/proc.h"
 
 #include <cjson/cJSON.h>
 #include <limits.h>
@@ -45,7 +45,7 @@ struct vod_session {
     char prefix[32];    /* segment file prefix, fixed for the session's life */
     cJSON *job;         /* kept for restarts */
 
-    struct worker *w; /* NULL when no worker process runs */
+    struct proc *w; /* NULL when no worker process runs */
     pid_t pid;
     int restarts;
     bool planned, done, failed;
@@ -78,8 +78,8 @@ struct vod_manager {
     bool shutting_down;
     bool trash_pending; /* a removed session folder could not be fully deleted */
 
-    pid_t scan_pid, sample_pid;
-    double next_scan; /* monotonic */
+    struct proc *scan, *sample; /* helper children (manager.c); NULL when none runs */
+    double next_scan;           /* monotonic */
 };
 
 /* session.c */

@@ -10,7 +10,7 @@
  *
  * Test hooks: with HLSD_TEST_JOBS=1 in the environment the job kinds
  * "test-sleep", "test-ignore-stop", "test-ignore-term" and "test-crash" run
- * small built-in jobs that exercise the supervisor's stop ladder, and
+ * small built-in jobs that exercise the process module's stop ladder, and
  * "test-write" tries file operations to check the confinement (see
  * run_test_job). Without the variable they are refused. */
 #include "core/log.h"

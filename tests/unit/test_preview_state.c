@@ -1,5 +1,5 @@
 /* The live port state machine (src/live/preview.c) driven by real child
- * processes: the supervisor re-executes a small shell script instead of our
+ * processes: the process table re-executes a small shell script instead of our
  * binary, which plays a worker's part over the real channel (job line in,
  * JSON events out, exit on "stop"). Each port's input URL picks a script
  * scenario: normal, crash once, fatal error, input error. */
@@ -7,7 +7,7 @@
 #include "core/loop.h"
 #include "core/util.h"
 #include "live/preview_priv.h"
-#include "worker/supervisor.h"
+#include "worker/proc.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -23,6 +23,7 @@
 
 static char tmp[64];
 static struct loop *loop;
+static struct proc_table *procs;
 static struct hlsd_config *cfg;
 static struct live_manager *mgr;
 
@@ -71,7 +72,7 @@ static int setup(void **state)
     if (r < 0)
         fail_msg("config: %s", err);
     assert_int_equal(loop_new(&loop), 0);
-    assert_int_equal(supervisor_init(loop, path, "warn"), 0);
+    assert_int_equal(proc_table_new(loop, path, "warn", &procs), 0);
     assert_int_equal(live_manager_new(loop, cfg, NULL, &mgr), 0);
     return 0;
 }
@@ -80,8 +81,9 @@ static int teardown(void **state)
 {
     (void)state;
     live_manager_shutdown(mgr);
-    supervisor_shutdown(loop);
+    proc_table_shutdown(procs);
     live_manager_free(&mgr);
+    proc_table_free(&procs);
     loop_free(&loop);
     config_free(&cfg);
     util_rm_rf(tmp);
@@ -131,13 +133,13 @@ static void test_start_while_stopping_restarts(void **state)
     struct live_port *p = live_find_port(mgr, 1);
     assert_int_equal(live_port_start(p, "test"), 0);
     run_until(p, LIVE_RUNNING);
-    pid_t first = worker_pid(p->w);
+    pid_t first = proc_pid(p->w);
     assert_true(live_port_stop(p, "test"));
     assert_int_equal(live_port_start(p, "during the ladder"), 0);
     assert_int_equal(p->state, LIVE_STOPPING); /* queued, not doubled */
     run_until(p, LIVE_RUNNING);
     assert_non_null(p->w);
-    assert_true(worker_pid(p->w) != first);
+    assert_true(proc_pid(p->w) != first);
     assert_true(live_port_stop(p, "end"));
     run_until(p, LIVE_STOPPED);
 }

@@ -1,5 +1,5 @@
 /* The transcode session state machine (src/vod/session.c, the states of
- * vod_session_state) driven by real child processes: the supervisor runs a
+ * vod_session_state) driven by real child processes: the process table runs a
  * shell script in the worker's place, which plans three segments, writes
  * them, then waits (paused) until asked for more (then "done") or stopped.
  * The recording's path picks a scenario: normal, or a crash after the plan. */
@@ -10,7 +10,7 @@
 #include "vod/index.h"
 #include "vod/session.h"
 #include "vod/session_priv.h"
-#include "worker/supervisor.h"
+#include "worker/proc.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -26,6 +26,7 @@
 
 static char tmp[64];
 static struct loop *loop;
+static struct proc_table *procs;
 static struct hlsd_config *cfg;
 static struct http_server *http;
 static struct vod_manager *mgr;
@@ -88,7 +89,7 @@ static int setup(void **state)
     assert_int_equal(util_mkdir_p(path, 0755), 0);
     assert_int_equal(loop_new(&loop), 0);
     snprintf(path, sizeof(path), "%s/fake-worker", tmp);
-    assert_int_equal(supervisor_init(loop, path, "warn"), 0);
+    assert_int_equal(proc_table_new(loop, path, "warn", &procs), 0);
     assert_int_equal(http_server_new(loop, cfg, &http), 0);
     assert_int_equal(vod_manager_new(loop, cfg, http, &mgr), 0);
     add_recording("cam", "/rec/ok.mp4");
@@ -100,9 +101,10 @@ static int teardown(void **state)
 {
     (void)state;
     vod_manager_shutdown(mgr);
-    supervisor_shutdown(loop);
+    proc_table_shutdown(procs);
     vod_manager_free(&mgr);
     http_server_free(&http);
+    proc_table_free(&procs);
     loop_free(&loop);
     config_free(&cfg);
     util_rm_rf(tmp);

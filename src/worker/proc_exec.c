@@ -1,13 +1,14 @@
-/* Starting a worker process: see spawn.h. Between fork and exec the child
+/* Starting a child process: see proc_priv.h. Between fork and exec the child
  * makes async-signal-safe calls only, so the environment is built before the
  * fork. */
-#include "worker/spawn.h"
+#include "worker/proc_priv.h"
 
 #include "core/log.h"
 #include "worker/protocol.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,7 @@
 
 extern char **environ;
 
-/* Builds the worker's environment: ours with HLSD_PARENT_PID replaced. */
+/* Builds the child's environment: ours with HLSD_PARENT_PID replaced. */
 static char **build_env(pid_t parent, char *pidvar, size_t pidvar_len)
 {
     size_t n = 0;
@@ -48,66 +49,86 @@ static _Noreturn void child_fail(int status_fd, int err)
     _exit(127);
 }
 
-/* Runs between fork and exec in the child. */
-static _Noreturn void child_exec(int sock, int status_fd, pid_t parent,
-                                 const struct worker_spawn_opts *o, char *const argv[],
+/* Marks every fd from `first` up close-on-exec (status_fd already is: it must
+ * stay open until execve reports through it). */
+static void cloexec_from(int first)
+{
+    if (close_range((unsigned)first, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+        return;
+    for (int fd = first; fd < 4096; fd++) /* kernels before 5.11 */
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+/* Runs between fork and exec in the child. sock is -1 without a channel. */
+static _Noreturn void child_exec(int sock, int status_fd, pid_t parent, const struct proc_exec *x,
                                  char *const envp[])
 {
-    /* Own process group: a terminal's ^C reaches the daemon only, which then
-     * stops workers with the ladder (so live playlists get their ENDLIST).
-     * The death signal covers the daemon dying. */
-    setpgid(0, 0);
+    /* Workers get their own process group: a terminal's ^C reaches the
+     * daemon only, which then stops them with the ladder (so live playlists
+     * get their ENDLIST). Helpers may die with the ^C. The death signal
+     * covers the daemon dying. */
+    if (x->channel)
+        setpgid(0, 0);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
         child_fail(status_fd, errno);
     /* The daemon may have died between fork and prctl. */
     if (getppid() != parent)
         _exit(127);
 
+    /* status_fd may sit on fd 3: move it out of the way first. */
+    if (status_fd == PROTO_WORKER_FD && sock != PROTO_WORKER_FD) {
+        int moved = fcntl(status_fd, F_DUPFD_CLOEXEC, PROTO_WORKER_FD + 1);
+        if (moved < 0)
+            _exit(127);
+        status_fd = moved;
+    }
     if (sock == PROTO_WORKER_FD) {
         if (fcntl(sock, F_SETFD, 0) < 0)
             child_fail(status_fd, errno);
-    } else {
-        /* status_fd may sit on fd 3: move it out of the way first. */
-        if (status_fd == PROTO_WORKER_FD) {
-            int moved = fcntl(status_fd, F_DUPFD_CLOEXEC, PROTO_WORKER_FD + 1);
-            if (moved < 0)
-                _exit(127);
-            status_fd = moved;
-        }
+    } else if (sock >= 0) {
         if (dup2(sock, PROTO_WORKER_FD) < 0) /* dup2 clears FD_CLOEXEC */
             child_fail(status_fd, errno);
     }
-    /* Descriptors the daemon forgot to mark close-on-exec (library sockets)
-     * must not leak into workers. Best effort: older kernels lack it. */
-    close_range(PROTO_WORKER_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC);
+    /* Descriptors the daemon forgot to mark close-on-exec (library sockets,
+     * the database) must not leak into children. */
+    cloexec_from(sock >= 0 ? PROTO_WORKER_FD + 1 : PROTO_WORKER_FD);
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (devnull >= 0 && devnull != STDIN_FILENO)
-        dup2(devnull, STDIN_FILENO);
-    /* The worker never writes to stdout: anything that does lands in the log. */
-    dup2(STDERR_FILENO, STDOUT_FILENO);
+    if (devnull < 0)
+        child_fail(status_fd, errno);
+    if (devnull != STDIN_FILENO && dup2(devnull, STDIN_FILENO) < 0)
+        child_fail(status_fd, errno);
+    /* Children never write to stdout on purpose: anything that does lands
+     * in the log. */
+    if (dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+        child_fail(status_fd, errno);
 
-    if (o->nice > 0) {
+    if (x->nice > 0) {
         errno = 0;
-        if (nice(o->nice) == -1 && errno != 0)
+        if (nice(x->nice) == -1 && errno != 0)
             child_fail(status_fd, errno);
     }
-    if (o->memory_mb > 0) {
+    if (x->idle) {
+        /* Best effort, as the niceness already keeps it out of the way. */
+        struct sched_param sp = {0};
+        sched_setscheduler(0, SCHED_IDLE, &sp);
+    }
+    if (x->memory_mb > 0) {
         struct rlimit rl;
-        rl.rlim_cur = rl.rlim_max = (rlim_t)o->memory_mb * 1024 * 1024;
+        rl.rlim_cur = rl.rlim_max = (rlim_t)x->memory_mb * 1024 * 1024;
         if (setrlimit(RLIMIT_DATA, &rl) < 0)
             child_fail(status_fd, errno);
     }
-    if (o->cpu_seconds > 0) {
+    if (x->cpu_seconds > 0) {
         /* SIGXCPU at the soft limit (a crash report), SIGKILL a little later. */
-        struct rlimit rl = {.rlim_cur = (rlim_t)o->cpu_seconds,
-                            .rlim_max = (rlim_t)o->cpu_seconds + 5};
+        struct rlimit rl = {.rlim_cur = (rlim_t)x->cpu_seconds,
+                            .rlim_max = (rlim_t)x->cpu_seconds + 5};
         if (setrlimit(RLIMIT_CPU, &rl) < 0)
             child_fail(status_fd, errno);
     }
 
     /* The daemon blocks SIGINT/SIGTERM/SIGCHLD for its signalfd and ignores
      * SIGPIPE; a blocked mask and ignored dispositions survive execve, and a
-     * worker that cannot receive SIGTERM would break the ladder. */
+     * child that cannot receive SIGTERM would break the ladder. */
     struct sigaction dfl;
     memset(&dfl, 0, sizeof(dfl));
     dfl.sa_handler = SIG_DFL;
@@ -122,42 +143,51 @@ static _Noreturn void child_exec(int sock, int status_fd, pid_t parent,
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
 
-    execve(argv[0], argv, envp);
+    execve(x->path, x->argv, envp);
     child_fail(status_fd, errno);
 }
 
-int spawn_worker_process(const char *log_name, const struct worker_spawn_opts *o,
-                         char *const argv[], pid_t *pid_out, int *fd_out)
+int proc_exec_start(const char *log_name, const struct proc_exec *x, pid_t *pid_out, int *fd_out)
 {
     char **env = NULL;
     int sv[2] = {-1, -1};
     int status_pipe[2] = {-1, -1};
     char pidvar[48];
+    const char *step;
     int ret;
 
     pid_t parent = getpid();
     env = build_env(parent, pidvar, sizeof(pidvar));
     if (!env) {
+        step = "environment";
         ret = -ENOMEM;
-        goto out;
+        goto fail;
     }
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
-        pipe2(status_pipe, O_CLOEXEC) < 0) {
+    if (x->channel && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        step = "socketpair";
         ret = -errno;
-        goto out;
+        goto fail;
+    }
+    if (pipe2(status_pipe, O_CLOEXEC) < 0) {
+        step = "pipe";
+        ret = -errno;
+        goto fail;
     }
 
     pid_t pid = fork();
     if (pid < 0) {
+        step = "fork";
         ret = -errno;
-        goto out;
+        goto fail;
     }
     if (pid == 0) {
-        close(sv[0]);
+        if (sv[0] >= 0)
+            close(sv[0]);
         close(status_pipe[0]);
-        child_exec(sv[1], status_pipe[1], parent, o, argv, env);
+        child_exec(sv[1], status_pipe[1], parent, x, env);
     }
-    close(sv[1]);
+    if (sv[1] >= 0)
+        close(sv[1]);
     sv[1] = -1;
     close(status_pipe[1]);
     status_pipe[1] = -1;
@@ -169,30 +199,31 @@ int spawn_worker_process(const char *log_name, const struct worker_spawn_opts *o
     do
         n = read(status_pipe[0], &child_err, sizeof(child_err));
     while (n < 0 && errno == EINTR);
-    close(status_pipe[0]);
-    status_pipe[0] = -1;
     if (n > 0) {
         int st;
         while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
             ;
+        step = "exec";
         ret = child_err > 0 ? -child_err : -ECHILD;
-        LOG_ERROR(log_name, "cannot start worker %s: %s", argv[0], strerror(-ret));
-        goto out;
+        goto fail;
     }
 
     *pid_out = pid;
     *fd_out = sv[0];
     sv[0] = -1;
     ret = 0;
+    goto out;
+fail:
+    LOG_ERROR(log_name, "cannot start %s (%s): %s", x->path, step, strerror(-ret));
 out:
-    if (sv[0] >= 0)
-        close(sv[0]);
-    if (sv[1] >= 0)
-        close(sv[1]);
-    if (status_pipe[0] >= 0)
-        close(status_pipe[0]);
     if (status_pipe[1] >= 0)
         close(status_pipe[1]);
+    if (status_pipe[0] >= 0)
+        close(status_pipe[0]);
+    if (sv[1] >= 0)
+        close(sv[1]);
+    if (sv[0] >= 0)
+        close(sv[0]);
     free(env);
     return ret;
 }

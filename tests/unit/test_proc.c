@@ -1,7 +1,9 @@
-/* Worker supervisor against the real binary (HLSD_BINARY, set by meson) running
- * the test job kinds (HLSD_TEST_JOBS=1): spawn, messages, the stop ladder,
- * crashes, release of a running worker, shutdown, limits, and death with the
- * parent. */
+/* The process module. Workers against the real binary (HLSD_BINARY, set by
+ * meson) running the test job kinds (HLSD_TEST_JOBS=1): spawn, messages, the
+ * stop ladder, crashes, release of a running worker, shutdown, limits, and
+ * death with the parent. Helpers (no channel) with /bin/sh: exit reported
+ * through SIGCHLD alone, several at once, a signal death, shutdown. Every test
+ * gets a fresh loop and table (setup_one/teardown_one). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,13 +24,14 @@
 
 #include "core/loop.h"
 #include "core/util.h"
-#include "worker/supervisor.h"
+#include "worker/proc.h"
 
 static struct loop *g_loop;
+static struct proc_table *g_table;
 static const char *g_binary;
 
 struct rec {
-    struct worker *w;
+    struct proc *w;
     pid_t pid;
     cJSON *msgs; /* copies, in arrival order */
     int progress;
@@ -44,7 +47,7 @@ struct rec {
     bool freed;
 };
 
-static void on_message(void *arg, struct worker *w, const cJSON *msg)
+static void on_message(void *arg, struct proc *w, const cJSON *msg)
 {
     struct rec *r = arg;
     assert_ptr_equal(w, r->w);
@@ -61,13 +64,13 @@ static void on_message(void *arg, struct worker *w, const cJSON *msg)
         r->last_frame = f;
         r->progress++;
         if (r->free_at_progress && r->progress == r->free_at_progress) {
-            worker_free(&r->w);
+            proc_free(&r->w);
             r->freed = true;
         }
     }
 }
 
-static void on_exit_cb(void *arg, struct worker *w, int wstatus, bool requested)
+static void on_exit_cb(void *arg, struct proc *w, int wstatus, bool requested)
 {
     struct rec *r = arg;
     assert_ptr_equal(w, r->w);
@@ -78,10 +81,10 @@ static void on_exit_cb(void *arg, struct worker *w, int wstatus, bool requested)
     r->requested = requested;
     r->exit_time = util_now_mono();
     /* Freeing from on_exit is allowed. */
-    worker_free(&r->w);
+    proc_free(&r->w);
 }
 
-static const struct worker_callbacks cbs = {on_message, on_exit_cb};
+static const struct proc_callbacks cbs = {on_message, on_exit_cb};
 
 static void rec_init(struct rec *r)
 {
@@ -92,7 +95,7 @@ static void rec_init(struct rec *r)
 
 static void rec_done(struct rec *r)
 {
-    worker_free(&r->w);
+    proc_free(&r->w);
     cJSON_Delete(r->msgs);
 }
 
@@ -106,13 +109,13 @@ static cJSON *job_of(const char *kind, const char *name)
 
 static int spawn(struct rec *r, cJSON *job, double ask, double term)
 {
-    struct worker_spawn_opts o = {.name = cJSON_GetStringValue(cJSON_GetObjectItem(job, "name")),
-                                  .job = job,
-                                  .ask_seconds = ask,
-                                  .term_seconds = term};
-    int ret = worker_spawn(&o, &cbs, r, &r->w);
+    struct proc_opts o = {.name = cJSON_GetStringValue(cJSON_GetObjectItem(job, "name")),
+                          .job = job,
+                          .ask_seconds = ask,
+                          .term_seconds = term};
+    int ret = proc_spawn(&o, &cbs, r, &r->w);
     if (ret == 0)
-        r->pid = worker_pid(r->w);
+        r->pid = proc_pid(r->w);
     return ret;
 }
 
@@ -157,7 +160,7 @@ static bool was_freed(void *arg)
 static bool no_workers(void *arg)
 {
     (void)arg;
-    return supervisor_count() == 0;
+    return proc_table_count(g_table) == 0;
 }
 
 static const char *type_at(const struct rec *r, int i)
@@ -190,8 +193,8 @@ static void test_polite_stop(void **state)
     struct rec r;
     assert_int_equal(rec_start(&r, "test-sleep", "polite", 2.0, 2.0), 0);
     assert_true(r.pid > 0);
-    assert_true(worker_alive(r.w));
-    assert_int_equal(supervisor_count(), 1);
+    assert_true(proc_alive(r.w));
+    assert_int_equal(proc_table_count(g_table), 1);
     assert_true(run_until(has_progress3, &r, 10));
     assert_string_equal(type_at(&r, 0), "started");
     assert_int_equal(
@@ -201,7 +204,7 @@ static void test_polite_stop(void **state)
     cJSON *cmd = cJSON_CreateObject();
     cJSON_AddStringToObject(cmd, "cmd", "want");
     cJSON_AddNumberToObject(cmd, "segment", 42);
-    assert_int_equal(worker_send(r.w, cmd), 0);
+    assert_int_equal(proc_send(r.w, cmd), 0);
     cJSON_Delete(cmd);
     int before = cJSON_GetArraySize(r.msgs);
     double deadline = util_now_mono() + 5;
@@ -217,8 +220,8 @@ static void test_polite_stop(void **state)
     }
 
     double t0 = util_now_mono();
-    worker_stop(r.w);
-    worker_stop(r.w); /* idempotent */
+    proc_stop(r.w);
+    proc_stop(r.w); /* idempotent */
     assert_true(run_until(has_exited, &r, 10));
     assert_true(r.exit_time - t0 < 1.5);
     assert_true(WIFEXITED(r.status));
@@ -230,7 +233,7 @@ static void test_polite_stop(void **state)
     assert_string_equal(type_at(&r, cJSON_GetArraySize(r.msgs) - 1), "done");
     assert_false(r.msg_after_exit);
     assert_null(r.w);
-    assert_int_equal(supervisor_count(), 0);
+    assert_int_equal(proc_table_count(g_table), 0);
     assert_true(pid_gone(r.pid));
     rec_done(&r);
 }
@@ -243,7 +246,7 @@ static void test_ignore_stop_gets_sigterm(void **state)
     assert_int_equal(rec_start(&r, "test-ignore-stop", "ignore-stop", 0.3, 5.0), 0);
     assert_true(run_until(has_progress3, &r, 10));
     double t0 = util_now_mono();
-    worker_stop(r.w);
+    proc_stop(r.w);
     assert_true(run_until(has_exited, &r, 10));
     double took = r.exit_time - t0;
     assert_true(took >= 0.3);
@@ -263,7 +266,7 @@ static void test_ignore_term_gets_sigkill(void **state)
     assert_int_equal(rec_start(&r, "test-ignore-term", "ignore-term", 0.3, 0.3), 0);
     assert_true(run_until(has_progress3, &r, 10));
     double t0 = util_now_mono();
-    worker_stop(r.w);
+    proc_stop(r.w);
     assert_true(run_until(has_exited, &r, 10));
     double took = r.exit_time - t0;
     assert_true(took >= 0.6);
@@ -360,7 +363,7 @@ static void test_free_running_worker(void **state)
     /* The same from outside any callback, right after spawning. */
     assert_int_equal(rec_start(&r, "test-sleep", "released2", 5, 5), 0);
     pid_t pid = r.pid;
-    worker_free(&r.w);
+    proc_free(&r.w);
     assert_null(r.w);
     assert_true(run_until(no_workers, NULL, 3));
     assert_true(pid_gone(pid));
@@ -378,19 +381,19 @@ static void test_shutdown(void **state)
     for (int i = 0; i < 3; i++) {
         assert_int_equal(rec_start(&r[i], kinds[i], kinds[i] + 5, 0.3, 0.3), 0);
     }
-    assert_int_equal(supervisor_count(), 3);
+    assert_int_equal(proc_table_count(g_table), 3);
     pid_t pids[2];
-    assert_int_equal(supervisor_pids(pids, 2), 3);
+    assert_int_equal(proc_table_pids(g_table, pids, 2), 3);
     for (int i = 0; i < 2; i++)
         assert_true(pids[i] == r[0].pid || pids[i] == r[1].pid || pids[i] == r[2].pid);
     for (int i = 0; i < 3; i++)
         assert_true(run_until(has_progress3, &r[i], 10));
     double t0 = util_now_mono();
-    supervisor_shutdown(g_loop);
+    proc_table_shutdown(g_table);
     double took = util_now_mono() - t0;
     assert_true(took < 3.0);
-    assert_int_equal(supervisor_count(), 0);
-    assert_int_equal(supervisor_pids(pids, 2), 0);
+    assert_int_equal(proc_table_count(g_table), 0);
+    assert_int_equal(proc_table_pids(g_table, pids, 2), 0);
     for (int i = 0; i < 3; i++) {
         assert_true(r[i].exited);
         assert_true(r[i].requested);
@@ -462,20 +465,20 @@ static void test_child_setup(void **state)
     struct rec r;
     rec_init(&r);
     cJSON *job = job_of("test-sleep", "limits");
-    struct worker_spawn_opts o = {.name = "limits",
-                                  .job = job,
-                                  .nice = 5,
-                                  .cpu_seconds = 100,
-                                  .memory_mb = 4096,
-                                  .ask_seconds = 2,
-                                  .term_seconds = 2};
+    struct proc_opts o = {.name = "limits",
+                          .job = job,
+                          .nice = 5,
+                          .cpu_seconds = 100,
+                          .memory_mb = 4096,
+                          .ask_seconds = 2,
+                          .term_seconds = 2};
     /* A stray fd without close-on-exec must not reach the worker. */
     int stray = open("/dev/null", O_RDONLY);
     assert_true(stray > 3);
-    assert_int_equal(worker_spawn(&o, &cbs, &r, &r.w), 0);
+    assert_int_equal(proc_spawn(&o, &cbs, &r, &r.w), 0);
     close(stray);
     cJSON_Delete(job);
-    r.pid = worker_pid(r.w);
+    r.pid = proc_pid(r.w);
     assert_true(run_until(has_started, &r, 10));
 
     assert_int_equal(limit_value(r.pid, "Max cpu time"), 100);
@@ -513,7 +516,7 @@ static void test_child_setup(void **state)
     assert_int_equal(stat(path, &st), 0);
     assert_true(S_ISSOCK(st.st_mode));
 
-    worker_stop(r.w);
+    proc_stop(r.w);
     assert_true(run_until(has_exited, &r, 10));
     assert_int_equal(WEXITSTATUS(r.status), 0);
     rec_done(&r);
@@ -525,12 +528,26 @@ static void test_spawn_failure(void **state)
     (void)state;
     struct rec r;
     rec_init(&r);
-    assert_int_equal(supervisor_init(g_loop, "/nonexistent/hlsd", "debug"), 0);
+    /* One table per process. */
+    struct proc_table *second = NULL;
+    assert_int_equal(proc_table_new(g_loop, g_binary, "debug", &second), -EBUSY);
+    assert_null(second);
+    proc_table_free(&g_table);
+    assert_null(proc_table_current());
+    assert_int_equal(proc_table_new(g_loop, "/nonexistent/hlsd", "debug", &g_table), 0);
+    assert_ptr_equal(proc_table_current(), g_table);
     cJSON *job = job_of("test-sleep", "nope");
     assert_int_equal(spawn(&r, job, 1, 1), -ENOENT);
     assert_null(r.w);
-    assert_int_equal(supervisor_count(), 0);
-    assert_int_equal(supervisor_init(g_loop, g_binary, "debug"), 0);
+    assert_int_equal(proc_table_count(g_table), 0);
+    /* A helper whose executable is missing fails the same way. */
+    struct rec h;
+    rec_init(&h);
+    char *argv[] = {"nope", NULL};
+    struct proc_opts o = {.name = "nope", .argv = argv, .path = "/nonexistent/helper"};
+    assert_int_equal(proc_spawn(&o, &cbs, &h, &h.w), -ENOENT);
+    assert_null(h.w);
+    rec_done(&h);
     cJSON_Delete(job);
     rec_done(&r);
 }
@@ -547,10 +564,12 @@ static void test_dies_with_parent(void **state)
     pid_t mid = fork();
     assert_true(mid >= 0);
     if (mid == 0) {
-        /* The intermediate "daemon": its own loop and supervisor. */
+        /* The intermediate "daemon": its own loop and table (the inherited
+         * one holds no process). */
         close(p[0]);
         struct loop *l = NULL;
-        if (loop_new(&l) < 0 || supervisor_init(l, g_binary, "debug") < 0)
+        proc_table_free(&g_table);
+        if (loop_new(&l) < 0 || proc_table_new(l, g_binary, "debug", &g_table) < 0)
             _exit(3);
         g_loop = l;
         struct rec r;
@@ -588,6 +607,174 @@ static void test_dies_with_parent(void **state)
     assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0), 0);
 }
 
+/* ---- helpers: children without a channel ---- */
+
+static int spawn_helper(struct rec *r, const char *name, const char *script)
+{
+    rec_init(r);
+    char *argv[] = {"sh", "-c", (char *)script, NULL};
+    struct proc_opts o = {.name = name, .argv = argv, .path = "/bin/sh", .term_seconds = 0.5};
+    int ret = proc_spawn(&o, &cbs, r, &r->w);
+    if (ret == 0)
+        r->pid = proc_pid(r->w);
+    return ret;
+}
+
+/* Runs the loop until cond, never reaping by hand and sleeping up to 5 s per
+ * iteration: only SIGCHLD on the loop's signalfd can wake it and report a
+ * helper's exit (the table arms no timer for a running helper). */
+static bool run_until_signalled(cond_fn cond, void *arg, double timeout)
+{
+    double deadline = util_now_mono() + timeout;
+    while (!cond(arg)) {
+        if (util_now_mono() >= deadline)
+            return false;
+        loop_run_once(g_loop, 5000);
+    }
+    return true;
+}
+
+/* A helper's exit comes through SIGCHLD with its status, at once: the loop
+ * is woken by the signal, not by a poll (it would otherwise sleep 5 s).
+ * Helpers are not counted as workers and take no messages. */
+static void test_helper_exit_status(void **state)
+{
+    (void)state;
+    struct rec r;
+    double t0 = util_now_mono();
+    assert_int_equal(spawn_helper(&r, "helper exit", "sleep 0.2; exit 3"), 0);
+    assert_true(r.pid > 0);
+    assert_true(proc_alive(r.w));
+    assert_int_equal(proc_table_count(g_table), 0);
+    cJSON *cmd = cJSON_CreateObject();
+    assert_int_equal(proc_send(r.w, cmd), -EPIPE);
+    cJSON_Delete(cmd);
+    assert_true(run_until_signalled(has_exited, &r, 5));
+    double took = r.exit_time - t0;
+    assert_true(took >= 0.2);
+    assert_true(took < 4.0);
+    assert_true(WIFEXITED(r.status));
+    assert_int_equal(WEXITSTATUS(r.status), 3);
+    assert_false(r.requested);
+    assert_int_equal(cJSON_GetArraySize(r.msgs), 0);
+    assert_null(r.w);
+    assert_true(pid_gone(r.pid));
+    /* Helpers are not workers: no crash counted. */
+    assert_int_equal(proc_table_crashes(g_table), 0);
+    rec_done(&r);
+}
+
+static bool all_exited(void *arg)
+{
+    struct rec *r = arg;
+    for (int i = 0; i < 4; i++)
+        if (!r[i].exited)
+            return false;
+    return true;
+}
+
+/* Several children exiting together (one SIGCHLD may stand for all of them)
+ * are all reported, each with its own status, workers and helpers alike. */
+static void test_several_exit_at_once(void **state)
+{
+    (void)state;
+    struct rec r[4];
+    static const char *scripts[] = {"sleep 0.3; exit 0", "sleep 0.3; exit 1", "sleep 0.3; exit 7"};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(spawn_helper(&r[i], "helper many", scripts[i]), 0);
+    rec_init(&r[3]);
+    cJSON *job = job_of("test-sleep", "worker many");
+    cJSON_AddNumberToObject(job, "seconds", 0.3);
+    assert_int_equal(spawn(&r[3], job, 1, 1), 0);
+    cJSON_Delete(job);
+    assert_true(run_until_signalled(all_exited, r, 10));
+    for (int i = 0; i < 3; i++) {
+        assert_true(WIFEXITED(r[i].status));
+        assert_null(r[i].w);
+        assert_true(pid_gone(r[i].pid));
+    }
+    assert_int_equal(WEXITSTATUS(r[0].status), 0);
+    assert_int_equal(WEXITSTATUS(r[1].status), 1);
+    assert_int_equal(WEXITSTATUS(r[2].status), 7);
+    assert_true(WIFEXITED(r[3].status) && WEXITSTATUS(r[3].status) == 0);
+    assert_string_equal(type_at(&r[3], cJSON_GetArraySize(r[3].msgs) - 1), "done");
+    for (int i = 0; i < 4; i++)
+        rec_done(&r[i]);
+}
+
+/* Killed by a signal we did not send: reported with the signal, and for a
+ * worker counted as a crash (/metrics). */
+static void test_signal_death_is_a_crash(void **state)
+{
+    (void)state;
+    struct rec h, w;
+    assert_int_equal(spawn_helper(&h, "helper segv", "kill -SEGV $$"), 0);
+    assert_true(run_until_signalled(has_exited, &h, 5));
+    assert_true(WIFSIGNALED(h.status));
+    assert_int_equal(WTERMSIG(h.status), SIGSEGV);
+    assert_false(h.requested);
+    assert_int_equal(proc_table_crashes(g_table), 0);
+    rec_done(&h);
+
+    assert_int_equal(rec_start(&w, "test-ignore-term", "killed outside", 5, 5), 0);
+    assert_true(run_until(has_progress3, &w, 10));
+    assert_int_equal(kill(w.pid, SIGKILL), 0);
+    assert_true(run_until_signalled(has_exited, &w, 5));
+    assert_true(WIFSIGNALED(w.status));
+    assert_int_equal(WTERMSIG(w.status), SIGKILL);
+    assert_false(w.requested);
+    assert_int_equal(proc_table_crashes(g_table), 1);
+    rec_done(&w);
+}
+
+/* Shutdown kills a sleeping helper at once (no ladder: it has nothing to
+ * finish) and reports it; a released one is killed and reaped too. */
+static void test_shutdown_kills_helpers(void **state)
+{
+    (void)state;
+    struct rec r, released;
+    assert_int_equal(spawn_helper(&r, "helper sleeper", "exec sleep 30"), 0);
+    assert_int_equal(spawn_helper(&released, "helper released", "exec sleep 30"), 0);
+    pid_t rpid = released.pid;
+    /* Let both exec sleep: shutdown must not depend on the shell. */
+    usleep(100 * 1000);
+    double t0 = util_now_mono();
+    proc_table_shutdown(g_table);
+    proc_free(&released.w);
+    assert_true(util_now_mono() - t0 < 1.0);
+    assert_true(r.exited);
+    assert_true(r.requested);
+    assert_true(WIFSIGNALED(r.status));
+    assert_int_equal(WTERMSIG(r.status), SIGKILL);
+    assert_true(pid_gone(r.pid));
+    rec_done(&r);
+    rec_done(&released);
+
+    /* Released first, then shutdown: no callback, but reaped. */
+    assert_int_equal(spawn_helper(&released, "helper released", "exec sleep 30"), 0);
+    rpid = released.pid;
+    proc_free(&released.w);
+    proc_table_shutdown(g_table);
+    assert_true(pid_gone(rpid));
+    assert_false(released.exited);
+    rec_done(&released);
+}
+
+/* proc_stop on a helper: SIGTERM (no channel to ask on), on_exit requested. */
+static void test_helper_stop(void **state)
+{
+    (void)state;
+    struct rec r;
+    assert_int_equal(spawn_helper(&r, "helper stop", "exec sleep 30"), 0);
+    usleep(100 * 1000);
+    proc_stop(r.w);
+    assert_true(run_until_signalled(has_exited, &r, 5));
+    assert_true(WIFSIGNALED(r.status));
+    assert_int_equal(WTERMSIG(r.status), SIGTERM);
+    assert_true(r.requested);
+    rec_done(&r);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -597,32 +784,45 @@ static int setup(void **state)
         return -1;
     }
     setenv("HLSD_TEST_JOBS", "1", 1);
-    if (loop_new(&g_loop) < 0)
-        return -1;
-    return supervisor_init(g_loop, g_binary, "debug");
+    return 0;
 }
 
-static int teardown(void **state)
+static int setup_one(void **state)
 {
     (void)state;
-    supervisor_shutdown(g_loop);
+    if (loop_new(&g_loop) < 0)
+        return -1;
+    return proc_table_new(g_loop, g_binary, "debug", &g_table);
+}
+
+static int teardown_one(void **state)
+{
+    (void)state;
+    proc_table_free(&g_table);
     loop_free(&g_loop);
     return 0;
 }
 
+#define TEST(f) cmocka_unit_test_setup_teardown(f, setup_one, teardown_one)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_polite_stop),
-        cmocka_unit_test(test_ignore_stop_gets_sigterm),
-        cmocka_unit_test(test_ignore_term_gets_sigkill),
-        cmocka_unit_test(test_crash),
-        cmocka_unit_test(test_error_and_done),
-        cmocka_unit_test(test_free_running_worker),
-        cmocka_unit_test(test_shutdown),
-        cmocka_unit_test(test_child_setup),
-        cmocka_unit_test(test_spawn_failure),
-        cmocka_unit_test(test_dies_with_parent),
+        TEST(test_polite_stop),
+        TEST(test_ignore_stop_gets_sigterm),
+        TEST(test_ignore_term_gets_sigkill),
+        TEST(test_crash),
+        TEST(test_error_and_done),
+        TEST(test_free_running_worker),
+        TEST(test_shutdown),
+        TEST(test_child_setup),
+        TEST(test_spawn_failure),
+        TEST(test_dies_with_parent),
+        TEST(test_helper_exit_status),
+        TEST(test_several_exit_at_once),
+        TEST(test_signal_death_is_a_crash),
+        TEST(test_shutdown_kills_helpers),
+        TEST(test_helper_stop),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, NULL);
 }
