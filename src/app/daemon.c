@@ -186,7 +186,7 @@ int daemon_main(int argc, char **argv)
         LOG_ERROR(NULL, "live previews: %s", strerror(-r));
         goto out;
     }
-    r = metrics_new(cfg, http, auth, live, &metrics); /* logs its own errors */
+    r = metrics_http_new(cfg, http, auth, live, &metrics); /* logs its own errors */
     if (r < 0)
         goto out;
     r = vod_manager_new(d.loop, cfg, http, &vod); /* logs its own errors */
@@ -218,8 +218,8 @@ out:
     live_manager_free(&live);
     proc_table_free(&procs); /* after the modules holding process handles */
     http_server_free(&http);
-    auth_free(&auth);       /* after the server: its hook and routes point here */
-    metrics_free(&metrics); /* after the modules that count into the registry */
+    auth_free(&auth);            /* after the server: its hook and routes point here */
+    metrics_http_free(&metrics); /* after the modules that count into the registry */
     webpage_free(&page);
     loop_free(&d.loop);
     config_free(&cfg);

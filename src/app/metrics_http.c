@@ -260,8 +260,8 @@ static int handle_metrics(void *arg, struct http_request *req)
     return r;
 }
 
-int metrics_new(const struct hlsd_config *cfg, struct http_server *http, struct auth *auth,
-                struct live_manager *live, struct metrics **out)
+int metrics_http_new(const struct hlsd_config *cfg, struct http_server *http, struct auth *auth,
+                     struct live_manager *live, struct metrics **out)
 {
     struct metrics *m = calloc(1, sizeof(*m));
     int r;
@@ -288,11 +288,11 @@ int metrics_new(const struct hlsd_config *cfg, struct http_server *http, struct 
     *out = m;
     return 0;
 fail:
-    metrics_free(&m);
+    metrics_http_free(&m);
     return r;
 }
 
-void metrics_free(struct metrics **mp)
+void metrics_http_free(struct metrics **mp)
 {
     struct metrics *m = mp ? *mp : NULL;
     if (!m)

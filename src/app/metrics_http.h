@@ -20,9 +20,9 @@ struct metrics;
  * auth (NULL = no access control beyond the server's) and live (NULL = no
  * port metrics) are borrowed and must outlive *out; free *out after
  * http_server_free(). Returns 0 or -errno (logged here). */
-int metrics_new(const struct hlsd_config *cfg, struct http_server *http, struct auth *auth,
-                struct live_manager *live, struct metrics **out);
+int metrics_http_new(const struct hlsd_config *cfg, struct http_server *http, struct auth *auth,
+                     struct live_manager *live, struct metrics **out);
 /* Unregisters the built-in providers and resets the registry. Accepts NULL. */
-void metrics_free(struct metrics **m);
+void metrics_http_free(struct metrics **m);
 
 #endif

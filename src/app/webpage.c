@@ -23,8 +23,7 @@ static bool inside(const char *path, const char *dir)
 }
 
 int webpage_locate(const char *exe, const char *build_dir, const char *source_dir,
-                   const char *data_dir, const char *web_dir, char *page, char *hlsjs,
-                   size_t size)
+                   const char *data_dir, const char *web_dir, char *page, char *hlsjs, size_t size)
 {
     int r;
     if (exe && inside(exe, build_dir)) {
@@ -85,8 +84,8 @@ int webpage_new(const struct hlsd_config *cfg, struct http_server *http, struct 
     /* realpath: the build folder may be reached through a symlink */
     char *self = realpath("/proc/self/exe", exe) ? exe : NULL;
     const char *build_dir = realpath(HLSD_BUILD_DIR, build) ? build : HLSD_BUILD_DIR;
-    r = webpage_locate(self, build_dir, HLSD_SOURCE_DIR, HLSD_DATA_DIR, cfg->web_dir,
-                       w->page, w->hlsjs, sizeof(w->page));
+    r = webpage_locate(self, build_dir, HLSD_SOURCE_DIR, HLSD_DATA_DIR, cfg->web_dir, w->page,
+                       w->hlsjs, sizeof(w->page));
     if (r < 0)
         goto fail;
     check_file(w->page, "index.html");

@@ -33,7 +33,6 @@ const char *webpage_hlsjs_dir(const struct webpage *w);
  * hls.js' folders. web_dir (may be NULL) overrides the page's folder. 0 or
  * -ENAMETOOLONG. Exposed for the unit test. */
 int webpage_locate(const char *exe, const char *build_dir, const char *source_dir,
-                   const char *data_dir, const char *web_dir, char *page, char *hlsjs,
-                   size_t size);
+                   const char *data_dir, const char *web_dir, char *page, char *hlsjs, size_t size);
 
 #endif

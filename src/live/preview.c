@@ -282,7 +282,8 @@ static void idle_cb(void *arg)
     p->idle_timer = NULL;
     if (!live_port_previewing(p))
         return;
-    if (http_wait_count(&p->first_segment) > 0 || http_wait_count(&p->ll.waiters) > 0) { /* someone is waiting: not idle */
+    if (http_wait_count(&p->first_segment) > 0 ||
+        http_wait_count(&p->ll.waiters) > 0) { /* someone is waiting: not idle */
         arm_idle(p, limit);
         return;
     }

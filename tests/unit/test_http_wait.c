@@ -83,8 +83,8 @@ static void *client_main(void *arg)
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         if (connect(fds[i], (struct sockaddr *)&a, sizeof(a)) != 0)
             continue;
-        int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                         paths[i]);
+        int n = snprintf(req, sizeof(req),
+                         "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", paths[i]);
         (void)!write(fds[i], req, (size_t)n);
         usleep(20000); /* arrival order = index order */
     }

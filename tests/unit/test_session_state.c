@@ -34,7 +34,8 @@ static struct vod_manager *mgr;
 static const char fake_worker[] =
     "#!/bin/sh\n"
     "IFS= read -r job <&3\n"
-    "field() { printf '%s\\n' \"$job\" | sed -n \"s/.*\\\"$1\\\":\\\"\\([^\\\"]*\\)\\\".*/\\1/p\"; }\n"
+    "field() { printf '%s\\n' \"$job\" | sed -n \"s/.*\\\"$1\\\":\\\"\\([^\\\"]*\\)\\\".*/\\1/p\"; "
+    "}\n"
     "out=$(field out_dir); pre=$(field segment_prefix)\n"
     "ev() { printf '%s\\n' \"$1\" >&3; }\n"
     "ev '{\"type\":\"plan\",\"segments\":3,\"duration\":6}'\n"

@@ -52,9 +52,9 @@ static void test_web_dir_overrides_the_page(void **state)
     (void)state;
     char tmp[] = "/tmp/hlsd-webpage-XXXXXX", p[PATH_MAX], page[PATH_MAX], js[PATH_MAX];
     assert_non_null(mkdtemp(tmp));
-    assert_int_equal(webpage_locate("/usr/bin/hlsd", "/b", "/s", "/usr/share/hlsd", tmp, page, js,
-                                    sizeof(page)),
-                     0);
+    assert_int_equal(
+        webpage_locate("/usr/bin/hlsd", "/b", "/s", "/usr/share/hlsd", tmp, page, js, sizeof(page)),
+        0);
     assert_string_equal(page, tmp);
     assert_string_equal(js, "/usr/share/hlsd/hls.js"); /* no vendored copy there */
     snprintf(p, sizeof(p), "%s/vendor", tmp);
@@ -63,9 +63,9 @@ static void test_web_dir_overrides_the_page(void **state)
     FILE *f = fopen(p, "w");
     assert_non_null(f);
     fclose(f);
-    assert_int_equal(webpage_locate("/usr/bin/hlsd", "/b", "/s", "/usr/share/hlsd", tmp, page, js,
-                                    sizeof(page)),
-                     0);
+    assert_int_equal(
+        webpage_locate("/usr/bin/hlsd", "/b", "/s", "/usr/share/hlsd", tmp, page, js, sizeof(page)),
+        0);
     snprintf(p, sizeof(p), "%s/vendor", tmp);
     assert_string_equal(js, p);
     snprintf(p, sizeof(p), "%s/vendor/hls.min.js", tmp);
