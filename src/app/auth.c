@@ -83,7 +83,7 @@ static bool parse_bearer(const char *h, char *out, size_t outlen)
  * attempts (*wait: seconds left); -EACCES otherwise, with *why (NULL: no
  * credentials at all). An invalid token counts as a failed attempt. */
 static int identify(struct auth *a, struct http_request *req, const struct cfg_user **u,
-                         const char **why, double *wait)
+                    const char **why, double *wait)
 {
     const char *addr = http_req_client_addr(req);
     const char *authz = http_req_header(req, "Authorization");
@@ -198,6 +198,15 @@ static int handle_login(void *arg, struct http_request *req)
         LOG_WARN("auth", "failed login from %s", addr);
         return http_respond_error(req, 401, "invalid token");
     }
+    double wait = auth_store_login_blocked_for(a->store, u, addr, util_now_mono());
+    if (wait > 0) {
+        LOG_WARN("auth", "too many logins for %s or from %s", u->name, addr);
+        char retry[16];
+        snprintf(retry, sizeof(retry), "%d", (int)wait + 1);
+        http_add_header(req, "Retry-After", retry);
+        return http_respond_error(req, 429, "too many logins; try again in %s s", retry);
+    }
+    auth_store_record_login(a->store, u, addr, util_now_mono());
     r = auth_store_session_new(a->store, u, util_now_mono(), key);
     if (r < 0)
         return r;

@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@ struct auth_session {
 };
 
 struct auth_attempts {
-    char addr[64]; /* "" = free slot */
+    char addr[80]; /* the window's key (see attempts_find), "" = free slot */
     double window_start;
     int failures;
 };
@@ -127,18 +128,61 @@ static void sessions_prune(struct auth_store *s, double now)
     }
 }
 
+static int cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (const void *const *)a, y = (uintptr_t) * (const void *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Which session to drop for a new one of user: the user's own least
+ * recently used when the user has AUTH_MAX_SESSIONS_PER_USER; when the table
+ * is full, the least recently used of whoever holds the most sessions (so
+ * one user's logins never end another user's sessions while others hold
+ * fewer). -1 = none. */
+static long session_victim(const struct auth_store *s, const struct cfg_user *user)
+{
+    long own = -1, own_n = 0;
+    for (size_t i = 0; i < s->n_sessions; i++) {
+        if (s->sessions[i].user != user)
+            continue;
+        own_n++;
+        if (own < 0 || s->sessions[i].last_used < s->sessions[own].last_used)
+            own = (long)i;
+    }
+    if (own_n >= AUTH_MAX_SESSIONS_PER_USER)
+        return own;
+    if (s->n_sessions < AUTH_MAX_SESSIONS)
+        return -1;
+    /* Who holds the most: count runs of the sorted user pointers. */
+    static const struct cfg_user *by_user[AUTH_MAX_SESSIONS];
+    const struct cfg_user *top = NULL;
+    size_t top_n = 0;
+    for (size_t i = 0; i < s->n_sessions; i++)
+        by_user[i] = s->sessions[i].user;
+    qsort(by_user, s->n_sessions, sizeof(by_user[0]), cmp_ptr);
+    for (size_t i = 0, run = 0; i < s->n_sessions; i++) {
+        run = i > 0 && by_user[i] == by_user[i - 1] ? run + 1 : 1;
+        if (run > top_n) {
+            top_n = run;
+            top = by_user[i];
+        }
+    }
+    long lru = -1;
+    for (size_t i = 0; i < s->n_sessions; i++)
+        if (s->sessions[i].user == top &&
+            (lru < 0 || s->sessions[i].last_used < s->sessions[lru].last_used))
+            lru = (long)i;
+    return lru;
+}
+
 int auth_store_session_new(struct auth_store *s, const struct cfg_user *user, double now,
                            char key[65])
 {
     int r;
     sessions_prune(s, now);
-    if (s->n_sessions >= AUTH_MAX_SESSIONS) {
-        size_t lru = 0;
-        for (size_t i = 1; i < s->n_sessions; i++)
-            if (s->sessions[i].last_used < s->sessions[lru].last_used)
-                lru = i;
-        session_remove(s, lru);
-    }
+    long victim = s->sessions ? session_victim(s, user) : -1;
+    if (victim >= 0)
+        session_remove(s, (size_t)victim);
     if (!s->sessions) {
         s->sessions = calloc(AUTH_MAX_SESSIONS, sizeof(*s->sessions));
         if (!s->sessions)
@@ -152,6 +196,14 @@ int auth_store_session_new(struct auth_store *s, const struct cfg_user *user, do
     se->user = user;
     se->last_used = now;
     return 0;
+}
+
+size_t auth_store_session_count_for(const struct auth_store *s, const struct cfg_user *user)
+{
+    size_t n = 0;
+    for (size_t i = 0; s && i < s->n_sessions; i++)
+        n += s->sessions[i].user == user;
+    return n;
 }
 
 /* Index of the session with this key, or -1; compares every key in constant time. */
@@ -195,29 +247,27 @@ size_t auth_store_session_count(const struct auth_store *s)
     return s ? s->n_sessions : 0;
 }
 
-static struct auth_attempts *attempts_find(struct auth_store *s, const char *addr)
+/* The windows are one table of keyed counters: "f:ADDR" failed token
+ * checks, "l:ADDR" and "u:USER" successful logins. */
+static struct auth_attempts *attempts_find(struct auth_store *s, const char *key)
 {
     for (size_t i = 0; i < AUTH_MAX_TRACKED_ADDRS; i++)
-        if (s->attempts[i].addr[0] && strcmp(s->attempts[i].addr, addr) == 0)
+        if (s->attempts[i].addr[0] && strcmp(s->attempts[i].addr, key) == 0)
             return &s->attempts[i];
     return NULL;
 }
 
-double auth_store_blocked_for(struct auth_store *s, const char *addr, double now)
+static double window_blocked_for(struct auth_store *s, const char *key, int limit, double now)
 {
-    if (!s || s->attempts_per_minute <= 0 || !addr)
-        return 0;
-    struct auth_attempts *a = attempts_find(s, addr);
-    if (!a || now - a->window_start >= RATE_WINDOW_SECONDS || a->failures < s->attempts_per_minute)
+    struct auth_attempts *a = attempts_find(s, key);
+    if (!a || now - a->window_start >= RATE_WINDOW_SECONDS || a->failures < limit)
         return 0;
     return a->window_start + RATE_WINDOW_SECONDS - now;
 }
 
-void auth_store_record_failure(struct auth_store *s, const char *addr, double now)
+static void window_count(struct auth_store *s, const char *key, double now)
 {
-    if (!s || s->attempts_per_minute <= 0 || !addr)
-        return;
-    struct auth_attempts *a = attempts_find(s, addr);
+    struct auth_attempts *a = attempts_find(s, key);
     if (!a) {
         /* A free or expired slot, else the oldest window (a flood of
          * addresses can only make the limit forget, never block others). */
@@ -232,7 +282,7 @@ void auth_store_record_failure(struct auth_store *s, const char *addr, double no
                 pick = i;
         }
         a = &s->attempts[pick];
-        snprintf(a->addr, sizeof(a->addr), "%s", addr);
+        snprintf(a->addr, sizeof(a->addr), "%s", key);
         a->failures = 0;
         a->window_start = now;
     } else if (now - a->window_start >= RATE_WINDOW_SECONDS) {
@@ -240,6 +290,65 @@ void auth_store_record_failure(struct auth_store *s, const char *addr, double no
         a->window_start = now;
     }
     a->failures++;
+}
+
+static void window_key(char *buf, size_t size, char kind, const char *name)
+{
+    snprintf(buf, size, "%c:%s", kind, name);
+}
+
+double auth_store_blocked_for(struct auth_store *s, const char *addr, double now)
+{
+    char key[80];
+    if (!s || s->attempts_per_minute <= 0 || !addr)
+        return 0;
+    window_key(key, sizeof(key), 'f', addr);
+    return window_blocked_for(s, key, s->attempts_per_minute, now);
+}
+
+void auth_store_record_failure(struct auth_store *s, const char *addr, double now)
+{
+    char key[80];
+    if (!s || s->attempts_per_minute <= 0 || !addr)
+        return;
+    window_key(key, sizeof(key), 'f', addr);
+    window_count(s, key, now);
+}
+
+double auth_store_login_blocked_for(struct auth_store *s, const struct cfg_user *user,
+                                    const char *addr, double now)
+{
+    char key[80];
+    double w = 0, v;
+    if (!s)
+        return 0;
+    if (addr) {
+        window_key(key, sizeof(key), 'l', addr);
+        w = window_blocked_for(s, key, AUTH_LOGINS_PER_MINUTE, now);
+    }
+    if (user) {
+        window_key(key, sizeof(key), 'u', user->name);
+        v = window_blocked_for(s, key, AUTH_LOGINS_PER_MINUTE, now);
+        if (v > w)
+            w = v;
+    }
+    return w;
+}
+
+void auth_store_record_login(struct auth_store *s, const struct cfg_user *user, const char *addr,
+                             double now)
+{
+    char key[80];
+    if (!s)
+        return;
+    if (addr) {
+        window_key(key, sizeof(key), 'l', addr);
+        window_count(s, key, now);
+    }
+    if (user) {
+        window_key(key, sizeof(key), 'u', user->name);
+        window_count(s, key, now);
+    }
 }
 
 int auth_admin_hash_load_or_create(const char *state_dir, char hash[65], char token_out[49],

@@ -11,7 +11,9 @@
 #include <stddef.h>
 
 #define AUTH_SESSION_IDLE_SECONDS (24 * 3600.0) /* a login session unused this long ends */
-#define AUTH_MAX_SESSIONS 4096                  /* the least recently used goes first */
+#define AUTH_MAX_SESSIONS 4096                  /* in all (see auth_store_session_new) */
+#define AUTH_MAX_SESSIONS_PER_USER 16           /* a user's own oldest goes first */
+#define AUTH_LOGINS_PER_MINUTE 20               /* successful logins per user, per address */
 #define AUTH_MAX_TRACKED_ADDRS 4096             /* rate-limit table size */
 #define AUTH_TOKEN_MAX 512                      /* longer tokens are refused unhashed */
 
@@ -31,7 +33,11 @@ void auth_store_free(struct auth_store **s);
 const struct cfg_user *auth_store_check_token(const struct auth_store *s, const char *token);
 
 /* Creates a session for user; key receives 64 random hex characters + NUL
- * (the cookie value). Returns 0 or -errno. */
+ * (the cookie value). A user holding AUTH_MAX_SESSIONS_PER_USER loses their
+ * own least recently used session; when the table is full, the user with
+ * the most sessions loses their least recently used one, so no user's
+ * logins can end another user's sessions while that user holds fewer.
+ * Returns 0 or -errno. */
 int auth_store_session_new(struct auth_store *s, const struct cfg_user *user, double now,
                            char key[65]);
 /* The session's user (and marks it used), or NULL when unknown or expired. */
@@ -39,11 +45,21 @@ const struct cfg_user *auth_store_session_get(struct auth_store *s, const char *
 /* Ends a session; false when there was none. */
 bool auth_store_session_end(struct auth_store *s, const char *key);
 size_t auth_store_session_count(const struct auth_store *s);
+size_t auth_store_session_count_for(const struct auth_store *s, const struct cfg_user *user);
 
 /* Seconds until addr may try a token again (0 = now). */
 double auth_store_blocked_for(struct auth_store *s, const char *addr, double now);
 /* Records a failed token check from addr. */
 void auth_store_record_failure(struct auth_store *s, const char *addr, double now);
+
+/* Successful logins are limited too (AUTH_LOGINS_PER_MINUTE per user and per
+ * address), so nobody can churn the session table. Seconds until user (may
+ * be NULL) from addr (may be NULL) may log in again (0 = now). */
+double auth_store_login_blocked_for(struct auth_store *s, const struct cfg_user *user,
+                                    const char *addr, double now);
+/* Records a successful login. */
+void auth_store_record_login(struct auth_store *s, const struct cfg_user *user, const char *addr,
+                             double now);
 
 /* The generated admin token of a first start: reads the hash from
  * <state_dir>/admin_token.sha256, or, when that file does not exist, makes a

@@ -1,5 +1,7 @@
 #include "core/log.h"
 
+#include "core/util.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,7 +53,7 @@ void log_vmsg(enum log_level level, const char *prefix, const char *fmt, va_list
     struct timeval tv;
     struct tm tm;
     char ts[32];
-    char line[2048];
+    char line[2048], msg[1024];
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -61,13 +63,16 @@ void log_vmsg(enum log_level level, const char *prefix, const char *fmt, va_list
         n += snprintf(line + n, sizeof(line) - n, "[%s] ", g_process_prefix);
     if (prefix && prefix[0] && n < (int)sizeof(line))
         n += snprintf(line + n, sizeof(line) - n, "[%s] ", prefix);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t m = strlen(msg);
+    while (m > 0 && msg[m - 1] == '\n')
+        msg[--m] = '\0';
+    /* Fields come from clients and media files: escaped, one line stays one line. */
     if (n < (int)sizeof(line))
-        n += vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+        n += (int)util_escape_text(msg, line + n, sizeof(line) - (size_t)n);
     if (n >= (int)sizeof(line) - 1)
         n = (int)sizeof(line) - 2;
     /* One write per line so lines from the daemon and its workers never interleave. */
-    while (n > 0 && (line[n - 1] == '\n'))
-        n--;
     line[n++] = '\n';
     fwrite(line, 1, (size_t)n, stderr);
     fflush(stderr);

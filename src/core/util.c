@@ -318,3 +318,25 @@ char *util_xstrdup(const char *s)
         abort();
     return d;
 }
+
+size_t util_escape_text(const char *text, char *out, size_t size)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+        bool plain = *c >= 0x20 && *c < 0x7f;
+        size_t need = plain ? 1 : 4;
+        if (o + need >= size)
+            break;
+        if (plain) {
+            out[o++] = (char)*c;
+        } else {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[*c >> 4];
+            out[o++] = hex[*c & 15];
+        }
+    }
+    out[o] = '\0';
+    return o;
+}

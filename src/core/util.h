@@ -54,6 +54,13 @@ bool util_is_safe_name(const char *name);
 /* strdup that aborts on OOM (configuration-sized strings only). NULL in, NULL out. */
 char *util_xstrdup(const char *s);
 
+/* Copies text into out (size > 0, always NUL-terminated, truncated to fit)
+ * with every control byte (< 0x20, 0x7f) and every non-ASCII byte written
+ * as \xNN, so a logged path or an error message can neither start a forged
+ * log line (\n, U+0085, U+2028) nor smuggle terminal escapes. Returns the
+ * length written. */
+size_t util_escape_text(const char *text, char *out, size_t size);
+
 /* snprintf into a fixed buffer; returns -ENAMETOOLONG when truncated. */
 int util_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -1,6 +1,8 @@
 /* Request accessors and the JSON/data responses. */
 #include "http/http_internal.h"
 
+#include "core/util.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -163,13 +165,15 @@ static struct MHD_Response *error_response(const char *msg)
 
 int http_respond_error(struct http_request *r, unsigned status, const char *fmt, ...)
 {
-    char msg[512];
+    char raw[512], msg[1024];
     va_list ap;
     if (r->responded)
         return -EALREADY;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vsnprintf(raw, sizeof(raw), fmt, ap);
     va_end(ap);
+    /* ASCII only: a path echoed back cannot carry U+2028 or controls. */
+    util_escape_text(raw, msg, sizeof(msg));
     return http_respond_mhd(r, status, error_response(msg));
 }
 

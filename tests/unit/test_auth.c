@@ -120,24 +120,81 @@ static void test_sessions(void **state)
     auth_store_free(&s);
 }
 
-static void test_session_limit_evicts_least_recently_used(void **state)
+/* A viewer logging in thousands of times only ever ends their own oldest
+ * sessions, never the admin's (issue 12: one global LRU let any user log
+ * everyone out). */
+static void test_sessions_capped_per_user(void **state)
 {
     (void)state;
     struct auth_store *s = NULL;
-    char first[65], second[65], key[65];
+    char admin[65], first[65], touched[65], key[65];
     assert_int_equal(auth_store_new(users, 2, NULL, 10, &s), 0);
-    assert_int_equal(auth_store_session_new(s, &users[0], 1, first), 0);
-    assert_int_equal(auth_store_session_new(s, &users[0], 2, second), 0);
-    for (int i = 2; i < AUTH_MAX_SESSIONS; i++)
-        assert_int_equal(auth_store_session_new(s, &users[1], 3 + i, key), 0);
+    assert_int_equal(auth_store_session_new(s, &users[0], 1, admin), 0);
+    assert_int_equal(auth_store_session_new(s, &users[1], 2, first), 0);
+    assert_int_equal(auth_store_session_new(s, &users[1], 3, touched), 0);
+    for (int i = 0; i < 5000; i++) {
+        /* keep one session in use: the user's least recently used ones go */
+        assert_non_null(auth_store_session_get(s, touched, 4 + i));
+        assert_int_equal(auth_store_session_new(s, &users[1], 4.5 + i, key), 0);
+    }
+    assert_int_equal(auth_store_session_count_for(s, &users[1]), AUTH_MAX_SESSIONS_PER_USER);
+    assert_int_equal(auth_store_session_count_for(s, &users[0]), 1);
+    assert_int_equal(auth_store_session_count(s), AUTH_MAX_SESSIONS_PER_USER + 1);
+    assert_ptr_equal(auth_store_session_get(s, admin, 6000), &users[0]);
+    assert_null(auth_store_session_get(s, first, 6000));
+    assert_ptr_equal(auth_store_session_get(s, touched, 6000), &users[1]);
+    assert_ptr_equal(auth_store_session_get(s, key, 6000), &users[1]);
+    auth_store_free(&s);
+}
+
+/* With more users than the table holds at AUTH_MAX_SESSIONS_PER_USER each,
+ * a full table takes from whoever holds the most: a user with one session
+ * keeps it. */
+static void test_full_table_takes_from_the_biggest_holder(void **state)
+{
+    (void)state;
+    enum { N = AUTH_MAX_SESSIONS / AUTH_MAX_SESSIONS_PER_USER + 8 };
+    static struct cfg_user many[N];
+    static char names[N][16];
+    struct auth_store *s = NULL;
+    char lone[65], key[65];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "u%d", i);
+        many[i] = users[1];
+        many[i].name = names[i];
+    }
+    assert_int_equal(auth_store_new(many, N, NULL, 10, &s), 0);
+    assert_int_equal(auth_store_session_new(s, &many[0], 0, lone), 0);
+    double t = 1;
+    for (int u = 1; u < N; u++)
+        for (int k = 0; k < AUTH_MAX_SESSIONS_PER_USER; k++)
+            assert_int_equal(auth_store_session_new(s, &many[u], t++, key), 0);
     assert_int_equal(auth_store_session_count(s), AUTH_MAX_SESSIONS);
-    /* Touch the oldest so the second becomes the least recently used. */
-    assert_non_null(auth_store_session_get(s, first, 10000));
-    assert_int_equal(auth_store_session_new(s, &users[1], 10001, key), 0);
-    assert_int_equal(auth_store_session_count(s), AUTH_MAX_SESSIONS);
-    assert_null(auth_store_session_get(s, second, 10002));
-    assert_non_null(auth_store_session_get(s, first, 10002));
-    assert_non_null(auth_store_session_get(s, key, 10002));
+    assert_ptr_equal(auth_store_session_get(s, lone, t), &many[0]);
+    assert_ptr_equal(auth_store_session_get(s, key, t), &many[N - 1]);
+    for (int u = 1; u < N; u++)
+        assert_true(auth_store_session_count_for(s, &many[u]) <= AUTH_MAX_SESSIONS_PER_USER);
+    auth_store_free(&s);
+}
+
+static void test_login_rate_limit(void **state)
+{
+    (void)state;
+    struct auth_store *s = NULL;
+    assert_int_equal(auth_store_new(users, 2, NULL, 10, &s), 0);
+    for (int i = 0; i < AUTH_LOGINS_PER_MINUTE; i++) {
+        assert_float_equal(auth_store_login_blocked_for(s, &users[1], "10.0.0.1", i * 0.1), 0, 0);
+        auth_store_record_login(s, &users[1], "10.0.0.1", i * 0.1);
+    }
+    /* the user is limited from any address, the address for any user */
+    assert_true(auth_store_login_blocked_for(s, &users[1], "10.0.0.9", 3) > 50);
+    assert_true(auth_store_login_blocked_for(s, &users[0], "10.0.0.1", 3) > 50);
+    /* others are not */
+    assert_float_equal(auth_store_login_blocked_for(s, &users[0], "10.0.0.9", 3), 0, 0);
+    /* failed-token lockout is separate: logins did not count as failures */
+    assert_float_equal(auth_store_blocked_for(s, "10.0.0.1", 3), 0, 0);
+    /* the window ends */
+    assert_float_equal(auth_store_login_blocked_for(s, &users[1], "10.0.0.1", 61), 0, 0);
     auth_store_free(&s);
 }
 
@@ -244,7 +301,9 @@ int main(void)
         cmocka_unit_test(test_token_check),
         cmocka_unit_test(test_generated_admin),
         cmocka_unit_test(test_sessions),
-        cmocka_unit_test(test_session_limit_evicts_least_recently_used),
+        cmocka_unit_test(test_sessions_capped_per_user),
+        cmocka_unit_test(test_full_table_takes_from_the_biggest_holder),
+        cmocka_unit_test(test_login_rate_limit),
         cmocka_unit_test(test_rate_limit),
         cmocka_unit_test(test_rate_limit_table_full),
         cmocka_unit_test(test_admin_token_file),
