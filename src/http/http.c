@@ -159,6 +159,23 @@ static bool has_hidden_nul(const struct http_request *r, const char *url, const 
            (size_t)(version - url) < rawlen + 1 + 64 * 1024;
 }
 
+/* A declared body over the limit is refused before it is read: any run of
+ * digits longer than the limit's is too big (no integer overflow for 2^31+
+ * or 20-digit values); what is not a number is left to libmicrohttpd. */
+static bool content_length_too_big(const char *cl, size_t limit)
+{
+    size_t n = strspn(cl, "0123456789");
+    if (n == 0 || cl[n] != '\0')
+        return false;
+    while (n > 1 && *cl == '0') {
+        cl++;
+        n--;
+    }
+    if (n > 18)
+        return true;
+    return strtoull(cl, NULL, 10) > limit;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_size, void **con_cls)
@@ -185,9 +202,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             return queue_pending(r);
         }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        long len;
-        if (cl && util_parse_int(cl, 0, 0x7fffffffL, &len) == 0 &&
-            (size_t)len > s->cfg->limits.max_request_bytes) {
+        if (cl && content_length_too_big(cl, s->cfg->limits.max_request_bytes)) {
             http_conn_request_received(conn);
             http_respond_error(r, 413, "request body too large");
             return queue_pending(r);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -94,7 +95,8 @@ static bool parse_u64(const char *s, size_t n, uint64_t *out)
 
 int http_parse_range(const char *value, uint64_t size, uint64_t *start, uint64_t *len)
 {
-    if (!value || strncmp(value, "bytes=", 6) != 0)
+    /* The range unit is case-insensitive (RFC 9110 14.1). */
+    if (!value || strncasecmp(value, "bytes=", 6) != 0)
         return 0;
     const char *spec = value + 6;
     while (*spec == ' ')

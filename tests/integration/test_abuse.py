@@ -62,3 +62,18 @@ def test_log_and_error_json_escape_line_breaks():
         for line in raw.split(b"\n"):
             # every line starts with a timestamp: nothing injected a line
             assert not line or re.match(rb"^\d{4}-\d\d-\d\dT", line), line
+
+
+def test_range_unit_case_and_huge_content_length():
+    """`Range: BYTES=` was ignored (the unit is case-insensitive); a
+    Content-Length of 2^31 or more skipped the early 413."""
+    with Daemon(_config(), name="abuse-range") as d:
+        r = d.get("/web/index.html", headers={"Range": "BYTES=0-9"}, token="")
+        assert r.status == 206 and len(r.body) == 10, r
+        assert r.headers.get("Content-Range", "").startswith("bytes 0-9/"), r.headers
+        for length in ("2147483648", "99999999999999999999999", "0000000000000000000001000000000"):
+            ans = harness.raw_request(d.port, (
+                "POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {length}\r\nConnection: close\r\n\r\n").encode(), timeout=5)
+            # answered at once, without the body ever being sent
+            assert ans.startswith(b"HTTP/1.1 413"), (length, ans[:200])

@@ -133,6 +133,9 @@ static void test_range(void **state)
 {
     (void)state;
     uint64_t s, l;
+    assert_int_equal(http_parse_range("BYTES=0-99", 1000, &s, &l), 1); /* unit is case-insensitive */
+    assert_int_equal(s, 0);
+    assert_int_equal(l, 100);
     assert_int_equal(http_parse_range("bytes=0-99", 1000, &s, &l), 1);
     assert_true(s == 0 && l == 100);
     assert_int_equal(http_parse_range("bytes=500-", 1000, &s, &l), 1);
