@@ -109,10 +109,21 @@ static void wake(struct live_port *p, const char *new_part)
     http_wait_wake_if(&p->ll.waiters, try_answer, &c);
 }
 
+/* A whole number of msg within [0, max], else -1: worker numbers are
+ * checked before they become integers (a cast of 1e300 is undefined). */
+static long long whole(const cJSON *msg, const char *key, double max)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(msg, key);
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= max) ||
+        v->valuedouble != floor(v->valuedouble))
+        return -1;
+    return (long long)v->valuedouble;
+}
+
 static double num(const cJSON *msg, const char *key, double dflt)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(msg, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+    return cJSON_IsNumber(v) && isfinite(v->valuedouble) ? v->valuedouble : dflt;
 }
 
 void live_ll_on_event(struct live_port *p, const char *type, const cJSON *msg)
@@ -122,8 +133,8 @@ void live_ll_on_event(struct live_port *p, const char *type, const cJSON *msg)
     if (!live_ll_enabled(p))
         return;
     if (strcmp(type, "part") == 0) {
-        long long msn = (long long)num(msg, "index", -1);
-        long part = (long)num(msg, "part", -1);
+        long long msn = whole(msg, "index", LIVE_LL_MAX_MSN);
+        long part = (long)whole(msg, "part", LIVE_LL_MAX_PART);
         if (msn < 0 || part < 0)
             return;
         if (!ll->known || msn != ll->open_msn) {
@@ -138,7 +149,7 @@ void live_ll_on_event(struct live_port *p, const char *type, const cJSON *msg)
         LOG_DEBUG(p->log_name, "part %lld.%ld ready %.3f s after its last frame", msn, part,
                   num(msg, "delay", NAN));
     } else if (strcmp(type, "segment") == 0) {
-        long long msn = (long long)num(msg, "index", -1);
+        long long msn = whole(msg, "index", LIVE_LL_MAX_MSN);
         if (msn < 0)
             return;
         if (!ll->known || msn >= ll->open_msn) {
@@ -187,8 +198,8 @@ int live_ll_playlist_request(struct live_port *p, struct http_request *req)
         http_respond_error(req, 400, "_HLS_part without _HLS_msn");
         return LIVE_LL_TAKEN;
     }
-    if (parse_directive(smsn, (long long)1 << 53, &msn) < 0 ||
-        (spart && parse_directive(spart, 1000000, &part) < 0)) {
+    if (parse_directive(smsn, LIVE_LL_MAX_MSN, &msn) < 0 ||
+        (spart && parse_directive(spart, LIVE_LL_MAX_PART, &part) < 0)) {
         http_respond_error(req, 400, "malformed _HLS_msn or _HLS_part");
         return LIVE_LL_TAKEN;
     }
@@ -197,9 +208,15 @@ int live_ll_playlist_request(struct live_port *p, struct http_request *req)
     double part_target = p->cfg->preview.hls.part_seconds;
     double limit = part_target < 1 ? 3.0 / part_target : 3;
     long long last = ll->open_msn - 1;
-    long long ahead_parts = (msn - ll->open_msn) * (ll->last_parts > 0 ? ll->last_parts : 1) +
-                            part - (ll->open_parts - 1);
-    if (msn > last + 2 || (part >= 0 && msn >= ll->open_msn && ahead_parts > limit)) {
+    /* Only computed once msn is at most two past the last segment: every
+     * term is then bounded (no overflow with a distant msn). */
+    bool too_far = msn > last + 2;
+    if (!too_far && part >= 0 && msn >= ll->open_msn) {
+        long long ahead_parts = (msn - ll->open_msn) * (ll->last_parts > 0 ? ll->last_parts : 1) +
+                                part - (ll->open_parts - 1);
+        too_far = ahead_parts > limit;
+    }
+    if (too_far) {
         http_respond_error(req, 400,
                            "_HLS_msn=%lld%s%s is too far ahead of the playlist (last "
                            "segment %lld)",

@@ -36,6 +36,9 @@ struct live_ll {
 };
 
 #define LIVE_LL_PART_FILE 0x1
+/* Bounds of media sequence and part numbers, from the worker or a client. */
+#define LIVE_LL_MAX_MSN 9007199254740992.0 /* 2^53 */
+#define LIVE_LL_MAX_PART 1000000.0
 
 struct live_port {
     struct live_manager *m;

@@ -11,12 +11,21 @@
 
 static _Thread_local char last_error[256];
 static _Thread_local char partial[512];
+static _Atomic unsigned decoder_errors; /* any thread: decoders log from their own */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void callback(void *avcl, int level, const char *fmt, va_list vl)
 {
     if (level > AV_LOG_VERBOSE)
         return;
+    if (level <= AV_LOG_ERROR && avcl) {
+        const AVClass *c = *(const AVClass **)avcl;
+        AVClassCategory cat = !c                ? AV_CLASS_CATEGORY_NA
+                              : c->get_category ? c->get_category(avcl)
+                                                : c->category;
+        if (cat == AV_CLASS_CATEGORY_DECODER)
+            decoder_errors++;
+    }
     enum log_level ours;
     if (level <= AV_LOG_ERROR)
         ours = LOG_LEVEL_INFO;
@@ -68,6 +77,11 @@ void media_avlog_init(void)
 void media_avlog_clear(void)
 {
     last_error[0] = '\0';
+}
+
+unsigned media_avlog_decoder_errors(void)
+{
+    return decoder_errors;
 }
 
 const char *media_avlog_last_error(void)

@@ -14,6 +14,10 @@ void media_avlog_init(void);
 /* Forgets the calling thread's last libav error. */
 void media_avlog_clear(void);
 
+/* Error-level messages from decoders since the process started (any thread:
+ * frame-threaded decoders log from their own): damage the decoder concealed
+ * without flagging the frame. */
+unsigned media_avlog_decoder_errors(void);
 /* The calling thread's last libav error message ("" when none); valid until
  * the thread's next libav call. */
 const char *media_avlog_last_error(void);

@@ -87,6 +87,8 @@ int media_decoder_receive(struct media_decoder *d, AVFrame *frame)
         if (r == 0) {
             frame->pts = frame->best_effort_timestamp;
             d->frames++;
+            if (frame->decode_error_flags || (frame->flags & AV_FRAME_FLAG_CORRUPT))
+                d->damaged++;
             return 0;
         }
         if (r == AVERROR(EAGAIN) || r == AVERROR_EOF || r == AVERROR(ENOMEM))

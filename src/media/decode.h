@@ -12,8 +12,9 @@ struct media_decoder {
     AVCodecContext *ctx;
     AVRational time_base; /* of the packets sent and the frames returned (the stream's) */
     enum AVMediaType type;
-    unsigned errors; /* packets the decoder rejected (corrupt data), for reporting */
-    unsigned frames; /* frames returned so far */
+    unsigned errors;  /* packets the decoder rejected (corrupt data), for reporting */
+    unsigned frames;  /* frames returned so far */
+    unsigned damaged; /* of those, frames the decoder flagged (concealed errors, cut short) */
 };
 
 /* Opens a decoder for st. Refuses with a precise reason in err: "unsupported

@@ -506,6 +506,8 @@ void media_pipeline_get_info(const struct media_pipeline *p, struct media_pipeli
         .video_frames = p->frames,
         .last_t = p->last_t,
         .decode_errors = (p->vdec ? p->vdec->errors : 0) + (p->adec ? p->adec->errors : 0),
+        .video_decoded = p->vdec ? p->vdec->frames : 0,
+        .video_damaged = p->vdec ? p->vdec->damaged : 0,
     };
     if (p->venc)
         snprintf(info->encoder, sizeof(info->encoder), "%s", p->venc->encoder);

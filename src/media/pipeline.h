@@ -60,6 +60,8 @@ struct media_pipeline_info {
     int64_t video_frames; /* frames sent to the encoder */
     double last_t;        /* output-timeline seconds of the latest frame encoded (video) */
     unsigned decode_errors;
+    unsigned video_decoded; /* video frames out of the decoder */
+    unsigned video_damaged; /* of those, frames the decoder flagged as damaged */
 };
 
 struct media_pipeline;

@@ -2,6 +2,8 @@
  * VOD playlist of exact-length segments. See docs/WORKER-PROTOCOL.md. */
 #include "media/transcode.h"
 
+#include "media/avlog.h"
+
 #include "core/log.h"
 #include "core/util.h"
 #include "media/input.h"
@@ -228,9 +230,13 @@ int media_transcode_run(const cJSON *job, const struct media_ctl *ctl, char *err
     }
     struct media_pipeline_info pi;
     media_pipeline_get_info(tc.pipe, &pi);
-    if (pi.video_frames == 0 || tc.pl.n_segs == 0) {
+    /* A frame the decoder concealed from a fragment (an input cut inside its
+     * first picture) is not video: nothing decoded whole means no output. */
+    bool only_damaged = pi.video_damaged >= pi.video_decoded ||
+                        (pi.video_decoded == 1 && media_avlog_decoder_errors() > 0);
+    if (pi.video_frames == 0 || tc.pl.n_segs == 0 || only_damaged) {
         snprintf(err, errlen, "no video frame could be decoded%s",
-                 pi.decode_errors ? " (the data is corrupt)" : "");
+                 pi.decode_errors || only_damaged ? " (the data is corrupt)" : "");
         r = AVERROR_INVALIDDATA;
         goto out;
     }

@@ -7,6 +7,8 @@
 #include "core/digest.h"
 #include "http/metrics.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -244,32 +246,77 @@ static int lowest_waited_below(const struct vod_session *s, int k)
     return low;
 }
 
+/* The most segments a plan of this session can have: the fast-start ones,
+ * the range cut at segment_seconds, and a short one at each end of every
+ * recording (gaps restart the grid). A worker claiming more is not believed
+ * (a plan of 10 M segments used to be stat()ed on the event loop). */
+static int plan_limit(const struct vod_session *s)
+{
+    const struct cfg_vod *v = &s->m->cfg->vod;
+    double seg = v->segment_seconds > 0 ? v->segment_seconds : 1;
+    double n =
+        (double)v->n_fast_start + ceil((s->end - s->start) / seg) + 2.0 * (double)s->n_sources + 2;
+    return n > 1e7 ? 10000000 : (int)n;
+}
+
+/* Marks the segments of an earlier run of this session found on disk: one
+ * pass over the folder, whatever the plan's length. */
+static void mark_on_disk(struct vod_session *s)
+{
+    DIR *d = opendir(s->dir);
+    struct dirent *e;
+    size_t pl = strlen(s->prefix);
+    if (!d)
+        return;
+    while ((e = readdir(d))) {
+        char *end;
+        if (strncmp(e->d_name, s->prefix, pl) != 0 || !isdigit((unsigned char)e->d_name[pl]))
+            continue;
+        long k = strtol(e->d_name + pl, &end, 10);
+        if (strcmp(end, ".ts") == 0 && k >= 0 && k < s->n_segments)
+            mark_have(s, (int)k);
+    }
+    closedir(d);
+}
+
 static void on_plan(struct vod_session *s, const cJSON *msg)
 {
     const cJSON *segs = cJSON_GetObjectItemCaseSensitive(msg, "segments");
     const cJSON *dur = cJSON_GetObjectItemCaseSensitive(msg, "duration");
-    int n = cJSON_IsNumber(segs) ? segs->valueint : 0;
+    double want = cJSON_IsNumber(segs) ? segs->valuedouble : 0;
+    int limit = plan_limit(s);
 
-    if (n <= 0 || n > 10000000) {
-        snprintf(s->error, sizeof(s->error), "worker planned %d segments", n);
+    if (!(want >= 1 && want <= limit && want == floor(want))) {
+        snprintf(s->error, sizeof(s->error), "worker planned %g segments (at most %d expected)",
+                 want, limit);
+        LOG_WARN(s->name, "%s: plan ignored", s->error);
         return;
     }
+    int n = (int)want;
     if (!s->have || n != s->n_segments) {
         free(s->have);
         s->have = calloc((size_t)n, 1);
         s->n_have = 0;
         s->n_segments = s->have ? n : 0;
-        /* Segments of an earlier run of this session are reused. */
-        for (int i = 0; s->have && i < n; i++)
-            if (segment_on_disk(s, i))
-                mark_have(s, i);
+        mark_on_disk(s); /* segments of an earlier run of this session are reused */
     }
-    s->duration = cJSON_IsNumber(dur) ? dur->valuedouble : 0;
+    double d = cJSON_IsNumber(dur) ? dur->valuedouble : 0;
+    /* passthrough may start up to a GOP early: bounded loosely */
+    s->duration = isfinite(d) && d >= 0 && d <= 2 * (s->end - s->start) + 60 ? d : 0;
     s->passthrough = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "passthrough"));
     s->planned = s->n_segments > 0;
     LOG_INFO(s->name, "plan: %d segments, %.3f s%s", s->n_segments, s->duration,
              s->passthrough ? ", passthrough" : "");
     vod_session_flush_waiters(s, 0, NULL);
+}
+
+/* A finite number within [lo, hi], else dflt. */
+static double bounded(const cJSON *v, double lo, double hi, double dflt)
+{
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < lo ||
+        v->valuedouble > hi)
+        return dflt;
+    return v->valuedouble;
 }
 
 static void on_worker_message(void *arg, struct proc *w, const cJSON *msg)
@@ -282,10 +329,11 @@ static void on_worker_message(void *arg, struct proc *w, const cJSON *msg)
     if (strcmp(type, "plan") == 0) {
         on_plan(s, msg);
     } else if (strcmp(type, "segment") == 0) {
-        const cJSON *idx = cJSON_GetObjectItemCaseSensitive(msg, "index");
-        if (!cJSON_IsNumber(idx))
-            return;
-        int k = idx->valueint;
+        double idx =
+            bounded(cJSON_GetObjectItemCaseSensitive(msg, "index"), 0, s->n_segments - 1, -1);
+        if (!s->planned || idx < 0 || idx != floor(idx))
+            return; /* not a segment of the plan */
+        int k = (int)idx;
         mark_have(s, k);
         s->encoded_up_to = k;
         if (vod_segment_exists(s, k))
@@ -297,15 +345,11 @@ static void on_worker_message(void *arg, struct proc *w, const cJSON *msg)
         if (behind >= 0)
             vod_session_want(s, behind);
     } else if (strcmp(type, "progress") == 0) {
-        const cJSON *v;
-        if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(msg, "percent")))
-            s->percent = v->valuedouble;
-        if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(msg, "speed")))
-            s->speed = v->valuedouble;
-        if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(msg, "fps")))
-            s->fps = v->valuedouble;
-        if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(msg, "encoded_up_to")))
-            s->encoded_up_to = v->valueint;
+        s->percent = bounded(cJSON_GetObjectItemCaseSensitive(msg, "percent"), 0, 100, s->percent);
+        s->speed = bounded(cJSON_GetObjectItemCaseSensitive(msg, "speed"), 0, 1e4, s->speed);
+        s->fps = bounded(cJSON_GetObjectItemCaseSensitive(msg, "fps"), 0, 1e4, s->fps);
+        s->encoded_up_to = (int)bounded(cJSON_GetObjectItemCaseSensitive(msg, "encoded_up_to"), -1,
+                                        s->n_segments - 1, s->encoded_up_to);
     } else if (strcmp(type, "started") == 0) {
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(msg, "passthrough");
         if (cJSON_IsBool(p))
@@ -345,7 +389,7 @@ static void on_worker_exit(void *arg, struct proc *w, int wstatus, bool requeste
     if (requested || s->m->shutting_down)
         vod_session_flush_waiters(s, 503, "session stopped");
     else if (s->failed)
-        vod_session_flush_waiters(s, 502, s->error);
+        vod_session_flush_waiters(s, 502, VOD_PUBLIC_ERROR); /* details: logged above */
     else
         vod_session_flush_waiters(s, 502, "the worker finished without producing it");
 }
@@ -472,6 +516,7 @@ int vod_session_create(struct vod_manager *m, const char *camera, double start, 
     s->created = util_now_wall();
     s->last_access = util_now_mono();
     s->encoded_up_to = -1;
+    s->n_sources = n;
     http_wait_init(&s->waiters, waiter_timeout, s);
     if ((r = util_random_hex(rnd, 4)) < 0)
         goto out;

@@ -66,7 +66,10 @@ cJSON *vod_session_status_json(const struct vod_session *s, bool admin)
     cJSON_AddStringToObject(o, "playlist", playlist);
     cJSON_AddStringToObject(o, "state", vod_session_state(s));
     cJSON_AddBoolToObject(o, "active", s->w != NULL);
-    http_json_add_string_or_null(o, "error", s->error[0] ? s->error : NULL);
+    http_json_add_string_or_null(o, "error",
+                                 !s->error[0] ? NULL
+                                 : admin      ? s->error
+                                              : VOD_PUBLIC_ERROR);
     cJSON_AddBoolToObject(o, "passthrough", s->passthrough);
     cJSON_AddNumberToObject(o, "duration", s->duration);
     cJSON_AddNumberToObject(o, "segments", s->n_segments);
@@ -195,7 +198,9 @@ static int h_start(void *arg, struct http_request *req)
         return respond_busy(req);
     if (r < 0)
         return http_respond_error(req, 502, "transcode session %s: %s", s->id,
-                                  s->error[0] ? s->error : strerror(-r));
+                                  !s->error[0]                     ? strerror(-r)
+                                  : http_req_principal(req)->admin ? s->error
+                                                                   : VOD_PUBLIC_ERROR);
     r = vod_session_wait(s, req, -1, true);
     if (r < 0)
         return http_respond_error(req, 503, "cannot wait for the session: %s", strerror(-r));

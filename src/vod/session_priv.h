@@ -29,6 +29,10 @@ struct vod_session;
  * plan; VOD_WAIT_API marks the /api/transcode call (answered with JSON). */
 #define VOD_WAIT_API 0x1
 
+/* What viewers are told when a worker fails: its own message names
+ * recording paths, so it goes to the log and to admins only. */
+#define VOD_PUBLIC_ERROR "transcoding failed (details in the server log)"
+
 struct vod_viewer {
     char addr[64];
     double last; /* monotonic */
@@ -44,6 +48,7 @@ struct vod_session {
     char dir[PATH_MAX]; /* <state>/transcode/<id> */
     char prefix[32];    /* segment file prefix, fixed for the session's life */
     cJSON *job;         /* kept for restarts */
+    size_t n_sources;   /* recordings in the job */
 
     struct proc *w; /* NULL when no worker process runs */
     pid_t pid;

@@ -1,7 +1,9 @@
 """Hostile clients against a real daemon on loopback (issue 12): each test
 reproduces an attack that worked before and asserts the fix, with bounded
 counts and time."""
+import os
 import re
+import shutil
 
 import harness
 from harness import ADMIN_TOKEN, VIEWER_TOKEN, Daemon
@@ -77,3 +79,58 @@ def test_range_unit_case_and_huge_content_length():
                 f"Content-Length: {length}\r\nConnection: close\r\n\r\n").encode(), timeout=5)
             # answered at once, without the body ever being sent
             assert ans.startswith(b"HTTP/1.1 413"), (length, ans[:200])
+
+
+def test_viewers_see_no_recording_paths_in_worker_errors():
+    """A worker's error names the recording's path; viewers got it verbatim.
+    Now it is logged and shown to admins; viewers get a generic message."""
+    d = harness.tmpdir("abuse-paths")
+    state = os.path.join(d, "state")
+    rec = os.path.join(d, "secret-nvr-folder", "cam.mp4")
+    os.makedirs(os.path.dirname(rec))
+    shutil.copy(harness.clip_rec_h265(), rec)
+    p = harness.run([harness.HLSD, "recordings", "add", rec, "--camera", "cam", "--start",
+                     "1700000000", "--state-dir", state], timeout=60)
+    assert p.returncode == 0, p.stderr
+    with open(rec, "r+b") as f:  # the file goes bad after indexing
+        f.write(b"\0" * 65536)
+    with Daemon(_config(), name="abuse-paths", state_dir=state) as dm:
+        r = dm.get("/api/transcode/cam/start/1700000000/end/1700000003", token=VIEWER_TOKEN,
+                   timeout=60)
+        assert r.status == 502, r
+        assert "secret-nvr-folder" not in r.body.decode(), r.body
+        assert "details in the server log" in r.json()["message"], r.body
+        # again, now that the session has failed: still no path
+        r = dm.get("/api/transcode/cam/start/1700000000/end/1700000003", token=VIEWER_TOKEN,
+                   timeout=60)
+        assert r.status == 502 and "secret-nvr-folder" not in r.body.decode(), r.body
+        r = dm.get("/api/transcode", token=ADMIN_TOKEN)
+        errs = [s["error"] for s in r.json()["sessions"]]
+        assert any(e and "secret-nvr-folder" in e for e in errs), errs
+        assert "secret-nvr-folder" in dm.log_text()
+
+
+def test_transcode_refuses_ts_without_a_whole_picture():
+    """A header-only MPEG-TS (PAT/PMT and a fragment of the first picture)
+    made `hlsd transcode` exit 0 with one segment of a concealed, corrupt
+    frame. It fails now with one line, as other bad inputs do."""
+    ts = harness.make_media("h264_320x240_1s.ts", [
+        "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=1", "-c:v", "libx264",
+        "-f", "mpegts"])
+    with open(ts, "rb") as f:
+        data = f.read()
+    for packets in (2, 12, 20):
+        d = harness.tmpdir("abuse-ts")
+        cut = os.path.join(d, "cut.ts")
+        with open(cut, "wb") as f:
+            f.write(data[:188 * packets])
+        out = os.path.join(d, "out")
+        p = harness.run([harness.HLSD, "transcode", cut, out], timeout=60)
+        assert p.returncode != 0, (packets, p.stdout, p.stderr)
+        lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+        assert lines and lines[-1].startswith("hlsd transcode: ") and "cut.ts" in lines[-1], lines
+        assert not os.path.exists(os.path.join(out, "index.m3u8")), os.listdir(out)
+    # the whole file still transcodes
+    p = harness.run([harness.HLSD, "transcode", ts, os.path.join(harness.tmpdir("abuse-ts"), "o")],
+                    timeout=120)
+    assert p.returncode == 0, p.stderr

@@ -38,6 +38,12 @@ static const char fake_worker[] =
     "}\n"
     "out=$(field out_dir); pre=$(field segment_prefix)\n"
     "ev() { printf '%s\\n' \"$1\" >&3; }\n"
+    "case \"$job\" in *huge.mp4*)\n"
+    "  ev '{\"type\":\"plan\",\"segments\":10000000,\"duration\":6}'\n"
+    "  ev '{\"type\":\"progress\",\"percent\":1e300,\"speed\":-5,\"encoded_up_to\":9e18}'\n"
+    "  ev '{\"type\":\"segment\",\"index\":5000000}'\n"
+    "  while IFS= read -r cmd <&3; do :; done; exit 0 ;;\n"
+    "esac\n"
     "ev '{\"type\":\"plan\",\"segments\":3,\"duration\":6}'\n"
     "case \"$job\" in *crash.mp4*) sleep 0.2; kill -SEGV $$ ;; esac\n"
     "for i in 0 1 2; do\n"
@@ -95,6 +101,7 @@ static int setup(void **state)
     assert_int_equal(vod_manager_new(loop, cfg, http, &mgr), 0);
     add_recording("cam", "/rec/ok.mp4");
     add_recording("bad", "/rec/crash.mp4");
+    add_recording("huge", "/rec/huge.mp4");
     return 0;
 }
 
@@ -168,11 +175,35 @@ static void test_crash_fails_then_respawns(void **state)
     vod_session_destroy(s, 410, "test over");
 }
 
+/* A worker's claims are checked against the job: a plan far beyond what a
+ * 6 s range can have, and out-of-range numbers, are not believed. */
+static void test_absurd_worker_claims_are_refused(void **state)
+{
+    (void)state;
+    struct vod_session *s = NULL;
+    assert_int_equal(vod_session_create(mgr, "huge", 1000, 1006, "dddddddddddddddddddddddd", &s), 0);
+    double until = util_now_mono() + 10;
+    while (!strstr(s->error, "planned") && util_now_mono() < until)
+        assert_int_equal(loop_run_once(loop, 50), 0);
+    for (int i = 0; i < 10; i++) /* the progress and segment lines that follow */
+        assert_int_equal(loop_run_once(loop, 20), 0);
+    assert_non_null(strstr(s->error, "planned 1e+07 segments"));
+    assert_false(s->planned);
+    assert_null(s->have);
+    assert_int_equal(s->n_segments, 0);
+    assert_true(s->percent >= 0 && s->percent <= 100);
+    assert_true(s->speed >= 0);
+    assert_int_equal(s->encoded_up_to, -1);
+    assert_string_equal(vod_session_state(s), "starting");
+    vod_session_destroy(s, 410, "test over");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plan_encode_pause_done),
         cmocka_unit_test(test_crash_fails_then_respawns),
+        cmocka_unit_test(test_absurd_worker_claims_are_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
