@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/jobspec.h"
 #include "media/encode.h"
 #include "media/grid.h"
 #include "media/job.h"
@@ -23,6 +24,7 @@ struct vod_run;
 
 struct vod {
     const struct media_ctl *ctl;
+    struct jobspec_vod job;              /* borrows from the JSON job */
     const char *name, *out_dir, *prefix; /* borrowed from the job */
 
     struct vod_source *src;
