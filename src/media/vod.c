@@ -214,7 +214,7 @@ static void emit_plan(struct vod *v)
     jobutil_emit(v->ctl, "plan", o);
 }
 
-void vod_started(struct vod *v, int width, int height, double fps, bool audio)
+void media_vod_started(struct vod *v, int width, int height, double fps, bool audio)
 {
     if (v->started_sent)
         return;
@@ -228,8 +228,8 @@ void vod_started(struct vod *v, int width, int height, double fps, bool audio)
     jobutil_emit(v->ctl, "started", o);
 }
 
-void vod_segment_written(struct vod *v, long index, const char *file, double start, double duration,
-                         int64_t bytes)
+void media_vod_segment_written(struct vod *v, long index, const char *file, double start,
+                               double duration, int64_t bytes)
 {
     if (index < 0 || (size_t)index >= v->plan.n) {
         snprintf(v->err, sizeof(v->err), "segment %ld is outside the plan", index);
@@ -269,7 +269,7 @@ static void emit_progress(struct vod *v, bool paused)
     if (now - v->t_last_progress < PROGRESS_INTERVAL)
         return;
     double dt = now - v->t_last_progress;
-    int64_t frames = v->frames + (v->run ? vod_run_frames(v->run) : 0);
+    int64_t frames = v->frames + (v->run ? media_vod_run_frames(v->run) : 0);
     double elapsed = now - v->t_start;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "frames", (double)frames);
@@ -289,8 +289,8 @@ static void emit_progress(struct vod *v, bool paused)
 static void stop_run(struct vod *v)
 {
     if (v->run) {
-        v->frames += vod_run_frames(v->run);
-        vod_run_close(&v->run);
+        v->frames += media_vod_run_frames(v->run);
+        media_vod_run_close(&v->run);
     }
 }
 
@@ -370,17 +370,17 @@ static int control_loop(struct vod *v, char *err, size_t errlen)
         if (paused)
             continue;
         if (!v->run) {
-            int ret = vod_run_open(v, v->next, &v->run, err, errlen);
+            int ret = media_vod_run_open(v, v->next, &v->run, err, errlen);
             if (ret < 0)
                 return ret;
         }
         err[0] = '\0';
-        int ret = vod_run_step(v->run, err, errlen);
+        int ret = media_vod_run_step(v->run, err, errlen);
         if (ret == AVERROR_EXIT)
             return 0; /* stop */
         if (ret < 0)
             return ret;
-        vod_run_frames(v->run); /* reports "started" once the output is known */
+        media_vod_run_frames(v->run); /* reports "started" once the output is known */
         if (ret == 1) {
             long last = v->next - 1;
             stop_run(v);
@@ -426,7 +426,7 @@ int media_vod_run(const cJSON *job, const struct media_ctl *ctl, char *err, size
     emit_plan(&v);
     if (v.passthrough) {
         const struct media_source_info *i0 = &v.src[v.plan.segs[0].source].info;
-        vod_started(&v, i0->width, i0->height, i0->fps, i0->has_audio);
+        media_vod_started(&v, i0->width, i0->height, i0->fps, i0->has_audio);
     }
     ret = control_loop(&v, err, errlen);
     v.t_last_progress = 0;
