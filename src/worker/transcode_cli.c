@@ -172,7 +172,6 @@ int transcode_cli_main(int argc, char **argv)
         snprintf(runid, sizeof(runid), "%08x", (unsigned)getpid());
     snprintf(prefix, sizeof(prefix), "seg-%s-", runid);
 
-    j.name = "transcode";
     j.out_dir = out_dir;
     j.segment_prefix = prefix;
     j.input.url = input;
