@@ -4,6 +4,7 @@
  * (mappings) merge key by key. Every error names the file, the line and the
  * dotted path of the key. The tables themselves are in config_schema.c. */
 #include "core/config_priv.h"
+#include "core/jobspec.h"
 #include "core/util.h"
 
 #include <errno.h>
@@ -150,7 +151,20 @@ static int set_field(struct cfg_ctx *c, const struct cfg_field *f, struct fy_nod
     double num;
     int64_t bps;
     int r;
+    struct cfg_field bound;
 
+    if (f->job) {
+        /* the worker's own bounds: what it would refuse is refused here */
+        const struct jobspec_opt *o = jobspec_lookup(f->job);
+        if (!o)
+            return cfg_fail(c, v, "%s: the schema names an unknown job option %s", path, f->job);
+        bound = *f;
+        bound.min = o->min;
+        bound.max = o->max;
+        if (o->choices)
+            bound.choices = o->choices;
+        f = &bound;
+    }
     if (f->type == F_SECTION) {
         r = cfg_apply_mapping(c, v, f->sub, p, path);
         return r < 0 || !f->fn ? r : f->fn(c, v, p, path);
@@ -198,6 +212,9 @@ static int set_field(struct cfg_ctx *c, const struct cfg_field *f, struct fy_nod
         if (util_parse_bitrate(s, &bps) < 0)
             return cfg_fail(c, v, "%s: expected a bit rate such as 5M, 800k or 2000000 (got '%s')",
                             path, s);
+        if (f->max > 0 && ((double)bps < f->min || (double)bps > f->max))
+            return cfg_fail(c, v, "%s: must be between %.0f and %.0f bits/s (got %s)", path, f->min,
+                            f->max, s);
         cfg_set_str((char **)p, s);
         return 0;
     case F_INT:

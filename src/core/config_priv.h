@@ -52,6 +52,10 @@ struct cfg_field {
     const char *const *choices;  /* F_CHOICE, NULL-terminated */
     cfg_field_fn fn;
     unsigned flags;
+    /* The job option this key becomes ("live.hls.segment_seconds"): its
+     * min/max (and choices) replace the ones above, so config and worker
+     * agree. */
+    const char *job;
 };
 
 /* Fills ctx->err with "NAME:LINE: message" (LINE from node, else ctx->line)

@@ -2,6 +2,7 @@
  * range, plus the keys that need code (lists, ports, users, listen). Applied
  * by the walker in config_parse.c. */
 #include "core/config_priv.h"
+#include "core/jobspec.h"
 #include "core/util.h"
 
 #include <ctype.h>
@@ -12,10 +13,24 @@
 
 /* ---- preview ------------------------------------------------------------------------- */
 
+/* A list of numbers that becomes the job option `job`: its item range and
+ * its longest length. */
+static int set_job_list(struct cfg_ctx *c, struct fy_node *v, const char *path, const char *job,
+                        bool need_one, double **arr, size_t *n)
+{
+    const struct jobspec_opt *o = jobspec_lookup(job);
+    if (!o)
+        return cfg_fail(c, v, "%s: the schema names an unknown job option %s", path, job);
+    int r = cfg_set_double_list(c, v, path, o->min, o->max, need_one, arr, n);
+    if (r == 0 && *n > o->max_count)
+        return cfg_fail(c, v, "%s: at most %zu values (got %zu)", path, o->max_count, *n);
+    return r;
+}
+
 static int set_backoff(struct cfg_ctx *c, struct fy_node *v, void *base, const char *path)
 {
     struct cfg_preview *p = base;
-    return cfg_set_double_list(c, v, path, 0, 3600, true, &p->backoff, &p->n_backoff);
+    return set_job_list(c, v, path, "live.backoff", true, &p->backoff, &p->n_backoff);
 }
 
 static int check_preview(struct cfg_ctx *c, struct fy_node *v, void *base, const char *path)
@@ -33,29 +48,33 @@ static const struct cfg_field video_fields[] = {
     {.key = "encoder", .type = F_STR, .off = VID(encoder)},
     {.key = "preset", .type = F_STR, .off = VID(preset)},
     {.key = "tune", .type = F_STR_OPT, .off = VID(tune)},
-    {.key = "bitrate", .type = F_BITRATE_OPT, .off = VID(bitrate)},
-    {.key = "crf", .type = F_INT, .off = VID(crf), .min = 0, .max = 51},
+    {.key = "bitrate", .type = F_BITRATE_OPT, .off = VID(bitrate), .job = "live.video.bitrate"},
+    {.key = "crf", .type = F_INT, .off = VID(crf), .job = "live.video.crf"},
     {.key = "width", .type = F_INT, .off = VID(width), .min = 16, .max = 8192, .flags = FL_EVEN},
     {.key = "height", .type = F_INT, .off = VID(height), .min = 16, .max = 8192, .flags = FL_EVEN},
     {0},
 };
 
 static const struct cfg_field audio_fields[] = {
-    {.key = "bitrate", .type = F_BITRATE, .off = offsetof(struct cfg_preview, audio_bitrate)},
+    {.key = "bitrate",
+     .type = F_BITRATE,
+     .off = offsetof(struct cfg_preview, audio_bitrate),
+     .job = "live.audio.bitrate"},
     {0},
 };
 
-static const char *const hls_variants[] = {"mpegts", "fmp4", "lowlatency", NULL};
 #define HLS(m) offsetof(struct cfg_hls, m)
 static const struct cfg_field hls_fields[] = {
-    {.key = "variant", .type = F_CHOICE, .off = HLS(variant), .choices = hls_variants},
+    {.key = "variant", .type = F_CHOICE, .off = HLS(variant), .job = "live.hls.variant"},
     {.key = "segment_seconds",
      .type = F_DOUBLE,
      .off = HLS(segment_seconds),
-     .min = 0.1,
-     .max = 60},
-    {.key = "part_seconds", .type = F_DOUBLE, .off = HLS(part_seconds), .min = 0.05, .max = 10},
-    {.key = "list_size", .type = F_INT, .off = HLS(list_size), .min = 1, .max = 100},
+     .job = "live.hls.segment_seconds"},
+    {.key = "part_seconds",
+     .type = F_DOUBLE,
+     .off = HLS(part_seconds),
+     .job = "live.hls.part_seconds"},
+    {.key = "list_size", .type = F_INT, .off = HLS(list_size), .job = "live.hls.list_size"},
     {.key = "delete_segments", .type = F_BOOL, .off = HLS(delete_segments)},
     {0},
 };
@@ -65,8 +84,11 @@ static const struct cfg_field preview_fields[] = {
     {.key = "video", .type = F_SECTION, .off = PRV(video), .sub = video_fields},
     {.key = "audio", .type = F_SECTION, .off = 0, .sub = audio_fields},
     {.key = "hls", .type = F_SECTION, .off = PRV(hls), .sub = hls_fields},
-    {.key = "stall_timeout", .type = F_DOUBLE, .off = PRV(stall_timeout), .min = 0.1, .max = 3600},
-    {.key = "io_timeout", .type = F_DOUBLE, .off = PRV(io_timeout), .min = 0.1, .max = 3600},
+    {.key = "stall_timeout",
+     .type = F_DOUBLE,
+     .off = PRV(stall_timeout),
+     .job = "live.stall_timeout"},
+    {.key = "io_timeout", .type = F_DOUBLE, .off = PRV(io_timeout), .job = "live.io_timeout"},
     {.key = "backoff", .type = F_CUSTOM, .fn = set_backoff},
     {.key = "idle_seconds", .type = F_DOUBLE, .off = PRV(idle_seconds), .min = 1, .max = 86400},
     {.key = "start_timeout", .type = F_DOUBLE, .off = PRV(start_timeout), .min = 0.1, .max = 600},
@@ -265,7 +287,7 @@ bad:
 static int set_fast_start(struct cfg_ctx *c, struct fy_node *v, void *base, const char *path)
 {
     struct cfg_vod *vod = base;
-    return cfg_set_double_list(c, v, path, 0.1, 60, false, &vod->fast_start, &vod->n_fast_start);
+    return set_job_list(c, v, path, "vod.fast_start", false, &vod->fast_start, &vod->n_fast_start);
 }
 
 static int set_watch_dirs(struct cfg_ctx *c, struct fy_node *v, void *base, const char *path)
@@ -280,13 +302,12 @@ static const struct cfg_field vod_fields[] = {
     {.key = "ready_timeout", .type = F_DOUBLE, .off = VOD(ready_timeout), .min = 0.1, .max = 3600},
     {.key = "max_range", .type = F_DOUBLE, .off = VOD(max_range), .min = 1, .max = 2678400},
     {.key = "ttl", .type = F_DOUBLE, .off = VOD(ttl), .min = 1, .max = 604800},
-    {.key = "lookahead", .type = F_INT, .off = VOD(lookahead), .min = 1, .max = 10000},
+    {.key = "lookahead", .type = F_INT, .off = VOD(lookahead), .job = "vod.lookahead"},
     {.key = "nice", .type = F_INT, .off = VOD(nice), .min = -20, .max = 19},
     {.key = "segment_seconds",
      .type = F_DOUBLE,
      .off = VOD(segment_seconds),
-     .min = 0.5,
-     .max = 60},
+     .job = "vod.segment_seconds"},
     {.key = "fast_start", .type = F_CUSTOM, .fn = set_fast_start},
     {.key = "max_height",
      .type = F_INT,
@@ -294,10 +315,13 @@ static const struct cfg_field vod_fields[] = {
      .min = 16,
      .max = 8192,
      .flags = FL_EVEN},
-    {.key = "crf", .type = F_INT, .off = VOD(crf), .min = 0, .max = 51},
+    {.key = "crf", .type = F_INT, .off = VOD(crf), .job = "vod.video.crf"},
     {.key = "preset", .type = F_STR, .off = VOD(preset)},
     {.key = "encoder", .type = F_STR, .off = VOD(encoder)},
-    {.key = "audio_bitrate", .type = F_BITRATE, .off = VOD(audio_bitrate)},
+    {.key = "audio_bitrate",
+     .type = F_BITRATE,
+     .off = VOD(audio_bitrate),
+     .job = "vod.audio.bitrate"},
     {.key = "passthrough", .type = F_BOOL, .off = VOD(passthrough)},
     {.key = "watch_dirs", .type = F_CUSTOM, .fn = set_watch_dirs},
     {.key = "sample_recording", .type = F_BOOL, .off = VOD(sample_recording)},

@@ -4,6 +4,7 @@
  * restarts workers that died. HTTP handlers live in preview_api.c. */
 #include "live/preview_priv.h"
 
+#include "core/jobspec.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "media/playlist.h"
@@ -202,65 +203,83 @@ cJSON *live_input_json(const struct cfg_input *in, const char *url)
     return o;
 }
 
-/* The job's input: the real URL, and the demuxer options. */
-static cJSON *input_json(const struct cfg_input *in)
+/* The demuxer options of an input as the job's object (caller deletes). */
+static cJSON *options_json(const struct cfg_input *in)
 {
-    cJSON *o = live_input_json(in, in->url ? in->url : ""), *opts;
-    if (!o)
-        return NULL;
-    opts = cJSON_AddObjectToObject(o, "options");
-    for (size_t i = 0; opts && i < in->n_options; i++)
-        cJSON_AddStringToObject(opts, in->options[i].key, in->options[i].value);
+    cJSON *o = cJSON_CreateObject();
+    for (size_t i = 0; o && i < in->n_options; i++) {
+        if (!cJSON_AddStringToObject(o, in->options[i].key, in->options[i].value)) {
+            cJSON_Delete(o);
+            return NULL;
+        }
+    }
     return o;
 }
 
-static cJSON *build_job(const struct live_port *p, const char *segment_prefix, bool cont)
+/* Config bit rates were checked when it loaded; NULL = none (0). */
+static int64_t bitrate(const char *s)
+{
+    int64_t bps = 0;
+    if (s && util_parse_bitrate(s, &bps) < 0)
+        bps = 0;
+    return bps;
+}
+
+/* The port's job; *out is owned by the caller. 0, or -ENOMEM / -EINVAL with
+ * the reason in err. */
+static int build_job(const struct live_port *p, const char *segment_prefix, bool cont, cJSON **out,
+                     char *err, size_t errlen)
 {
     const struct cfg_preview *pv = &p->cfg->preview;
-    cJSON *job = cJSON_CreateObject(), *v, *a, *h, *b;
+    const struct cfg_input *ain = p->cfg->audio_input;
+    struct jobspec_live j;
+    cJSON *vopts = NULL, *aopts = NULL;
+    int r = -ENOMEM;
 
-    if (!job)
-        return NULL;
-    cJSON_AddStringToObject(job, "kind", "live");
-    cJSON_AddStringToObject(job, "name", p->log_name);
-    cJSON_AddStringToObject(job, "out_dir", p->m->hls_dir);
-    cJSON_AddStringToObject(job, "playlist", p->playlist);
-    cJSON_AddStringToObject(job, "segment_prefix", segment_prefix);
-    cJSON_AddItemToObject(job, "input", input_json(&p->cfg->input));
-    if (p->cfg->audio_input)
-        cJSON_AddItemToObject(job, "audio_input", input_json(p->cfg->audio_input));
-    else
-        cJSON_AddNullToObject(job, "audio_input");
-    cJSON_AddBoolToObject(job, "realtime", true);
-
-    v = cJSON_AddObjectToObject(job, "video");
-    if (v) {
-        http_json_add_string_or_null(v, "encoder", pv->video.encoder);
-        http_json_add_string_or_null(v, "preset", pv->video.preset);
-        http_json_add_string_or_null(v, "tune", pv->video.tune);
-        http_json_add_string_or_null(v, "bitrate", pv->video.bitrate);
-        cJSON_AddNumberToObject(v, "crf", pv->video.crf);
-        cJSON_AddNumberToObject(v, "max_width", pv->video.width);
-        cJSON_AddNumberToObject(v, "max_height", pv->video.height);
-    }
-    a = cJSON_AddObjectToObject(job, "audio");
-    if (a)
-        http_json_add_string_or_null(a, "bitrate", pv->audio_bitrate);
-    h = cJSON_AddObjectToObject(job, "hls");
-    if (h) {
-        http_json_add_string_or_null(h, "variant", pv->hls.variant);
-        cJSON_AddNumberToObject(h, "segment_seconds", pv->hls.segment_seconds);
-        cJSON_AddNumberToObject(h, "part_seconds", pv->hls.part_seconds);
-        cJSON_AddNumberToObject(h, "list_size", pv->hls.list_size);
-        cJSON_AddBoolToObject(h, "delete_segments", pv->hls.delete_segments);
-    }
-    cJSON_AddNumberToObject(job, "stall_timeout", pv->stall_timeout);
-    cJSON_AddNumberToObject(job, "io_timeout", pv->io_timeout);
-    b = cJSON_AddArrayToObject(job, "backoff");
-    for (size_t i = 0; b && i < pv->n_backoff; i++)
-        cJSON_AddItemToArray(b, cJSON_CreateNumber(pv->backoff[i]));
-    cJSON_AddBoolToObject(job, "continue", cont);
-    return job;
+    *out = NULL;
+    vopts = options_json(&p->cfg->input);
+    if (!vopts || (ain && !(aopts = options_json(ain))))
+        goto out;
+    jobspec_live_defaults(&j);
+    j.name = p->log_name;
+    j.out_dir = p->m->hls_dir;
+    j.playlist = p->playlist;
+    j.segment_prefix = segment_prefix;
+    j.input = (struct jobspec_input){p->cfg->input.format, p->cfg->input.url, vopts};
+    if (ain)
+        j.audio_input = (struct jobspec_input){ain->format, ain->url, aopts};
+    j.realtime = true;
+    j.video = (struct jobspec_video){
+        .encoder = pv->video.encoder,
+        .preset = pv->video.preset,
+        .tune = pv->video.tune,
+        .bitrate = bitrate(pv->video.bitrate),
+        .crf = pv->video.crf,
+        .max_width = pv->video.width,
+        .max_height = pv->video.height,
+    };
+    j.audio.bitrate = bitrate(pv->audio_bitrate);
+    j.hls = (struct jobspec_hls){
+        .variant = pv->hls.variant,
+        .segment_seconds = pv->hls.segment_seconds,
+        .part_seconds = pv->hls.part_seconds,
+        .list_size = pv->hls.list_size,
+        .delete_segments = pv->hls.delete_segments,
+    };
+    j.stall_timeout = pv->stall_timeout;
+    j.io_timeout = pv->io_timeout;
+    /* the config refuses longer lists */
+    j.n_backoff = pv->n_backoff < JOBSPEC_MAX_BACKOFF ? pv->n_backoff : JOBSPEC_MAX_BACKOFF;
+    if (j.n_backoff)
+        memcpy(j.backoff, pv->backoff, j.n_backoff * sizeof(double));
+    j.cont = cont;
+    r = jobspec_live_to_json(&j, out, err, errlen);
+out:
+    if (r == -ENOMEM)
+        snprintf(err, errlen, "out of memory");
+    cJSON_Delete(aopts);
+    cJSON_Delete(vopts);
+    return r;
 }
 
 /* ---- worker events ---- */
@@ -427,7 +446,7 @@ static const struct proc_callbacks live_worker_cb = {
 static int spawn_worker(struct live_port *p, bool cont)
 {
     struct live_manager *m = p->m;
-    char runid[17], prefix[96], msg[160];
+    char runid[17], prefix[96], msg[200], jerr[128] = "";
     cJSON *job = NULL;
     bool logged = false; /* proc_spawn logs its own failures */
     int r;
@@ -439,11 +458,8 @@ static int spawn_worker(struct live_port *p, bool cont)
     if (r < 0)
         goto out;
     sweep_port_files(p, cont);
-    job = build_job(p, prefix, cont);
-    if (!job) {
-        r = -ENOMEM;
+    if ((r = build_job(p, prefix, cont, &job, jerr, sizeof(jerr))) < 0)
         goto out;
-    }
     struct proc_opts opts = {
         .name = p->log_name,
         .job = job,
@@ -463,7 +479,7 @@ static int spawn_worker(struct live_port *p, bool cont)
 out:
     cJSON_Delete(job);
     if (r < 0) {
-        snprintf(msg, sizeof(msg), "cannot start worker: %s", strerror(-r));
+        snprintf(msg, sizeof(msg), "cannot start worker: %s", jerr[0] ? jerr : strerror(-r));
         set_error(p, msg);
         if (!logged)
             LOG_ERROR(p->log_name, "%s", msg);

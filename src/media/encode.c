@@ -2,7 +2,6 @@
 #include "media/encode.h"
 
 #include "core/log.h"
-#include "core/util.h"
 #include "media/avlog.h"
 
 #include <errno.h>
@@ -13,85 +12,28 @@
 #include <libavutil/hwcontext.h>
 #include <libavutil/opt.h>
 
-static const char *json_str(const cJSON *obj, const char *key)
+/* An empty string means "not set" in a job, like null. */
+static const char *opt_str(const char *s)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
+    return s && s[0] ? s : NULL;
 }
 
-static int json_bitrate(const cJSON *obj, const char *key, int64_t *out, const char *what,
-                        char *err, size_t errlen)
+void media_video_settings_from_job(const struct jobspec_video *j, struct media_video_settings *out)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v || cJSON_IsNull(v))
-        return 1; /* absent */
-    if (cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 1e10) {
-        *out = (int64_t)v->valuedouble;
-        return 0;
-    }
-    if (cJSON_IsString(v) && util_parse_bitrate(v->valuestring, out) == 0 && *out > 0)
-        return 0;
-    snprintf(err, errlen, "%s.%s: not a bitrate", what, key);
-    return -EINVAL;
+    *out = (struct media_video_settings){
+        .encoder = opt_str(j->encoder) ? j->encoder : "libx264",
+        .preset = opt_str(j->preset),
+        .tune = opt_str(j->tune),
+        .bitrate = j->bitrate,
+        .crf = j->crf,
+        .max_width = j->max_width,
+        .max_height = j->max_height,
+    };
 }
 
-static int json_int(const cJSON *obj, const char *key, int min, int max, int *out, const char *what,
-                    char *err, size_t errlen)
+void media_audio_settings_from_job(const struct jobspec_audio *j, struct media_audio_settings *out)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v || cJSON_IsNull(v))
-        return 0;
-    if (!cJSON_IsNumber(v) || v->valuedouble < min || v->valuedouble > max ||
-        v->valuedouble != (double)(int)v->valuedouble) {
-        snprintf(err, errlen, "%s.%s: expected an integer in %d..%d", what, key, min, max);
-        return -EINVAL;
-    }
-    *out = (int)v->valuedouble;
-    return 0;
-}
-
-int media_video_settings_parse(const cJSON *video, struct media_video_settings *out, char *err,
-                               size_t errlen)
-{
-    int r;
-    *out = (struct media_video_settings){.encoder = "libx264", .crf = 23};
-    if (!video || cJSON_IsNull(video))
-        return 0;
-    if (!cJSON_IsObject(video)) {
-        snprintf(err, errlen, "video: expected an object");
-        return -EINVAL;
-    }
-    if (json_str(video, "encoder"))
-        out->encoder = json_str(video, "encoder");
-    out->preset = json_str(video, "preset");
-    out->tune = json_str(video, "tune");
-    if ((r = json_bitrate(video, "bitrate", &out->bitrate, "video", err, errlen)) < 0)
-        return r;
-    if ((r = json_int(video, "crf", 0, 51, &out->crf, "video", err, errlen)) < 0 ||
-        (r = json_int(video, "max_width", 0, 16384, &out->max_width, "video", err, errlen)) < 0 ||
-        (r = json_int(video, "max_height", 0, 16384, &out->max_height, "video", err, errlen)) < 0)
-        return r;
-    return 0;
-}
-
-int media_audio_settings_parse(const cJSON *audio, struct media_audio_settings *out, char *err,
-                               size_t errlen)
-{
-    *out = (struct media_audio_settings){.bitrate = 128000};
-    if (!audio || cJSON_IsNull(audio))
-        return 0;
-    if (!cJSON_IsObject(audio)) {
-        snprintf(err, errlen, "audio: expected an object");
-        return -EINVAL;
-    }
-    int r = json_bitrate(audio, "bitrate", &out->bitrate, "audio", err, errlen);
-    if (r < 0)
-        return r;
-    if (out->bitrate < 16000 || out->bitrate > 512000) {
-        snprintf(err, errlen, "audio.bitrate: %lld is outside 16k..512k", (long long)out->bitrate);
-        return -EINVAL;
-    }
-    return 0;
+    *out = (struct media_audio_settings){.bitrate = j->bitrate};
 }
 
 /* Sets a private option, ignoring encoders that do not have it. */

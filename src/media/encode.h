@@ -12,28 +12,28 @@
 
 #include <libavcodec/avcodec.h>
 
-/* The job's "video" object. Strings are borrowed from the JSON they came
- * from (or from the caller) and must outlive the settings. */
+#include "core/jobspec.h"
+
+/* What the encoders need of the job's "video"/"audio" (core/jobspec.h, which
+ * checked the ranges). Strings are borrowed from the job spec and must
+ * outlive the settings. */
 struct media_video_settings {
     const char *encoder; /* "libx264" (default), "h264_vaapi", "h264_nvenc"... */
-    const char *preset;  /* NULL = encoder default ("ultrafast" suggested) */
+    const char *preset;  /* NULL = encoder default */
     const char *tune;    /* NULL = none */
     int64_t bitrate;     /* bits/s; 0 = constant quality (crf) */
-    int crf;             /* 0..51, used when bitrate is 0; default 23 */
+    int crf;             /* 0..51, used when bitrate is 0 */
     int max_width;       /* output box; 0 = no limit */
     int max_height;
 };
 
 struct media_audio_settings {
-    int64_t bitrate; /* bits/s, default 128000 */
+    int64_t bitrate; /* bits/s */
 };
 
-/* Parse the job's "video"/"audio" objects (NULL or missing keys = defaults).
- * 0 or -EINVAL with err set (e.g. "video.bitrate: cannot parse 'x'"). */
-int media_video_settings_parse(const cJSON *video, struct media_video_settings *out, char *err,
-                               size_t errlen);
-int media_audio_settings_parse(const cJSON *audio, struct media_audio_settings *out, char *err,
-                               size_t errlen);
+/* Copies the job's settings (borrowing its strings; "" counts as unset). */
+void media_video_settings_from_job(const struct jobspec_video *j, struct media_video_settings *out);
+void media_audio_settings_from_job(const struct jobspec_audio *j, struct media_audio_settings *out);
 
 /* Timestamps given to and returned by the video encoder are in this base. */
 #define MEDIA_VIDEO_TB ((AVRational){1, 90000})

@@ -1,39 +1,28 @@
 /* media_job_run: dispatch on the job's "kind" (owner: media engineer). */
 #include "media/job.h"
 
+#include "core/jobspec.h"
 #include "media/avlog.h"
 #include "media/transcode.h"
+#include "media/vod.h"
 
 #include <errno.h>
-#include <stdio.h>
-#include <string.h>
-
-#if __has_include("media/vod.h")
-#include "media/vod.h"
-#define HAVE_VOD 1
-#endif
 
 int media_job_run(const cJSON *job, const struct media_ctl *ctl, char *err, size_t errlen)
 {
+    enum jobspec_kind kind;
     err[0] = '\0';
     media_avlog_init();
-    const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(job, "kind"));
-    if (!kind) {
-        snprintf(err, errlen, "job without a \"kind\"");
-        return -EINVAL;
-    }
-    if (strcmp(kind, "live") == 0)
+    int r = jobspec_kind_of(job, &kind, err, errlen);
+    if (r < 0)
+        return r;
+    switch (kind) {
+    case JOBSPEC_LIVE:
         return media_live_run(job, ctl, err, errlen);
-    if (strcmp(kind, "transcode") == 0)
+    case JOBSPEC_TRANSCODE:
         return media_transcode_run(job, ctl, err, errlen);
-    if (strcmp(kind, "vod") == 0) {
-#ifdef HAVE_VOD
+    case JOBSPEC_VOD:
         return media_vod_run(job, ctl, err, errlen);
-#else
-        snprintf(err, errlen, "vod jobs are not available in this build");
-        return -ENOSYS;
-#endif
     }
-    snprintf(err, errlen, "unknown job kind '%s'", kind);
     return -EINVAL;
 }

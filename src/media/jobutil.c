@@ -4,62 +4,9 @@
 #include "core/util.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-const char *jobutil_str(const cJSON *job, const char *key, const char *def)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(job, key);
-    return cJSON_IsString(v) ? v->valuestring : def;
-}
-
-int jobutil_num(const cJSON *job, const char *key, double min, double max, double def, double *out,
-                char *err, size_t errlen)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(job, key);
-    if (!v || cJSON_IsNull(v)) {
-        *out = def;
-        return 0;
-    }
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < min ||
-        v->valuedouble > max) {
-        snprintf(err, errlen, "job key '%s': expected a number in %g..%g", key, min, max);
-        return -EINVAL;
-    }
-    *out = v->valuedouble;
-    return 0;
-}
-
-bool jobutil_bool(const cJSON *job, const char *key, bool def)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(job, key);
-    return cJSON_IsBool(v) ? cJSON_IsTrue(v) : def;
-}
-
-int jobutil_input_cfg(const cJSON *input, const char *what, struct media_input_cfg *cfg, char *err,
-                      size_t errlen)
-{
-    *cfg = (struct media_input_cfg){0};
-    if (cJSON_IsString(input)) {
-        cfg->url = input->valuestring;
-        return 0;
-    }
-    if (!cJSON_IsObject(input)) {
-        snprintf(err, errlen, "job key '%s': expected an input object", what);
-        return -EINVAL;
-    }
-    cfg->url = jobutil_str(input, "url", NULL);
-    cfg->format = jobutil_str(input, "format", NULL);
-    const cJSON *opts = cJSON_GetObjectItemCaseSensitive(input, "options");
-    cfg->options = cJSON_IsObject(opts) ? opts : NULL;
-    if (!cfg->url || !cfg->url[0]) {
-        snprintf(err, errlen, "job key '%s': no url", what);
-        return -EINVAL;
-    }
-    return 0;
-}
 
 void jobutil_emit(const struct media_ctl *ctl, const char *type, cJSON *fields)
 {

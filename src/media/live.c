@@ -6,6 +6,7 @@
  * is anchored to it at its first packet (reader.c), so a separate audio input
  * stays in sync with the video, PROGRAM-DATE-TIME is the wall clock of the
  * capture, and a reconnect continues the timeline (after a discontinuity). */
+#include "core/jobspec.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "media/fmp4seg.h"
@@ -24,8 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define MAX_BACKOFF 32
 
 enum run_end { RUN_STOPPED, RUN_INPUT_FAILED, RUN_FATAL };
 
@@ -46,9 +45,7 @@ struct live {
     enum variant variant;
     double part_seconds;
     bool delete_segments;
-    double stall_timeout, io_timeout;
-    double backoff[MAX_BACKOFF];
-    size_t n_backoff;
+    struct jobspec_live job; /* borrows from the JSON job */
     struct media_input_cfg vcfg, acfg;
     bool has_audio_input;
     struct media_video_settings vs;
@@ -532,44 +529,31 @@ out:
     return end;
 }
 
+/* Fills L from the job (parsed and range-checked by core/jobspec.c) and
+ * applies what depends on several keys. Strings borrow from the job. */
 static int parse_job(struct live *L, const cJSON *job, char *err, size_t errlen)
 {
-    int r;
-    double v;
-    L->name = jobutil_str(job, "name", "live");
-    L->out_dir = jobutil_str(job, "out_dir", NULL);
-    const char *playlist = jobutil_str(job, "playlist", NULL);
-    const char *prefix = jobutil_str(job, "segment_prefix", NULL);
-    if (!L->out_dir || !playlist || !prefix || !util_is_safe_name(playlist) ||
-        !util_is_safe_name(prefix)) {
-        snprintf(err, errlen,
-                 "live job: out_dir, playlist and segment_prefix are required "
-                 "(plain names)");
-        return -EINVAL;
-    }
-    if (util_fmt(L->playlist_path, sizeof(L->playlist_path), "%s/%s", L->out_dir, playlist) < 0) {
+    struct jobspec_live *j = &L->job;
+    int r = jobspec_live_from_json(job, j, err, errlen);
+    if (r < 0)
+        return r;
+    L->name = j->name;
+    L->out_dir = j->out_dir;
+    if (util_fmt(L->playlist_path, sizeof(L->playlist_path), "%s/%s", L->out_dir, j->playlist) <
+        0) {
         snprintf(err, errlen, "live job: out_dir too long");
         return -ENAMETOOLONG;
     }
-    const cJSON *hls = cJSON_GetObjectItemCaseSensitive(job, "hls");
-    if ((r = jobutil_num(hls, "segment_seconds", 0.5, 60, 5, &L->seg, err, errlen)) < 0 ||
-        (r = jobutil_num(hls, "list_size", 1, 1000, 3, &v, err, errlen)) < 0)
-        return r;
-    L->list_size = (int)v;
-    L->delete_segments = jobutil_bool(hls, "delete_segments", true);
-    const char *variant = jobutil_str(hls, "variant", "mpegts");
-    if (strcmp(variant, "mpegts") == 0) {
-        L->variant = VARIANT_MPEGTS;
-    } else if (strcmp(variant, "fmp4") == 0) {
+    L->seg = j->hls.segment_seconds;
+    L->list_size = j->hls.list_size;
+    L->delete_segments = j->hls.delete_segments;
+    L->part_seconds = j->hls.part_seconds;
+    if (strcmp(j->hls.variant, "fmp4") == 0)
         L->variant = VARIANT_FMP4;
-    } else if (strcmp(variant, "lowlatency") == 0) {
+    else if (strcmp(j->hls.variant, "lowlatency") == 0)
         L->variant = VARIANT_LL;
-    } else {
-        snprintf(err, errlen, "live job: hls.variant must be mpegts, fmp4 or lowlatency");
-        return -EINVAL;
-    }
-    if ((r = jobutil_num(hls, "part_seconds", 0.05, 10, 0.333, &L->part_seconds, err, errlen)) < 0)
-        return r;
+    else
+        L->variant = VARIANT_MPEGTS;
     if (L->variant == VARIANT_LL) {
         if (L->part_seconds >= L->seg) {
             snprintf(err, errlen, "live job: part_seconds (%g) must be under segment_seconds (%g)",
@@ -595,42 +579,19 @@ static int parse_job(struct live *L, const cJSON *job, char *err, size_t errlen)
             L->list_size = need;
         }
     }
-    if ((r = jobutil_num(job, "stall_timeout", 0.5, 3600, 5, &L->stall_timeout, err, errlen)) < 0 ||
-        (r = jobutil_num(job, "io_timeout", 0.5, 3600, 5, &L->io_timeout, err, errlen)) < 0)
-        return r;
-    const cJSON *bo = cJSON_GetObjectItemCaseSensitive(job, "backoff"), *it;
-    cJSON_ArrayForEach(it, bo)
-    {
-        if (!cJSON_IsNumber(it) || !(it->valuedouble >= 0 && it->valuedouble <= 3600)) {
-            snprintf(err, errlen, "live job: backoff entries must be seconds in 0..3600");
-            return -EINVAL;
-        }
-        if (L->n_backoff < MAX_BACKOFF)
-            L->backoff[L->n_backoff++] = it->valuedouble;
-    }
-    if (L->n_backoff == 0) {
-        static const double def[] = {1, 1, 1, 1, 1, 5, 5, 5, 5, 5, 30};
-        memcpy(L->backoff, def, sizeof(def));
-        L->n_backoff = UTIL_ARRAY_LEN(def);
-    }
-    if ((r = media_video_settings_parse(cJSON_GetObjectItemCaseSensitive(job, "video"), &L->vs, err,
-                                        errlen)) < 0 ||
-        (r = media_audio_settings_parse(cJSON_GetObjectItemCaseSensitive(job, "audio"), &L->as, err,
-                                        errlen)) < 0 ||
-        (r = jobutil_input_cfg(cJSON_GetObjectItemCaseSensitive(job, "input"), "input", &L->vcfg,
-                               err, errlen)) < 0)
-        return r;
-    const cJSON *ai = cJSON_GetObjectItemCaseSensitive(job, "audio_input");
-    if (ai && !cJSON_IsNull(ai)) {
-        if ((r = jobutil_input_cfg(ai, "audio_input", &L->acfg, err, errlen)) < 0)
-            return r;
-        L->has_audio_input = true;
-    }
-    bool realtime = jobutil_bool(job, "realtime", true);
+    media_video_settings_from_job(&j->video, &L->vs);
+    media_audio_settings_from_job(&j->audio, &L->as);
+    L->vcfg = (struct media_input_cfg){
+        .format = j->input.format, .url = j->input.url, .options = j->input.options};
+    L->has_audio_input = j->audio_input.url != NULL;
+    if (L->has_audio_input)
+        L->acfg = (struct media_input_cfg){.format = j->audio_input.format,
+                                           .url = j->audio_input.url,
+                                           .options = j->audio_input.options};
     L->vcfg.name = L->acfg.name = L->name;
-    L->vcfg.realtime = L->acfg.realtime = realtime;
-    L->vcfg.stall_timeout = L->acfg.stall_timeout = L->stall_timeout;
-    L->vcfg.io_timeout = L->acfg.io_timeout = L->io_timeout;
+    L->vcfg.realtime = L->acfg.realtime = j->realtime;
+    L->vcfg.stall_timeout = L->acfg.stall_timeout = j->stall_timeout;
+    L->vcfg.io_timeout = L->acfg.io_timeout = j->io_timeout;
     return 0;
 }
 
@@ -680,10 +641,10 @@ int media_live_run(const cJSON *job, const struct media_ctl *ctl, char *err, siz
         snprintf(err, errlen, "cannot write to %s: %s", L.out_dir, strerror(errno));
         goto out;
     }
-    start_playlist(&L, jobutil_bool(job, "continue", false));
+    start_playlist(&L, L.job.cont);
     L.t0_mono = util_now_mono();
     L.t0_wall = util_now_wall();
-    const char *prefix = jobutil_str(job, "segment_prefix", "");
+    const char *prefix = L.job.segment_prefix;
     int64_t first = (int64_t)(L.pl.media_sequence + L.pl.n_segs);
     if (L.variant == VARIANT_MPEGTS) {
         struct media_tsseg_cfg tc = {.dir = L.out_dir,
@@ -724,7 +685,8 @@ int media_live_run(const cJSON *job, const struct media_ctl *ctl, char *err, siz
         }
         if (L.run_segments > 0)
             fails = 0; /* it worked for a while: start the backoff over */
-        double delay = L.backoff[fails < L.n_backoff ? fails : L.n_backoff - 1];
+        size_t nb = L.job.n_backoff;
+        double delay = nb ? L.job.backoff[fails < nb ? fails : nb - 1] : 1;
         fails++;
         L.restarts++;
         if (L.pl.n_segs > 0)
@@ -756,5 +718,6 @@ out:
         free(L.dels[i].uri);
     free(L.dels);
     playlist_clear(&L.pl);
+    jobspec_live_clear(&L.job);
     return r;
 }

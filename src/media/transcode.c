@@ -4,6 +4,7 @@
 
 #include "media/avlog.h"
 
+#include "core/jobspec.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "media/input.h"
@@ -110,7 +111,9 @@ int media_transcode_run(const cJSON *job, const struct media_ctl *ctl, char *err
 {
     struct tc tc = {.ctl = ctl, .creation_time = NAN};
     struct media_input *in = NULL;
+    struct jobspec_transcode j = {0};
     struct media_input_cfg icfg;
+    const char *out_dir = NULL;
     struct media_video_settings vs;
     struct media_audio_settings as;
     AVPacket *pkt = NULL;
@@ -118,30 +121,16 @@ int media_transcode_run(const cJSON *job, const struct media_ctl *ctl, char *err
     int r;
 
     playlist_init(&tc.pl, PLAYLIST_VOD, 0);
-    tc.name = jobutil_str(job, "name", "transcode");
-    const char *out_dir = jobutil_str(job, "out_dir", NULL);
-    const char *playlist = jobutil_str(job, "playlist", "index.m3u8");
-    const char *prefix = jobutil_str(job, "segment_prefix", "segment-");
-    if (!out_dir || !out_dir[0]) {
-        snprintf(err, errlen, "job without out_dir");
-        r = -EINVAL;
+    if ((r = jobspec_transcode_from_json(job, &j, err, errlen)) < 0)
         goto out;
-    }
-    if (!util_is_safe_name(playlist) || (prefix[0] && !util_is_safe_name(prefix))) {
-        snprintf(err, errlen, "unsafe playlist name or segment prefix");
-        r = -EINVAL;
-        goto out;
-    }
-    if ((r = jobutil_num(job, "segment_seconds", 0.5, 60, 6, &tc.seg, err, errlen)) < 0 ||
-        (r = media_video_settings_parse(cJSON_GetObjectItemCaseSensitive(job, "video"), &vs, err,
-                                        errlen)) < 0 ||
-        (r = media_audio_settings_parse(cJSON_GetObjectItemCaseSensitive(job, "audio"), &as, err,
-                                        errlen)) < 0 ||
-        (r = jobutil_input_cfg(cJSON_GetObjectItemCaseSensitive(job, "input"), "input", &icfg, err,
-                               errlen)) < 0)
-        goto out;
-    if (vs.preset == NULL)
-        vs.preset = "veryfast";
+    tc.name = j.name;
+    out_dir = j.out_dir;
+    const char *playlist = j.playlist, *prefix = j.segment_prefix;
+    tc.seg = j.segment_seconds;
+    media_video_settings_from_job(&j.video, &vs);
+    media_audio_settings_from_job(&j.audio, &as);
+    icfg = (struct media_input_cfg){
+        .format = j.input.format, .url = j.input.url, .options = j.input.options};
 
     icfg.name = tc.name;
     icfg.io_timeout = 10;
@@ -274,5 +263,6 @@ out:
     media_tsseg_free(&tc.ts);
     media_input_close(&in);
     playlist_clear(&tc.pl);
+    jobspec_transcode_clear(&j);
     return r;
 }

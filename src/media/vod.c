@@ -2,6 +2,7 @@
  * then produce segments on demand (see vod.h and vod_run.c). */
 #include "media/vod.h"
 
+#include "core/jobspec.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "media/jobutil.h"
@@ -20,8 +21,6 @@
 
 #include <libavutil/error.h>
 
-#define MAX_SOURCES 100000
-#define MAX_FAST_START 16
 /* "want" of a missing segment this far ahead of the encoder restarts it there. */
 #define SEEK_AHEAD 3
 #define PROGRESS_INTERVAL 1.0
@@ -62,74 +61,33 @@ static int cmp_source(const void *a, const void *b)
     return x->path < y->path ? -1 : x->path > y->path; /* stable enough: distinct pointers */
 }
 
-static int parse_job(struct vod *v, const cJSON *job, double *range_start, double *range_end,
-                     double *seg_s, double *fast, size_t *n_fast, bool *want_pass, char *err,
-                     size_t errlen)
+/* Fills v from the job (parsed and range-checked by core/jobspec.c); the
+ * sources are sorted by their start. */
+static int parse_job(struct vod *v, const cJSON *job, char *err, size_t errlen)
 {
-    v->name = jobutil_str(job, "name", "vod");
-    v->out_dir = jobutil_str(job, "out_dir", NULL);
-    v->prefix = jobutil_str(job, "segment_prefix", NULL);
-    const char *playlist = jobutil_str(job, "playlist", NULL);
-    if (!v->out_dir || !v->out_dir[0])
-        return fail(err, errlen, -EINVAL, "job key 'out_dir': missing");
-    if (!v->prefix || !util_is_safe_name(v->prefix))
-        return fail(err, errlen, -EINVAL, "job key 'segment_prefix': missing or unsafe");
-    if (!playlist || !util_is_safe_name(playlist))
-        return fail(err, errlen, -EINVAL, "job key 'playlist': missing or unsafe");
-    double look;
-    int ret;
-    if ((ret = jobutil_num(job, "range_start", 0, 1e11, NAN, range_start, err, errlen)) < 0 ||
-        (ret = jobutil_num(job, "range_end", 0, 1e11, NAN, range_end, err, errlen)) < 0 ||
-        (ret = jobutil_num(job, "segment_seconds", 0.5, 60, 6, seg_s, err, errlen)) < 0 ||
-        (ret = jobutil_num(job, "lookahead", 1, 100000, 10, &look, err, errlen)) < 0)
+    const struct jobspec_vod *j = &v->job;
+    int ret = jobspec_vod_from_json(job, &v->job, err, errlen);
+    if (ret < 0)
         return ret;
-    if (!(*range_end > *range_start))
-        return fail(err, errlen, -EINVAL, "job: range_start/range_end missing or end <= start");
-    v->lookahead = (int)look;
-    *want_pass = jobutil_bool(job, "passthrough", false);
-
-    const cJSON *fs = cJSON_GetObjectItemCaseSensitive(job, "fast_start"), *it;
-    *n_fast = 0;
-    if (fs && !cJSON_IsNull(fs) && !cJSON_IsArray(fs))
-        return fail(err, errlen, -EINVAL, "job key 'fast_start': expected an array");
-    cJSON_ArrayForEach(it, fs)
-    {
-        if (!cJSON_IsNumber(it) || !(it->valuedouble >= 0.1 && it->valuedouble <= 60) ||
-            *n_fast >= MAX_FAST_START)
-            return fail(err, errlen, -EINVAL, "job key 'fast_start': up to %d lengths in 0.1..60 s",
-                        MAX_FAST_START);
-        fast[(*n_fast)++] = it->valuedouble;
-    }
-
-    if ((ret = media_video_settings_parse(cJSON_GetObjectItemCaseSensitive(job, "video"), &v->video,
-                                          err, errlen)) < 0 ||
-        (ret = media_audio_settings_parse(cJSON_GetObjectItemCaseSensitive(job, "audio"), &v->audio,
-                                          err, errlen)) < 0)
-        return ret;
-
-    const cJSON *srcs = cJSON_GetObjectItemCaseSensitive(job, "sources");
-    int n = cJSON_GetArraySize(srcs);
-    if (!cJSON_IsArray(srcs) || n < 1 || n > MAX_SOURCES)
-        return fail(err, errlen, -EINVAL, "job key 'sources': expected 1..%d recordings",
-                    MAX_SOURCES);
-    v->src = calloc((size_t)n, sizeof(*v->src));
+    v->name = j->name;
+    v->out_dir = j->out_dir;
+    v->prefix = j->segment_prefix;
+    if (!(j->range_end > j->range_start))
+        return fail(err, errlen, -EINVAL, "job: range_end (%.3f) must be after range_start (%.3f)",
+                    j->range_end, j->range_start);
+    v->lookahead = j->lookahead;
+    media_video_settings_from_job(&j->video, &v->video);
+    media_audio_settings_from_job(&j->audio, &v->audio);
+    v->src = calloc(j->n_sources, sizeof(*v->src));
     if (!v->src)
         return -ENOMEM;
-    cJSON_ArrayForEach(it, srcs)
-    {
-        struct vod_source *s = &v->src[v->n_src];
-        double st, en;
-        s->path = jobutil_str(it, "path", NULL);
-        if (!s->path || !s->path[0])
-            return fail(err, errlen, -EINVAL, "sources[%zu]: no path", v->n_src);
-        if ((ret = jobutil_num(it, "start_time", 0, 1e11, NAN, &st, err, errlen)) < 0 ||
-            (ret = jobutil_num(it, "end_time", 0, 1e11, NAN, &en, err, errlen)) < 0)
-            return ret;
-        if (!isfinite(st))
-            return fail(err, errlen, -EINVAL, "sources[%zu]: no start_time", v->n_src);
-        s->wall_start = st;
-        s->wall_end = en > st ? en : INFINITY; /* unknown: the probed duration decides */
-        v->n_src++;
+    for (size_t i = 0; i < j->n_sources; i++) {
+        const struct jobspec_source *js = &j->sources[i];
+        struct vod_source *s = &v->src[v->n_src++];
+        s->path = js->path;
+        s->wall_start = js->start_time;
+        /* unknown end: the probed duration decides */
+        s->wall_end = js->end_time > js->start_time ? js->end_time : INFINITY;
     }
     qsort(v->src, v->n_src, sizeof(*v->src), cmp_source);
     return 0;
@@ -256,7 +214,7 @@ static void emit_plan(struct vod *v)
     jobutil_emit(v->ctl, "plan", o);
 }
 
-void vod_started(struct vod *v, int width, int height, double fps, bool audio)
+void media_vod_started(struct vod *v, int width, int height, double fps, bool audio)
 {
     if (v->started_sent)
         return;
@@ -270,8 +228,8 @@ void vod_started(struct vod *v, int width, int height, double fps, bool audio)
     jobutil_emit(v->ctl, "started", o);
 }
 
-void vod_segment_written(struct vod *v, long index, const char *file, double start, double duration,
-                         int64_t bytes)
+void media_vod_segment_written(struct vod *v, long index, const char *file, double start,
+                               double duration, int64_t bytes)
 {
     if (index < 0 || (size_t)index >= v->plan.n) {
         snprintf(v->err, sizeof(v->err), "segment %ld is outside the plan", index);
@@ -311,7 +269,7 @@ static void emit_progress(struct vod *v, bool paused)
     if (now - v->t_last_progress < PROGRESS_INTERVAL)
         return;
     double dt = now - v->t_last_progress;
-    int64_t frames = v->frames + (v->run ? vod_run_frames(v->run) : 0);
+    int64_t frames = v->frames + (v->run ? media_vod_run_frames(v->run) : 0);
     double elapsed = now - v->t_start;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "frames", (double)frames);
@@ -331,17 +289,17 @@ static void emit_progress(struct vod *v, bool paused)
 static void stop_run(struct vod *v)
 {
     if (v->run) {
-        v->frames += vod_run_frames(v->run);
-        vod_run_close(&v->run);
+        v->frames += media_vod_run_frames(v->run);
+        media_vod_run_close(&v->run);
     }
 }
 
 /* Handles one command; a far "want" repositions the encoder. */
 static void handle_command(struct vod *v, const cJSON *cmd)
 {
-    const char *name = jobutil_str(cmd, "cmd", "");
+    const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cmd, "cmd"));
     const cJSON *seg = cJSON_GetObjectItemCaseSensitive(cmd, "segment");
-    if (strcmp(name, "want") != 0 || !cJSON_IsNumber(seg))
+    if (!name || strcmp(name, "want") != 0 || !cJSON_IsNumber(seg))
         return;
     double d = seg->valuedouble;
     if (!(d >= 0 && d < (double)v->plan.n))
@@ -412,17 +370,17 @@ static int control_loop(struct vod *v, char *err, size_t errlen)
         if (paused)
             continue;
         if (!v->run) {
-            int ret = vod_run_open(v, v->next, &v->run, err, errlen);
+            int ret = media_vod_run_open(v, v->next, &v->run, err, errlen);
             if (ret < 0)
                 return ret;
         }
         err[0] = '\0';
-        int ret = vod_run_step(v->run, err, errlen);
+        int ret = media_vod_run_step(v->run, err, errlen);
         if (ret == AVERROR_EXIT)
             return 0; /* stop */
         if (ret < 0)
             return ret;
-        vod_run_frames(v->run); /* reports "started" once the output is known */
+        media_vod_run_frames(v->run); /* reports "started" once the output is known */
         if (ret == 1) {
             long last = v->next - 1;
             stop_run(v);
@@ -442,16 +400,15 @@ static int control_loop(struct vod *v, char *err, size_t errlen)
 int media_vod_run(const cJSON *job, const struct media_ctl *ctl, char *err, size_t errlen)
 {
     struct vod v = {.ctl = ctl, .wanted_max = 0, .last_written = -1};
-    double rs, re, seg_s, fast[MAX_FAST_START];
-    size_t n_fast = 0;
-    bool want_pass = false;
+    const struct jobspec_vod *j = &v.job;
     int ret;
     err[0] = '\0';
     v.t_start = v.t_last_progress = util_now_mono();
-    if ((ret = parse_job(&v, job, &rs, &re, &seg_s, fast, &n_fast, &want_pass, err, errlen)) < 0 ||
-        (ret = probe_sources(&v, rs, re, want_pass, err, errlen)) < 0 ||
-        (ret = make_plan(&v, rs, re, seg_s, fast, n_fast, err, errlen)) < 0 ||
-        (ret = write_playlist(&v, jobutil_str(job, "playlist", ""), err, errlen)) < 0)
+    if ((ret = parse_job(&v, job, err, errlen)) < 0 ||
+        (ret = probe_sources(&v, j->range_start, j->range_end, j->passthrough, err, errlen)) < 0 ||
+        (ret = make_plan(&v, j->range_start, j->range_end, j->segment_seconds, j->fast_start,
+                         j->n_fast_start, err, errlen)) < 0 ||
+        (ret = write_playlist(&v, j->playlist, err, errlen)) < 0)
         goto out;
     v.have = calloc(v.plan.n, sizeof(*v.have));
     v.wanted = calloc(v.plan.n, sizeof(*v.wanted));
@@ -469,7 +426,7 @@ int media_vod_run(const cJSON *job, const struct media_ctl *ctl, char *err, size
     emit_plan(&v);
     if (v.passthrough) {
         const struct media_source_info *i0 = &v.src[v.plan.segs[0].source].info;
-        vod_started(&v, i0->width, i0->height, i0->fps, i0->has_audio);
+        media_vod_started(&v, i0->width, i0->height, i0->fps, i0->has_audio);
     }
     ret = control_loop(&v, err, errlen);
     v.t_last_progress = 0;
@@ -482,5 +439,6 @@ out:
     free(v.have);
     free(v.wanted);
     grid_plan_free(&v.plan);
+    jobspec_vod_clear(&v.job);
     return ret;
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/jobspec.h"
 #include "media/encode.h"
 #include "media/grid.h"
 #include "media/job.h"
@@ -23,6 +24,7 @@ struct vod_run;
 
 struct vod {
     const struct media_ctl *ctl;
+    struct jobspec_vod job;              /* borrows from the JSON job */
     const char *name, *out_dir, *prefix; /* borrowed from the job */
 
     struct vod_source *src;
@@ -57,24 +59,24 @@ struct vod {
 
 /* Opens source of plan segment `seg` positioned to produce seg..(end of its
  * piece). 0 or negative AVERROR with err set. */
-int vod_run_open(struct vod *v, long seg, struct vod_run **out, char *err, size_t errlen);
+int media_vod_run_open(struct vod *v, long seg, struct vod_run **out, char *err, size_t errlen);
 
 /* Reads and processes one packet. Returns 0 (more to do), 1 (the piece is
  * complete: every segment of the run was written), or a negative AVERROR
  * with err set. AVERROR_EXIT when a stop interrupted the read. */
-int vod_run_step(struct vod_run *r, char *err, size_t errlen);
+int media_vod_run_step(struct vod_run *r, char *err, size_t errlen);
 
 /* Video frames sent to the encoder or copied by this run. */
-int64_t vod_run_frames(const struct vod_run *r);
+int64_t media_vod_run_frames(const struct vod_run *r);
 
 /* Discards what is unfinished (temp file removed) and frees. Accepts NULL. */
-void vod_run_close(struct vod_run **r);
+void media_vod_run_close(struct vod_run **r);
 
 /* Called by the run when a segment file is in place. */
-void vod_segment_written(struct vod *v, long index, const char *file, double start, double duration,
-                         int64_t bytes);
+void media_vod_segment_written(struct vod *v, long index, const char *file, double start,
+                               double duration, int64_t bytes);
 
 /* Emits "started" once (width/height of the output). */
-void vod_started(struct vod *v, int width, int height, double fps, bool audio);
+void media_vod_started(struct vod *v, int width, int height, double fps, bool audio);
 
 #endif

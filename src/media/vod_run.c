@@ -64,8 +64,8 @@ static double next_boundary(void *arg, double t)
 static void on_segment(void *arg, const struct media_tsseg_info *info)
 {
     struct vod_run *r = arg;
-    vod_segment_written(r->v, (long)info->index, info->file, info->start, info->duration,
-                        info->bytes);
+    media_vod_segment_written(r->v, (long)info->index, info->file, info->start, info->duration,
+                              info->bytes);
 }
 
 static int queue_cuts(struct vod_run *r)
@@ -146,7 +146,7 @@ static int seek_before(struct vod_run *r, double at, double file_start)
     }
 }
 
-int vod_run_open(struct vod *v, long seg, struct vod_run **out, char *err, size_t errlen)
+int media_vod_run_open(struct vod *v, long seg, struct vod_run **out, char *err, size_t errlen)
 {
     const struct grid_segment *s = seg_of(v, seg);
     struct vod_run *r = calloc(1, sizeof(*r));
@@ -222,7 +222,7 @@ int vod_run_open(struct vod *v, long seg, struct vod_run **out, char *err, size_
     *out = r;
     return 0;
 fail:
-    vod_run_close(&r);
+    media_vod_run_close(&r);
     return ret;
 }
 
@@ -281,7 +281,7 @@ static int copy_packet(struct vod_run *r, int which, AVStream *st)
     return ret;
 }
 
-int vod_run_step(struct vod_run *r, char *err, size_t errlen)
+int media_vod_run_step(struct vod_run *r, char *err, size_t errlen)
 {
     int ret = media_input_read(r->in, r->pkt);
     if (ret == AVERROR_EOF)
@@ -323,7 +323,7 @@ int vod_run_step(struct vod_run *r, char *err, size_t errlen)
     return ret < 0 ? ret : 0;
 }
 
-int64_t vod_run_frames(const struct vod_run *r)
+int64_t media_vod_run_frames(const struct vod_run *r)
 {
     if (r->copy_video)
         return r->copied;
@@ -332,11 +332,11 @@ int64_t vod_run_frames(const struct vod_run *r)
         return 0;
     media_pipeline_get_info(r->pipe, &info);
     if (info.video_ready)
-        vod_started(r->v, info.width, info.height, info.fps, info.audio);
+        media_vod_started(r->v, info.width, info.height, info.fps, info.audio);
     return info.video_frames;
 }
 
-void vod_run_close(struct vod_run **pr)
+void media_vod_run_close(struct vod_run **pr)
 {
     struct vod_run *r = *pr;
     if (!r)

@@ -2,6 +2,7 @@
  * requests waiting for its plan and segments, and their removal. */
 #include "vod/session_priv.h"
 
+#include "core/jobspec.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "core/digest.h"
@@ -396,55 +397,51 @@ static void on_worker_exit(void *arg, struct proc *w, int wstatus, bool requeste
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
-static cJSON *build_job(struct vod_session *s, const struct vod_recording *recs, size_t n)
+/* The session's job; *out is owned by the caller. 0, or -ENOMEM / -EINVAL
+ * with the reason in err. */
+static int build_job(struct vod_session *s, const struct vod_recording *recs, size_t n, cJSON **out,
+                     char *err, size_t errlen)
 {
     const struct cfg_vod *v = &s->m->cfg->vod;
-    cJSON *job = cJSON_CreateObject(), *src, *arr, *o;
+    struct jobspec_vod j;
+    int64_t abr = 0;
 
-    if (!job)
-        return NULL;
-    cJSON_AddStringToObject(job, "kind", "vod");
-    cJSON_AddStringToObject(job, "name", s->name);
-    cJSON_AddStringToObject(job, "out_dir", s->dir);
-    cJSON_AddStringToObject(job, "playlist", VOD_PLAYLIST);
-    cJSON_AddStringToObject(job, "segment_prefix", s->prefix);
-    src = cJSON_AddArrayToObject(job, "sources");
-    for (size_t i = 0; src && i < n; i++) {
-        o = cJSON_CreateObject();
-        if (!o || !cJSON_AddItemToArray(src, o))
-            goto fail;
-        cJSON_AddStringToObject(o, "path", recs[i].path);
-        cJSON_AddNumberToObject(o, "start_time", recs[i].start_time);
-        cJSON_AddNumberToObject(o, "end_time", recs[i].end_time);
+    jobspec_vod_defaults(&j);
+    j.name = s->name;
+    j.out_dir = s->dir;
+    j.playlist = VOD_PLAYLIST;
+    j.segment_prefix = s->prefix;
+    j.sources = n ? calloc(n, sizeof(*j.sources)) : NULL;
+    if (n && !j.sources) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
     }
-    cJSON_AddNumberToObject(job, "range_start", s->start);
-    cJSON_AddNumberToObject(job, "range_end", s->end);
-    cJSON_AddNumberToObject(job, "segment_seconds", v->segment_seconds);
-    arr = cJSON_AddArrayToObject(job, "fast_start");
-    for (size_t i = 0; arr && i < v->n_fast_start; i++)
-        cJSON_AddItemToArray(arr, cJSON_CreateNumber(v->fast_start[i]));
-    cJSON_AddNumberToObject(job, "lookahead", v->lookahead);
-    cJSON_AddBoolToObject(job, "passthrough", v->passthrough);
-    o = cJSON_AddObjectToObject(job, "video");
-    if (!o)
-        goto fail;
-    cJSON_AddStringToObject(o, "encoder", v->encoder ? v->encoder : "libx264");
-    cJSON_AddStringToObject(o, "preset", v->preset ? v->preset : "ultrafast");
-    cJSON_AddNullToObject(o, "tune");
-    cJSON_AddNullToObject(o, "bitrate");
-    cJSON_AddNumberToObject(o, "crf", v->crf);
-    cJSON_AddNumberToObject(o, "max_width", 0);
-    cJSON_AddNumberToObject(o, "max_height", v->max_height);
-    o = cJSON_AddObjectToObject(job, "audio");
-    if (!o)
-        goto fail;
-    cJSON_AddStringToObject(o, "bitrate", v->audio_bitrate ? v->audio_bitrate : "128k");
-    if (!src || !arr)
-        goto fail;
-    return job;
-fail:
-    cJSON_Delete(job);
-    return NULL;
+    j.n_sources = n;
+    for (size_t i = 0; i < n; i++)
+        j.sources[i] = (struct jobspec_source){recs[i].path, recs[i].start_time,
+                                               isfinite(recs[i].end_time) ? recs[i].end_time
+                                                                          : 0 /* unknown */};
+    j.range_start = s->start;
+    j.range_end = s->end;
+    j.segment_seconds = v->segment_seconds;
+    /* the config refuses longer lists */
+    j.n_fast_start =
+        v->n_fast_start < JOBSPEC_MAX_FAST_START ? v->n_fast_start : JOBSPEC_MAX_FAST_START;
+    if (j.n_fast_start)
+        memcpy(j.fast_start, v->fast_start, j.n_fast_start * sizeof(double));
+    j.lookahead = v->lookahead;
+    j.passthrough = v->passthrough;
+    if (v->encoder)
+        j.video.encoder = v->encoder;
+    if (v->preset)
+        j.video.preset = v->preset;
+    j.video.crf = v->crf;
+    j.video.max_height = v->max_height;
+    if (v->audio_bitrate && util_parse_bitrate(v->audio_bitrate, &abr) == 0)
+        j.audio.bitrate = abr;
+    int r = jobspec_vod_to_json(&j, out, err, errlen);
+    jobspec_vod_clear(&j);
+    return r;
 }
 
 static void session_free(struct vod_session *s)
@@ -480,7 +477,7 @@ int vod_session_create(struct vod_manager *m, const char *camera, double start, 
 {
     struct vod_recording *recs = NULL;
     struct vod_session *s = NULL;
-    char rnd[9];
+    char rnd[9], jerr[160] = "";
     size_t n = 0;
     bool truncated = false;
     int r;
@@ -530,9 +527,9 @@ int vod_session_create(struct vod_manager *m, const char *camera, double start, 
         LOG_ERROR(s->name, "cannot create %s: %s", s->dir, strerror(-r));
         goto out;
     }
-    s->job = build_job(s, recs, n);
-    if (!s->job) {
-        r = -ENOMEM;
+    if ((r = build_job(s, recs, n, &s->job, jerr, sizeof(jerr))) < 0) {
+        LOG_ERROR(s->name, "cannot build the job: %s", jerr);
+        util_rm_rf(s->dir);
         goto out;
     }
     if ((r = spawn_worker(s)) < 0) { /* logged by proc_spawn */

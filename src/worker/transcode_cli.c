@@ -3,6 +3,7 @@
  * error line "hlsd transcode: INPUT: cause" and exit 1 on failure; exit 2 on
  * bad arguments; 130 when interrupted (what was done is kept, playlist
  * included). */
+#include "core/jobspec.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "media/job.h"
@@ -100,46 +101,53 @@ int transcode_cli_main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *format = NULL, *preset = "ultrafast", *encoder = "libx264";
-    const char *playlist = "index.m3u8";
-    double seg = 6;
-    long max_h = 720, max_w = 0, crf = 26;
+    /* The transcode kind's defaults are this command's (core/jobspec.c). */
+    struct jobspec_transcode j;
+    const struct jobspec_opt *seg_opt = jobspec_lookup("transcode.segment_seconds");
+    const struct jobspec_opt *crf_opt = jobspec_lookup("transcode.video.crf");
+    long n;
     enum log_level level = LOG_LEVEL_WARN;
     int c;
+
+    jobspec_transcode_defaults(&j);
 
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case O_FORMAT:
-            format = optarg;
+            j.input.format = optarg;
             break;
         case O_SEG:
-            if (util_parse_double(optarg, &seg) < 0 || seg < 0.5 || seg > 60)
+            if (util_parse_double(optarg, &j.segment_seconds) < 0 ||
+                !(j.segment_seconds >= seg_opt->min && j.segment_seconds <= seg_opt->max))
                 return bad("--segment-seconds: '%s' is not a number in 0.5..60", optarg);
             break;
         case O_MAXH:
-            if (util_parse_int(optarg, 0, 16384, &max_h) < 0 || (max_h > 0 && max_h < 16))
+            if (util_parse_int(optarg, 0, 16384, &n) < 0 || (n > 0 && n < 16))
                 return bad("--max-height: '%s' is not 0 (no limit) or 16..16384", optarg);
+            j.video.max_height = (int)n;
             break;
         case O_MAXW:
-            if (util_parse_int(optarg, 0, 16384, &max_w) < 0 || (max_w > 0 && max_w < 16))
+            if (util_parse_int(optarg, 0, 16384, &n) < 0 || (n > 0 && n < 16))
                 return bad("--max-width: '%s' is not 0 (no limit) or 16..16384", optarg);
+            j.video.max_width = (int)n;
             break;
         case O_CRF:
-            if (util_parse_int(optarg, 0, 51, &crf) < 0)
+            if (util_parse_int(optarg, (long)crf_opt->min, (long)crf_opt->max, &n) < 0)
                 return bad("--crf: '%s' is not an integer in 0..51", optarg);
+            j.video.crf = (int)n;
             break;
         case O_PRESET:
-            preset = optarg;
+            j.video.preset = optarg;
             break;
         case O_ENCODER:
-            encoder = optarg;
+            j.video.encoder = optarg;
             break;
         case O_PLAYLIST:
             if (!util_is_safe_name(optarg) || !strstr(optarg, ".m3u8"))
                 return bad("--playlist: '%s' is not a plain NAME.m3u8", optarg);
-            playlist = optarg;
+            j.playlist = optarg;
             break;
         case O_LOG:
             if (log_parse_level(optarg, &level) < 0)
@@ -164,25 +172,15 @@ int transcode_cli_main(int argc, char **argv)
         snprintf(runid, sizeof(runid), "%08x", (unsigned)getpid());
     snprintf(prefix, sizeof(prefix), "seg-%s-", runid);
 
-    cJSON *job = cJSON_CreateObject();
-    cJSON *in = cJSON_AddObjectToObject(job, "input");
-    cJSON_AddStringToObject(in, "url", input);
-    if (format)
-        cJSON_AddStringToObject(in, "format", format);
-    cJSON_AddStringToObject(job, "kind", "transcode");
-    cJSON_AddStringToObject(job, "name", "transcode");
-    cJSON_AddStringToObject(job, "out_dir", out_dir);
-    cJSON_AddStringToObject(job, "playlist", playlist);
-    cJSON_AddStringToObject(job, "segment_prefix", prefix);
-    cJSON_AddNumberToObject(job, "segment_seconds", seg);
-    cJSON *v = cJSON_AddObjectToObject(job, "video");
-    cJSON_AddStringToObject(v, "encoder", encoder);
-    cJSON_AddStringToObject(v, "preset", preset);
-    cJSON_AddNumberToObject(v, "crf", (double)crf);
-    cJSON_AddNumberToObject(v, "max_width", (double)max_w);
-    cJSON_AddNumberToObject(v, "max_height", (double)max_h);
-    cJSON *a = cJSON_AddObjectToObject(job, "audio");
-    cJSON_AddStringToObject(a, "bitrate", "128k");
+    j.out_dir = out_dir;
+    j.segment_prefix = prefix;
+    j.input.url = input;
+    cJSON *job = NULL;
+    char err[512] = "";
+    if (jobspec_transcode_to_json(&j, &job, err, sizeof(err)) < 0) {
+        fprintf(stderr, "hlsd transcode: %s: %s\n", input, err);
+        return 1;
+    }
 
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
@@ -195,7 +193,6 @@ int transcode_cli_main(int argc, char **argv)
                             .should_stop = cli_should_stop,
                             .next_command = cli_next_command,
                             .emit = cli_emit};
-    char err[512] = "";
     int r = media_job_run(job, &ctl, err, sizeof(err));
     cJSON_Delete(job);
     if (cli.progress_shown)

@@ -21,7 +21,19 @@ def _serve(config_text, name):
 def test_bad_config_names_file_and_line():
     path, p = _serve("ports: []\npreview:\n  hls:\n    segment_seconds: 0\n", "cfg-bad-range")
     assert p.returncode == 2, (p.returncode, p.stderr)
-    assert f"{path}:4: preview.hls.segment_seconds: must be between 0.1 and 60" in p.stderr, p.stderr
+    assert f"{path}:4: preview.hls.segment_seconds: must be between 0.5 and 60" in p.stderr, p.stderr
+
+    # A port's preview is held to the live worker's bounds at load, not left
+    # to fail when its worker starts.
+    port = "ports:\n  - index: 0\n    name: a\n    input: {url: x}\n    preview:\n"
+    path, p = _serve(port + "      hls: { segment_seconds: 0.3 }\n", "cfg-port-segment")
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert (f"{path}:6: ports[0].preview.hls.segment_seconds: must be between 0.5 and 60 "
+            "(got 0.3)") in p.stderr, p.stderr
+    path, p = _serve(port + "      stall_timeout: 0.1\n", "cfg-port-stall")
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert f"{path}:6: ports[0].preview.stall_timeout: must be between 0.5 and 3600" in p.stderr, \
+        p.stderr
 
     path, p = _serve("ports: []\nlisten: \"127.0.0.1:1\"\nvod:\n  sample_recordin: true\n",
                      "cfg-bad-key")

@@ -361,8 +361,15 @@ static const struct bad_case bad_cases[] = {
     {"bad_not_scalar.yaml", 1, "state_dir: expected a single value, got a list"},
     {"bad_int_type.yaml", 3, "preview.hls.list_size: expected a whole number (got 'three')"},
     {"bad_bool_type.yaml", 5, "ports[0].on_demand: expected true or false (got 'maybe')"},
-    {"bad_segment_range.yaml", 3, "preview.hls.segment_seconds: must be between 0.1 and 60"},
-    {"bad_segment_range_high.yaml", 3, "segment_seconds: must be between 0.1 and 60 (got 61)"},
+    {"bad_segment_range.yaml", 3, "preview.hls.segment_seconds: must be between 0.5 and 60"},
+    {"bad_segment_range_high.yaml", 3, "segment_seconds: must be between 0.5 and 60 (got 61)"},
+    /* A port's preview is held to the live worker's bounds (core/jobspec.c):
+     * refused at load, not when the worker starts. */
+    {"bad_port_segment.yaml", 7,
+     "ports[0].preview.hls.segment_seconds: must be between 0.5 and 60 (got 0.3)"},
+    {"bad_port_stall.yaml", 6, "ports[0].preview.stall_timeout: must be between 0.5 and 3600"},
+    {"bad_backoff_long.yaml", 2, "preview.backoff: at most 32 values (got 33)"},
+    {"bad_audio_bitrate.yaml", 2, "vod.audio_bitrate: must be between 16000 and 512000"},
     {"bad_list_size.yaml", 3, "preview.hls.list_size: must be between 1 and 100 (got 101)"},
     {"bad_width_odd.yaml", 3, "preview.video.width: must be even (got 641)"},
     {"bad_height_range.yaml", 3, "preview.video.height: must be between 16 and 8192"},
