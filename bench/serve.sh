@@ -51,7 +51,7 @@ wait_for() { # seconds command...: polls every 0.1 s
 
 # --- hlsd with one finished session ---
 "$BUILD/hlsd" recordings add "$clip" --camera serve --start 1700000000 --state-dir "$work/state" >/dev/null
-printf 'ports: []\nauth: { enabled: false }\nvod: { sample_recording: false, fast_start: [], segment_seconds: 6 }\n' >"$work/hlsd.yaml"
+printf 'ports: []\nauth: { enabled: false }\nlimits: { per_ip_connections: 0 }\nvod: { sample_recording: false, fast_start: [], segment_seconds: 6 }\n' >"$work/hlsd.yaml"
 hport=$(free_port)
 H=http://127.0.0.1:$hport
 "$BUILD/hlsd" serve --config "$work/hlsd.yaml" --listen "127.0.0.1:$hport" --state-dir "$work/state" \

@@ -293,7 +293,10 @@ int auth_new(const struct hlsd_config *cfg, struct http_server *http, struct aut
                      "it has full admin rights",
                      cfg->listen_addr);
         else
-            LOG_INFO("auth", "authentication disabled (loopback only)");
+            LOG_WARN("auth",
+                     "authentication is disabled: every program on this machine (and any web "
+                     "page it opens, through the Host/Origin checks only) has full admin "
+                     "rights; set auth.enabled: true for anything but a local test");
     } else {
         const char *admin_hash = NULL;
         if (cfg->auth.n_users == 0) {

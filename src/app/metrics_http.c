@@ -174,6 +174,11 @@ static void http_metrics(void *arg, struct metrics_out *o)
     metrics_out_family(o, "hlsd_http_suspended_requests", "gauge",
                        "HTTP requests waiting (suspended) for a playlist or segment");
     metrics_out_sample(o, "hlsd_http_suspended_requests", NULL, (double)st.suspended_now);
+    metrics_out_family(o, "hlsd_http_refused_connections_total", "counter",
+                       "Connections closed at accept: the client address had "
+                       "limits.per_ip_connections open");
+    metrics_out_sample(o, "hlsd_http_refused_connections_total", NULL,
+                       (double)st.refused_connections);
 }
 
 static double num(const cJSON *o, const char *key)

@@ -73,7 +73,11 @@ const char config_embedded_yaml[] =
     "  connection_timeout: 30\n"
     "  max_request_bytes: 65536\n"
     "  connection_memory: 32768\n"
-    "  per_ip_connections: 0\n"
+    "  per_ip_connections: 32   # trusted proxies are exempt\n"
+    "  header_timeout: 10       # seconds to send a whole request\n"
+    "server:\n"
+    "  hosts: []              # accepted Host names; [] = localhost names on loopback, any otherwise\n"
+    "  trusted_proxies: []    # peers whose X-Forwarded-For names the client\n"
     "workers:\n"
     "  memory_mb: 2048\n"
     "  cpu_seconds: 0\n";
@@ -193,6 +197,8 @@ void config_free(struct hlsd_config **cfgp)
     free(cfg->vod.audio_bitrate);
     cfg_strv_free(&cfg->vod.watch_dirs, &cfg->vod.n_watch_dirs);
     cfg_users_free(&cfg->auth.users, &cfg->auth.n_users);
+    cfg_strv_free(&cfg->server.hosts, &cfg->server.n_hosts);
+    cfg_strv_free(&cfg->server.trusted_proxies, &cfg->server.n_trusted_proxies);
     free(cfg);
     *cfgp = NULL;
 }

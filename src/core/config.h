@@ -103,7 +103,18 @@ struct cfg_limits {
     int connection_timeout;   /* seconds idle before closing (slowloris): 30 */
     size_t max_request_bytes; /* body: 65536 */
     size_t connection_memory; /* per-connection header/read buffer: 32768 */
-    int per_ip_connections;   /* 0 = unlimited */
+    int per_ip_connections;   /* per client address (trusted proxies exempt): 32; 0 = unlimited */
+    int header_timeout;       /* seconds to receive a whole request: 10 */
+};
+
+/* Who may address the server (DNS rebinding, proxies). */
+struct cfg_server {
+    char **hosts; /* Host names (and addresses) accepted; none = the listen
+                     address and localhost names when listening on loopback,
+                     any Host otherwise */
+    size_t n_hosts;
+    char **trusted_proxies; /* addresses/CIDRs whose X-Forwarded-For is believed */
+    size_t n_trusted_proxies;
 };
 
 struct cfg_workers {
@@ -126,6 +137,7 @@ struct hlsd_config {
     struct cfg_auth auth;
     struct cfg_limits limits;
     struct cfg_workers workers;
+    struct cfg_server server;
 };
 
 /* The embedded default configuration (YAML text). */

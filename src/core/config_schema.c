@@ -456,6 +456,7 @@ static const struct cfg_field limits_fields[] = {
      .off = LIM(per_ip_connections),
      .min = 0,
      .max = 1000000},
+    {.key = "header_timeout", .type = F_INT, .off = LIM(header_timeout), .min = 1, .max = 3600},
     {0},
 };
 
@@ -468,6 +469,34 @@ static const struct cfg_field workers_fields[] = {
 
 static const struct cfg_field metrics_fields[] = {
     {.key = "loopback", .type = F_BOOL, .off = offsetof(struct hlsd_config, metrics_from_loopback)},
+    {0},
+};
+
+static int set_hosts(struct cfg_ctx *c, struct fy_node *v, void *base, const char *path)
+{
+    struct cfg_server *sv = base;
+    int r = cfg_set_str_list(c, v, path, false, &sv->hosts, &sv->n_hosts);
+    for (size_t i = 0; r == 0 && i < sv->n_hosts; i++)
+        if (strpbrk(sv->hosts[i], "/ \t@") || strlen(sv->hosts[i]) > 253)
+            r = cfg_fail(c, v, "%s: '%s' is not a host name", path, sv->hosts[i]);
+    return r;
+}
+
+static int set_proxies(struct cfg_ctx *c, struct fy_node *v, void *base, const char *path)
+{
+    struct cfg_server *sv = base;
+    struct util_cidr cidr;
+    int r = cfg_set_str_list(c, v, path, false, &sv->trusted_proxies, &sv->n_trusted_proxies);
+    for (size_t i = 0; r == 0 && i < sv->n_trusted_proxies; i++)
+        if (util_parse_cidr(sv->trusted_proxies[i], &cidr) < 0)
+            r = cfg_fail(c, v, "%s: '%s' is not an address or address/prefix", path,
+                         sv->trusted_proxies[i]);
+    return r;
+}
+
+static const struct cfg_field server_fields[] = {
+    {.key = "hosts", .type = F_CUSTOM, .fn = set_hosts},
+    {.key = "trusted_proxies", .type = F_CUSTOM, .fn = set_proxies},
     {0},
 };
 
@@ -489,6 +518,7 @@ static const struct cfg_field top_fields[] = {
     {.key = "auth", .type = F_SECTION, .off = TOP(auth), .sub = auth_fields},
     {.key = "limits", .type = F_SECTION, .off = TOP(limits), .sub = limits_fields},
     {.key = "workers", .type = F_SECTION, .off = TOP(workers), .sub = workers_fields},
+    {.key = "server", .type = F_SECTION, .off = TOP(server), .sub = server_fields},
     {0},
 };
 

@@ -1,5 +1,9 @@
 #include "core/util.h"
 
+#include <netinet/in.h>
+
+#include <arpa/inet.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -339,4 +343,56 @@ size_t util_escape_text(const char *text, char *out, size_t size)
     }
     out[o] = '\0';
     return o;
+}
+
+int util_parse_cidr(const char *text, struct util_cidr *out)
+{
+    char buf[INET6_ADDRSTRLEN + 8];
+    long prefix = -1;
+    if (!text || strlen(text) >= sizeof(buf))
+        return -EINVAL;
+    snprintf(buf, sizeof(buf), "%s", text);
+    char *slash = strchr(buf, '/');
+    if (slash) {
+        *slash = '\0';
+        if (util_parse_int(slash + 1, 0, 128, &prefix) < 0)
+            return -EINVAL;
+    }
+    memset(out, 0, sizeof(*out));
+    if (inet_pton(AF_INET, buf, out->addr) == 1) {
+        out->family = AF_INET;
+        out->prefix = prefix < 0 ? 32 : (int)prefix;
+        return out->prefix <= 32 ? 0 : -EINVAL;
+    }
+    if (inet_pton(AF_INET6, buf, out->addr) == 1) {
+        out->family = AF_INET6;
+        out->prefix = prefix < 0 ? 128 : (int)prefix;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+bool util_cidr_match(const struct util_cidr *c, const char *addr)
+{
+    unsigned char a[16];
+    const unsigned char *cmp = a;
+    if (!addr)
+        return false;
+    if (c->family == AF_INET) {
+        if (inet_pton(AF_INET, addr, a) != 1) {
+            /* ::ffff:10.0.0.1 */
+            if (inet_pton(AF_INET6, addr, a) != 1 || !IN6_IS_ADDR_V4MAPPED((struct in6_addr *)a))
+                return false;
+            cmp = a + 12;
+        }
+    } else if (inet_pton(AF_INET6, addr, a) != 1) {
+        return false;
+    }
+    int full = c->prefix / 8, rest = c->prefix % 8;
+    if (memcmp(cmp, c->addr, (size_t)full) != 0)
+        return false;
+    if (rest == 0)
+        return true;
+    unsigned char mask = (unsigned char)(0xff << (8 - rest));
+    return (cmp[full] & mask) == (c->addr[full] & mask);
 }

@@ -61,6 +61,19 @@ char *util_xstrdup(const char *s);
  * length written. */
 size_t util_escape_text(const char *text, char *out, size_t size);
 
+/* An IPv4 or IPv6 address with a prefix length: "10.0.0.0/8", "::1",
+ * "192.168.1.7" (a plain address is a /32 or /128). IPv4-mapped IPv6
+ * addresses match IPv4 entries. */
+struct util_cidr {
+    int family; /* AF_INET or AF_INET6 */
+    unsigned char addr[16];
+    int prefix;
+};
+/* 0, or -EINVAL when text is not an address or address/prefix. */
+int util_parse_cidr(const char *text, struct util_cidr *out);
+/* True when the textual address addr (as inet_ntop writes it) lies in c. */
+bool util_cidr_match(const struct util_cidr *c, const char *addr);
+
 /* snprintf into a fixed buffer; returns -ENAMETOOLONG when truncated. */
 int util_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

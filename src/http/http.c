@@ -190,6 +190,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         r->method = method;
         s->stats.requests++;
         fill_client(r);
+        http_guard_client(r);
         int bad = http_path_decode(r->raw_uri, r->path, sizeof(r->path));
         if (!bad && has_hidden_nul(r, url, version))
             bad = -EINVAL;
@@ -205,6 +206,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         if (cl && content_length_too_big(cl, s->cfg->limits.max_request_bytes)) {
             http_conn_request_received(conn);
             http_respond_error(r, 413, "request body too large");
+            return queue_pending(r);
+        }
+        unsigned st;
+        const char *why;
+        if (http_guard_check(r, &st, &why) < 0) {
+            http_conn_request_received(conn);
+            LOG_WARN("http", "%s %s %s: %s", r->client_addr, method, r->path, why);
+            http_respond_error(r, st, "%s", why);
             return queue_pending(r);
         }
         return MHD_YES;
@@ -386,6 +395,8 @@ int http_server_new(struct loop *loop, const struct hlsd_config *cfg, struct htt
     s->cfg = cfg;
     s->mhd_epoll_fd = -1;
     s->routes_tail = &s->routes;
+    if ((ret = http_guard_init(s)) < 0)
+        goto fail;
     ret = http_static_init(s);
     if (ret < 0)
         goto fail;
@@ -472,8 +483,6 @@ int http_server_start(struct http_server *s)
         (unsigned)(lim->connection_timeout > 0 ? lim->connection_timeout : 30),
         MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(lim->connection_memory >= 4096 ? lim->connection_memory : 32768),
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)(lim->per_ip_connections > 0 ? lim->per_ip_connections : 0),
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, s,
@@ -521,6 +530,7 @@ void http_server_free(struct http_server **sp)
     }
     http_conns_free(s);
     http_routes_free(s);
+    http_guard_free(s);
     free(s);
     *sp = NULL;
 }

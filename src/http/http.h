@@ -104,6 +104,7 @@ struct http_stats {
     unsigned long requests;
     unsigned long suspended_now;
     unsigned long responses_by_class[6]; /* index status/100 */
+    unsigned long refused_connections;   /* over limits.per_ip_connections */
 };
 void http_server_stats(const struct http_server *s, struct http_stats *out);
 

@@ -1,23 +1,32 @@
-/* Whole-request deadline per connection (slowloris).
+/* Per-connection rules libmicrohttpd does not have.
  *
- * libmicrohttpd's connection timeout only measures idleness, so a client that
- * sends one header byte every few seconds keeps a connection (and its memory)
- * forever. We give each request limits.connection_timeout seconds from the
- * connection's start (or the end of the previous response on a keep-alive
- * connection) until it is fully received; after that the socket is shut
- * down, which MHD notices as a closed connection. Suspended requests and
- * responses being sent are not subject to it. */
+ * Whole-request deadline (slowloris): MHD's connection timeout only measures
+ * idleness (limits.connection_timeout, the keep-alive idle time), so a
+ * client that sends one header byte every few seconds keeps a connection
+ * (and its memory) forever. We give each request limits.header_timeout
+ * seconds from the connection's start (or the end of the previous response
+ * on a keep-alive connection) until it is fully received; after that the
+ * socket is shut down, which MHD notices as a closed connection. Suspended
+ * requests and responses being sent are not subject to it.
+ *
+ * Connections per client address (limits.per_ip_connections): counted here
+ * rather than by MHD so that trusted proxies, which carry many clients, are
+ * exempt. A connection over the limit is shut down as it is accepted. */
 #include "http/http_internal.h"
 
 #include "core/log.h"
 #include "core/util.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 struct http_conn {
     struct http_server *srv;
     int fd;
+    char addr[64];   /* the peer's address */
     double deadline; /* monotonic seconds; 0 = not receiving a request */
     struct http_conn *prev, *next;
 };
@@ -26,8 +35,8 @@ struct http_conn {
 
 static double request_timeout(const struct http_server *s)
 {
-    int t = s->cfg->limits.connection_timeout;
-    return t > 0 ? t : 30;
+    int t = s->cfg->limits.header_timeout;
+    return t > 0 ? t : 10;
 }
 
 static void sweep(void *arg)
@@ -60,6 +69,18 @@ static void arm(struct http_conn *c)
         s->sweep = loop_timer_add(s->loop, SWEEP_INTERVAL, sweep, s);
 }
 
+static void peer_addr(struct MHD_Connection *conn, char *out, size_t size)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    out[0] = '\0';
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)size);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)size);
+}
+
 void http_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
                       enum MHD_ConnectionNotificationCode toe)
 {
@@ -75,6 +96,25 @@ void http_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_cont
         }
         c->srv = s;
         c->fd = ci->connect_fd;
+        peer_addr(conn, c->addr, sizeof(c->addr));
+        int limit = s->cfg->limits.per_ip_connections;
+        if (limit > 0 && c->addr[0] && !http_guard_is_proxy(s, c->addr)) {
+            int n = 0;
+            for (const struct http_conn *o = s->conns; o; o = o->next)
+                n += strcmp(o->addr, c->addr) == 0;
+            if (n >= limit) {
+                if (!s->per_ip_warned)
+                    LOG_WARN("http",
+                             "%s has %d connections open (limits.per_ip_connections): "
+                             "closing new ones",
+                             c->addr, n);
+                s->per_ip_warned = true;
+                s->stats.refused_connections++;
+                shutdown(c->fd, SHUT_RDWR);
+            } else {
+                s->per_ip_warned = false;
+            }
+        }
         c->next = s->conns;
         if (s->conns)
             s->conns->prev = c;

@@ -6,6 +6,8 @@
 
 #include "http/http.h"
 
+#include "core/util.h"
+
 #include <microhttpd.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -124,7 +126,27 @@ struct http_server {
     struct http_request *suspended; /* list of suspended requests */
     struct http_conn *conns;        /* open connections (http_conn.c) */
     struct loop_timer *sweep;       /* request-deadline sweep, armed while needed */
+
+    /* http_guard.c */
+    char **hosts; /* accepted Host names, lower case */
+    size_t n_hosts;
+    bool any_host; /* no Host check (a public bind without server.hosts) */
+    bool per_ip_warned; /* the per-address limit was logged (until a connection fits again) */
+    struct util_cidr *proxies;
+    size_t n_proxies;
 };
+
+/* http_guard.c: who may talk to the server. */
+int http_guard_init(struct http_server *s); /* 0 or -ENOMEM */
+void http_guard_free(struct http_server *s);
+bool http_guard_is_proxy(const struct http_server *s, const char *addr);
+/* Replaces r->client_addr by the client named in X-Forwarded-For/Forwarded
+ * when the peer is a trusted proxy. */
+void http_guard_client(struct http_request *r);
+/* 0, or -EPERM/-EINVAL with the status to answer (421 foreign Host, 403
+ * foreign Origin on a state-changing request, 415 a body that is not JSON)
+ * and a message. */
+int http_guard_check(const struct http_request *r, unsigned *status, const char **why);
 
 /* Hands a response (ownership taken, NULL = out of memory) to the request;
  * see http.c. Returns 0, -ENOMEM or -EALREADY. */

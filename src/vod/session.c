@@ -158,7 +158,10 @@ static bool try_flush(void *arg, struct http_waiter *w)
         serve_waiter(s, w);
     } else if (c->status) {
         observe_wait(w);
-        http_respond_error(w->req, c->status, "transcode session %s: %s", s->id, c->why);
+        /* The worker's own message names recording paths: admins only. */
+        const char *why =
+            c->why == s->error && !http_req_principal(w->req)->admin ? VOD_PUBLIC_ERROR : c->why;
+        http_respond_error(w->req, c->status, "transcode session %s: %s", s->id, why);
     } else {
         return false;
     }
@@ -390,7 +393,7 @@ static void on_worker_exit(void *arg, struct proc *w, int wstatus, bool requeste
     if (requested || s->m->shutting_down)
         vod_session_flush_waiters(s, 503, "session stopped");
     else if (s->failed)
-        vod_session_flush_waiters(s, 502, VOD_PUBLIC_ERROR); /* details: logged above */
+        vod_session_flush_waiters(s, 502, s->error); /* viewers: VOD_PUBLIC_ERROR */
     else
         vod_session_flush_waiters(s, 502, "the worker finished without producing it");
 }

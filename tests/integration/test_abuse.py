@@ -4,6 +4,8 @@ counts and time."""
 import os
 import re
 import shutil
+import socket
+import time
 
 import harness
 from harness import ADMIN_TOKEN, VIEWER_TOKEN, Daemon
@@ -134,3 +136,130 @@ def test_transcode_refuses_ts_without_a_whole_picture():
     p = harness.run([harness.HLSD, "transcode", ts, os.path.join(harness.tmpdir("abuse-ts"), "o")],
                     timeout=120)
     assert p.returncode == 0, p.stderr
+
+
+def _open_from(addr, port, data=b""):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.bind((addr, 0))
+    s.connect(("127.0.0.1", port))
+    if data:
+        s.sendall(data)
+    return s
+
+
+def test_one_client_cannot_take_every_connection_slot():
+    """150 sockets sending a partial request line made /api/health time out
+    for everyone until the connection timeout. Now one address gets 32
+    connections (the rest are closed at once), and a request must arrive
+    whole within header_timeout."""
+    cfg = _config("limits: {header_timeout: 2}\n")
+    with Daemon(cfg, name="abuse-slots") as d:
+        held = []
+        try:
+            for _ in range(150):  # the attacker's address: 127.0.0.2
+                try:
+                    held.append(_open_from("127.0.0.2", d.port, b"GET /api/hea"))
+                except OSError:
+                    pass
+            t = time.monotonic()
+            r = d.get("/api/health", timeout=5)  # from 127.0.0.1
+            assert r.status == 200 and time.monotonic() - t < 2, r
+
+            def alive(s):
+                try:
+                    s.settimeout(0.05)
+                    return s.recv(1) != b""
+                except socket.timeout:
+                    return True
+                except OSError:
+                    return False
+            harness.wait_until(lambda: sum(alive(s) for s in held) <= 32, 5,
+                               what="connections over the per-address limit closed")
+            # the 32 left are closed once header_timeout passes without a whole request
+            harness.wait_until(lambda: not any(alive(s) for s in held), 8,
+                               what="partial requests closed after header_timeout")
+            m = d.get("/metrics").body.decode()
+            assert re.search(r"^hlsd_http_refused_connections_total (\d+)", m, re.M), m[-500:]
+            assert int(re.search(r"^hlsd_http_refused_connections_total (\d+)", m, re.M)
+                       .group(1)) >= 100
+        finally:
+            for s in held:
+                s.close()
+
+
+def test_host_and_origin_checks():
+    """With auth off on loopback, a foreign Host/Origin POST started a
+    preview (DNS rebinding, CSRF), /metrics answered any Host, and
+    /api/login took text/plain."""
+    cfg = ("ports:\n  - {index: 0, name: p0, input: {format: lavfi, url: "
+           "\"testsrc2=size=160x90:rate=10\"}}\nvod: {sample_recording: false}\n"
+           "auth: {enabled: false}\n")
+    with Daemon(cfg, name="abuse-host") as d:
+        def raw(method, path, headers, body=b""):
+            h = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            ans = harness.raw_request(d.port, (
+                f"{method} {path} HTTP/1.1\r\n{h}Content-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n").encode() + body)
+            return int(ans.split(b" ", 2)[1]), ans
+        st, _ = raw("POST", "/api/ports/0/preview", {"Host": "evil.example:8080"})
+        assert st == 421, st
+        st, _ = raw("GET", "/metrics", {"Host": "rebound.attacker.example"})
+        assert st == 421, st
+        st, _ = raw("POST", "/api/ports/0/preview",
+                    {"Host": f"127.0.0.1:{d.port}", "Origin": "http://evil.example"})
+        assert st == 403, st
+        st, _ = raw("POST", "/api/ports/0/preview",
+                    {"Host": f"127.0.0.1:{d.port}", "Origin": "null"})
+        assert st == 403, st
+        st, _ = raw("POST", "/api/login", {"Host": f"127.0.0.1:{d.port}",
+                                           "Content-Type": "text/plain"}, b'{"token":"x"}')
+        assert st == 415, st
+        st, _ = raw("POST", "/api/login", {"Host": f"127.0.0.1:{d.port}",
+                                           "Content-Type": "application/x-www-form-urlencoded"},
+                    b"token=x")
+        assert st == 415, st
+        # nothing was started by the refused requests
+        assert d.get("/api/ports/0/preview").json()["state"] == "stopped"
+        # our own page's requests pass: same-origin Origin, JSON, localhost names
+        st, _ = raw("POST", "/api/ports/0/preview", {"Host": f"localhost:{d.port}",
+                                                     "Origin": f"http://localhost:{d.port}"})
+        assert st == 200, st
+        st, _ = raw("GET", "/api/health", {"Host": "LOCALHOST"})
+        assert st == 200, st
+        assert "authentication is disabled" in d.log_text()
+
+
+def test_trusted_proxy_forwards_the_client_address():
+    """Behind a reverse proxy every client was 127.0.0.1: /metrics became
+    public, and ten wrong tokens locked out every client. With
+    server.trusted_proxies the forwarded address counts; others' forwarding
+    headers are ignored."""
+    cfg = _config("server: {trusted_proxies: [127.0.0.1]}\n")
+    with Daemon(cfg, name="abuse-proxy") as d:
+        def req(path, xff, token=""):
+            h = {"X-Forwarded-For": xff} if xff else {}
+            return d.get(path, headers=h, token=token)
+        # a remote client through the proxy: /metrics is not public for it
+        assert req("/metrics", "203.0.113.9").status == 401
+        assert req("/metrics", None).status == 200  # the proxy host itself (loopback)
+        # ten wrong tokens from one client lock out that client only
+        for _ in range(10):
+            assert req("/api/me", "203.0.113.66", token="wrong").status == 401
+        assert req("/api/me", "203.0.113.66", token=ADMIN_TOKEN).status == 429
+        assert req("/api/me", "203.0.113.77", token=ADMIN_TOKEN).status == 200
+        assert req("/api/me", "198.51.100.1, 203.0.113.78", token=ADMIN_TOKEN).status == 200
+        # a forged header from a peer that is no trusted proxy is ignored
+        s = _open_from("127.0.0.2", d.port, (
+            "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-For: 203.0.113.9\r\n"
+            "Connection: close\r\n\r\n").encode())
+        ans = b""
+        while True:
+            c = s.recv(65536)
+            if not c:
+                break
+            ans += c
+        s.close()
+        # believed, it would make the client remote (401); ignored, 127.0.0.2 is loopback
+        assert ans.startswith(b"HTTP/1.1 200"), ans[:100]
+        assert "203.0.113.66" in d.log_text()

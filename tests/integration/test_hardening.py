@@ -54,7 +54,7 @@ def _raw_or_reset(port, data, timeout=10):
 
 def _get_raw(port, target, token=ADMIN, extra=b""):
     auth = b"Authorization: Bearer " + token.encode() + b"\r\n" if token else b""
-    return raw_request(port, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    return raw_request(port, b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
                        + auth + extra + b"\r\n")
 
 
@@ -175,8 +175,8 @@ preview:
                 assert b'"success":false' in _body(raw), (target, raw[:300])
             _never_leaks(raw, target, secrets)
         # The request line itself with a NUL or a raw control byte.
-        for raw_req in (b"GET /hls/port_0.m3u8\x00/../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n",
-                        b"GET /stream/transcode/" + s + b"/\x01 HTTP/1.1\r\nHost: x\r\n"
+        for raw_req in (b"GET /hls/port_0.m3u8\x00/../../etc/passwd HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                        b"GET /stream/transcode/" + s + b"/\x01 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                         b"Connection: close\r\n\r\n"):
             raw = raw_request(dm.port, raw_req, timeout=5)
             assert _status(raw) in (400, None), raw[:300]
@@ -263,26 +263,26 @@ def test_http_limits():
         # Body over max_request_bytes: 413 before any handler (login is public).
         r = dm.post("/api/login", body=b'{"token":"' + b"x" * 8000 + b'"}', token="")
         assert r.status == 413 and r.json()["success"] is False, r
-        raw = _raw_or_reset(dm.port, b"POST /api/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                            b"Transfer-Encoding: chunked\r\n\r\n" +
+        raw = _raw_or_reset(dm.port, b"POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +
                           b"".join(b"400\r\n" + b"y" * 1024 + b"\r\n" for _ in range(8)) + b"0\r\n\r\n")
         assert _status(raw) == 413, raw[:200]
         r = dm.post("/api/login", body={"token": "wrong"}, token="")
         assert r.status == 401, r  # a small body still reaches the handler
 
         # Headers over connection_memory: refused (status or closed), never served.
-        raw = _raw_or_reset(dm.port, b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        raw = _raw_or_reset(dm.port, b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
                             b"X-Big: " + b"h" * 20000 + b"\r\n\r\n")
         assert _status(raw) in (None, 400, 413, 414, 431), raw[:200]
         assert b'"status":"ok"' not in raw, raw[:200]
-        raw = _raw_or_reset(dm.port, b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" +
+        raw = _raw_or_reset(dm.port, b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" +
                             b"".join(b"X-H%d: v\r\n" % i for i in range(2000)) + b"\r\n")
         assert b'"status":"ok"' not in raw, raw[:200]
         assert dm.get("/api/health").status == 200
 
         # Idle keep-alive connection: closed after connection_timeout (2 s).
         s = socket.create_connection(("127.0.0.1", dm.port), timeout=10)
-        s.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         buf = b""
         while b'"status":"ok"' not in buf:
             c = s.recv(4096)
@@ -303,7 +303,7 @@ def test_http_limits():
             wait_until(lambda: _open_connections(dm) >= 12, 5, what="12 connections accepted")
             extra = socket.create_connection(("127.0.0.1", dm.port), timeout=5)
             try:
-                extra.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                extra.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             except OSError:
                 pass
             closed, data = _closed_by_server(extra, 3)
@@ -331,7 +331,7 @@ def test_http_limits():
                 held.append(c)
             wait_until(lambda: _open_connections(dm) >= 10, 5, what="10 connections accepted")
             extra = socket.create_connection(("127.0.0.1", dm.port), timeout=5)
-            extra.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            extra.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             extra.settimeout(2)
             try:
                 got = extra.recv(4096)

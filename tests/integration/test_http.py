@@ -45,7 +45,7 @@ def _status(raw):
 
 
 def _get_raw(port, target, extra=b""):
-    return raw_request(port, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    return raw_request(port, b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
                        + extra + b"\r\n")
 
 
@@ -97,8 +97,8 @@ def test_hostile_request_targets():
             body = raw.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in raw else b""
             assert b'"success":false' in body, (target, raw[:300])
         # raw bytes the parser must survive: NUL and CR inside the request line
-        for raw_req in (b"GET /web/index.html\x00/../../secret.txt HTTP/1.1\r\nHost: x\r\n\r\n",
-                        b"GET /web/\x01x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"):
+        for raw_req in (b"GET /web/index.html\x00/../../secret.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                        b"GET /web/\x01x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"):
             raw = raw_request(d.port, raw_req, timeout=5)
             assert _status(raw) == 400, raw[:300]
             assert SECRET.encode() not in raw, raw[:300]
@@ -189,18 +189,18 @@ def _wait_closed(s, deadline):
 
 def test_slowloris_is_disconnected():
     _, web = _web_folder()
-    cfg = _config(web, "limits: {connection_timeout: 2}\n")
+    cfg = _config(web, "limits: {connection_timeout: 2, header_timeout: 2}\n")
     with Daemon(cfg, name="http-slow") as d:
         t0 = time.monotonic()
         # 1: headers started, then silence (MHD's idle timeout)
         idle = socket.create_connection(("127.0.0.1", d.port), timeout=15)
-        idle.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")
+        idle.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         # 2: one header byte every 0.3 s, never idle long (our request deadline)
         drip = socket.create_connection(("127.0.0.1", d.port), timeout=15)
         drip_closed = [None]
 
         def dripper():
-            msg = b"GET /api/health HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200
+            msg = b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 200
             try:
                 for i in range(len(msg)):
                     drip.sendall(msg[i:i + 1])
@@ -241,7 +241,9 @@ def _with_test_routes(fn):
 
 def test_many_suspended_requests_and_health():
     _, web = _web_folder()
-    d = _with_test_routes(lambda: Daemon(_config(web), name="http-susp"))
+    # 50 clients from one address: above the default per-address limit (32)
+    d = _with_test_routes(lambda: Daemon(_config(web, "limits: {per_ip_connections: 0}\n"),
+                                         name="http-susp"))
     with d:
         n = 50
         results = [None] * n
@@ -278,7 +280,7 @@ def test_many_suspended_requests_and_health():
         # a client leaving while suspended is noticed and cleaned up
         waits = d.log_text().count("waiting up to")
         s = socket.create_connection(("127.0.0.1", d.port), timeout=5)
-        s.sendall(b"GET /api/test/suspend?seconds=20 HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.sendall(b"GET /api/test/suspend?seconds=20 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         wait_until(lambda: d.log_text().count("waiting up to") > waits, 5,
                    what="request suspended")
         s.close()

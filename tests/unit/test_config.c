@@ -117,7 +117,10 @@ static void test_embedded_defaults(void **state)
     assert_int_equal(cfg->limits.connection_timeout, 30);
     assert_int_equal(cfg->limits.max_request_bytes, 65536);
     assert_int_equal(cfg->limits.connection_memory, 32768);
-    assert_int_equal(cfg->limits.per_ip_connections, 0);
+    assert_int_equal(cfg->limits.per_ip_connections, 32);
+    assert_int_equal(cfg->limits.header_timeout, 10);
+    assert_int_equal(cfg->server.n_hosts, 0);
+    assert_int_equal(cfg->server.n_trusted_proxies, 0);
     assert_int_equal(cfg->workers.memory_mb, 2048);
     assert_int_equal(cfg->workers.cpu_seconds, 0);
     config_free(&cfg);

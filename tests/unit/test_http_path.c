@@ -435,14 +435,15 @@ static void test_server_roundtrip(void **state)
     assert_int_equal(http_route(t.srv, "GET", "bad", 0, h_echo, &t), -EINVAL);
 
     static const char *const reqs[] = {
-        "GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        "GET /x/7?q=a%20b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        "DELETE /x/7 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        "GET /%2e%2e/a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        "GET /hold HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        "GET /fail HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        "POST /x/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 500\r\n\r\n",
-        "POST /x/9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello",
+        "GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        "GET /x/7?q=a%20b HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        "DELETE /x/7 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        "GET /%2e%2e/a.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        "GET /hold HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        "GET /fail HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        "POST /x/1 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 500\r\n\r\n",
+        "POST /x/9 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: "
+        "application/json\r\nContent-Length: 5\r\n\r\nhello",
         NULL};
     run_clients(&t, reqs);
 
@@ -522,14 +523,14 @@ static void test_server_auth(void **state)
     assert_int_equal(http_route(t.srv, "GET", "/admin", HTTP_ROUTE_ADMIN, h_whoami, &t), 0);
     assert_int_equal(http_route(t.srv, "GET", "/open", HTTP_ROUTE_PUBLIC, h_whoami, &t), 0);
     static const char *const reqs[] = {
-        "GET /who HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        "GET /who HTTP/1.1\r\nHost: x\r\nX-User: viewer\r\nConnection: close\r\n\r\n",
-        "GET /who HTTP/1.1\r\nHost: x\r\nX-User: admin\r\nConnection: close\r\n\r\n",
-        "GET /admin HTTP/1.1\r\nHost: x\r\nX-User: viewer\r\nConnection: close\r\n\r\n",
-        "GET /admin HTTP/1.1\r\nHost: x\r\nX-User: admin\r\nConnection: close\r\n\r\n",
-        "GET /open HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        "GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        "GET /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /who HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        "GET /who HTTP/1.1\r\nHost: 127.0.0.1\r\nX-User: viewer\r\nConnection: close\r\n\r\n",
+        "GET /who HTTP/1.1\r\nHost: 127.0.0.1\r\nX-User: admin\r\nConnection: close\r\n\r\n",
+        "GET /admin HTTP/1.1\r\nHost: 127.0.0.1\r\nX-User: viewer\r\nConnection: close\r\n\r\n",
+        "GET /admin HTTP/1.1\r\nHost: 127.0.0.1\r\nX-User: admin\r\nConnection: close\r\n\r\n",
+        "GET /open HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        "GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        "GET /nothing HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
         NULL};
     run_clients(&t, reqs);
     assert_answer(&t, 0, "HTTP/1.1 401");
@@ -551,7 +552,7 @@ static void test_server_auth(void **state)
     http_server_set_auth(t2.srv, test_auth, NULL);
     assert_int_equal(http_route(t2.srv, "GET", "/who", 0, h_whoami, &t2), 0);
     static const char *const reqs2[] = {
-        "GET /who HTTP/1.1\r\nHost: x\r\nX-User: viewer\r\nConnection: close\r\n\r\n", NULL};
+        "GET /who HTTP/1.1\r\nHost: 127.0.0.1\r\nX-User: viewer\r\nConnection: close\r\n\r\n", NULL};
     run_clients(&t2, reqs2);
     assert_answer(&t2, 0, "viewer admin=0 cam1=1 cam2=1");
     stop_server(&t2);
@@ -560,7 +561,7 @@ static void test_server_auth(void **state)
     struct rt t3 = {0};
     start_server(&t3);
     assert_int_equal(http_route(t3.srv, "GET", "/who", 0, h_whoami, &t3), 0);
-    static const char *const reqs3[] = {"GET /who HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    static const char *const reqs3[] = {"GET /who HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
                                         NULL};
     run_clients(&t3, reqs3);
     assert_answer(&t3, 0, "anonymous admin=1 cam1=1 cam2=1");

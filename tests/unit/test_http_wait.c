@@ -84,7 +84,7 @@ static void *client_main(void *arg)
         if (connect(fds[i], (struct sockaddr *)&a, sizeof(a)) != 0)
             continue;
         int n = snprintf(req, sizeof(req),
-                         "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", paths[i]);
+                         "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", paths[i]);
         (void)!write(fds[i], req, (size_t)n);
         usleep(20000); /* arrival order = index order */
     }
