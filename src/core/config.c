@@ -52,6 +52,8 @@ const char config_embedded_yaml[] =
     "  ready_timeout: 30\n"
     "  max_range: 86400\n"
     "  ttl: 600\n"
+    "  pause_release_seconds: 20  # a paused worker nobody asks anything of exits\n"
+    "  max_sessions_per_user: 2   # a user's new session replaces their own oldest idle one\n"
     "  lookahead: 10\n"
     "  nice: 10\n"
     "  segment_seconds: 6\n"

@@ -65,6 +65,8 @@ struct cfg_vod {
     double ready_timeout;   /* 30 */
     double max_range;       /* 86400 */
     double ttl;             /* 600 */
+    double pause_release_seconds; /* 20: a paused worker with no request this long exits */
+    int max_sessions_per_user;    /* 2; 0 = unlimited */
     int lookahead;          /* 10 segments */
     int nice;               /* 10 */
     double segment_seconds; /* 6 */

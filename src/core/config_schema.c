@@ -297,11 +297,22 @@ static int set_watch_dirs(struct cfg_ctx *c, struct fy_node *v, void *base, cons
 }
 
 #define VOD(m) offsetof(struct cfg_vod, m)
+#define VOD_CFG_MAX_SESSIONS_PER_USER 64
 static const struct cfg_field vod_fields[] = {
     {.key = "max_concurrent", .type = F_INT, .off = VOD(max_concurrent), .min = 1, .max = 64},
     {.key = "ready_timeout", .type = F_DOUBLE, .off = VOD(ready_timeout), .min = 0.1, .max = 3600},
     {.key = "max_range", .type = F_DOUBLE, .off = VOD(max_range), .min = 1, .max = 2678400},
     {.key = "ttl", .type = F_DOUBLE, .off = VOD(ttl), .min = 1, .max = 604800},
+    {.key = "pause_release_seconds",
+     .type = F_DOUBLE,
+     .off = VOD(pause_release_seconds),
+     .min = 1,
+     .max = 86400},
+    {.key = "max_sessions_per_user",
+     .type = F_INT,
+     .off = VOD(max_sessions_per_user),
+     .min = 0,
+     .max = VOD_CFG_MAX_SESSIONS_PER_USER},
     {.key = "lookahead", .type = F_INT, .off = VOD(lookahead), .job = "vod.lookahead"},
     {.key = "nice", .type = F_INT, .off = VOD(nice), .min = -20, .max = 19},
     {.key = "segment_seconds",

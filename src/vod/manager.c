@@ -128,6 +128,7 @@ static void on_tick(void *arg)
     }
     for (struct vod_session *s = m->sessions, *next; s; s = next) {
         next = s->next;
+        vod_session_release_if_idle(s, now);
         /* A waiting request is activity: it keeps the session alive. */
         if (!http_wait_count(&s->waiters) && now - s->last_access > m->cfg->vod.ttl) {
             LOG_INFO(s->name, "idle for %.0f s: removing the session", now - s->last_access);
@@ -142,7 +143,7 @@ static void on_tick(void *arg)
 /* /metrics: sessions by state (the states of vod_session_state). */
 static void vod_metrics(void *arg, struct metrics_out *o)
 {
-    static const char *const states[] = {"starting", "encoding", "paused",
+    static const char *const states[] = {"starting", "encoding", "paused", "idle",
                                          "done",     "failed",   "stopped"};
     const struct vod_manager *m = arg;
     double n[UTIL_ARRAY_LEN(states)] = {0};
@@ -152,6 +153,15 @@ static void vod_metrics(void *arg, struct metrics_out *o)
             if (strcmp(st, states[i]) == 0)
                 n[i]++;
     }
+    int workers = 0;
+    for (const struct vod_session *s = m->sessions; s; s = s->next)
+        workers += s->w != NULL;
+    metrics_out_family(o, "hlsd_transcode_workers_encoding", "gauge",
+                       "Transcode workers encoding or planning (what vod.max_concurrent limits)");
+    metrics_out_sample(o, "hlsd_transcode_workers_encoding", NULL, vod_active_count(m));
+    metrics_out_family(o, "hlsd_transcode_workers", "gauge",
+                       "Transcode worker processes, paused ones included");
+    metrics_out_sample(o, "hlsd_transcode_workers", NULL, workers);
     metrics_out_family(o, "hlsd_transcode_sessions", "gauge", "Transcode sessions by state");
     for (size_t i = 0; i < UTIL_ARRAY_LEN(states); i++)
         metrics_out_sample(o, "hlsd_transcode_sessions",

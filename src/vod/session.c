@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,13 +58,37 @@ struct vod_session *vod_session_find(struct vod_manager *m, const char *id)
     return NULL;
 }
 
+bool vod_session_encoding(const struct vod_session *s)
+{
+    return s->w && !s->releasing && strcmp(vod_session_state(s), "paused") != 0;
+}
+
 int vod_active_count(const struct vod_manager *m)
 {
     int n = 0;
     for (const struct vod_session *s = m->sessions; s; s = s->next)
-        if (s->w)
+        if (vod_session_encoding(s))
             n++;
     return n;
+}
+
+bool vod_session_release_if_idle(struct vod_session *s, double now)
+{
+    double idle = now - s->last_access;
+    if (!s->w || s->releasing || http_wait_count(&s->waiters) ||
+        strcmp(vod_session_state(s), "paused") != 0 || idle < s->m->cfg->vod.pause_release_seconds)
+        return false;
+    /* Transcoding is the scarce resource: a worker waiting at its lookahead
+     * for a viewer who left holds a slot for nothing. Its segments stay; the
+     * next request starts a worker at that segment. */
+    LOG_INFO(s->name,
+             "paused with no request for %.0f s: releasing the worker (%d of %d "
+             "segments kept)",
+             idle, s->n_have, s->n_segments);
+    s->releasing = true;
+    metrics_counter_inc("hlsd_transcode_released_total", NULL);
+    proc_stop(s->w);
+    return true;
 }
 
 /* ---- segments ----------------------------------------------------------- */
@@ -194,6 +219,7 @@ static int spawn_worker(struct vod_session *s)
     }
     s->pid = proc_pid(s->w);
     s->failed = false;
+    s->releasing = s->released = false;
     s->done = false;
     s->error[0] = '\0';
     s->percent = s->speed = s->fps = 0;
@@ -363,8 +389,12 @@ static void on_worker_message(void *arg, struct proc *w, const cJSON *msg)
         snprintf(s->error, sizeof(s->error), "%s", m ? m : "worker error");
         LOG_WARN(s->name, "worker error: %s", s->error);
     } else if (strcmp(type, "done") == 0) {
-        s->done = true;
-        s->percent = 100;
+        /* A worker asked to stop also says "done" (it finished its run): only
+         * a run that made every segment completes the session. */
+        if (!s->releasing || (s->planned && s->n_have >= s->n_segments)) {
+            s->done = true;
+            s->percent = 100;
+        }
     }
 }
 
@@ -375,6 +405,22 @@ static void on_worker_exit(void *arg, struct proc *w, int wstatus, bool requeste
 
     proc_free(&w);
     s->w = NULL;
+    if (s->releasing) {
+        s->releasing = false;
+        s->released = true;
+        LOG_INFO(s->name, "worker %d released", (int)s->pid);
+        /* A request that came during the stop ladder starts a new worker. */
+        if (http_wait_count(&s->waiters) && !s->m->shutting_down) {
+            int low = lowest_waited_below(s, INT_MAX);
+            if (vod_session_ensure_worker(s) == 0) {
+                if (low >= 0)
+                    vod_session_want(s, low);
+            } else {
+                vod_session_flush_waiters(s, 503, "no transcoding slot is free; try again");
+            }
+        }
+        return;
+    }
     if (clean && !s->error[0]) {
         /* A clean exit without `done` is a honoured stop. */
         LOG_INFO(s->name, "worker %d finished", (int)s->pid);
@@ -475,8 +521,42 @@ static int make_room(struct vod_manager *m)
     return 0;
 }
 
-int vod_session_create(struct vod_manager *m, const char *camera, double start, double end,
-                       const char *id, struct vod_session **out)
+/* An idle session: nobody waits on it and no worker encodes for it (none,
+ * paused, or being released). */
+static bool session_idle(const struct vod_session *s)
+{
+    return !http_wait_count(&s->waiters) && !vod_session_encoding(s);
+}
+
+/* max_sessions_per_user: at the limit, the owner's own least recently used
+ * idle session makes way; never another owner's. -EDQUOT when all of the
+ * owner's sessions are busy. */
+static int make_room_for_owner(struct vod_manager *m, const char *owner)
+{
+    int limit = m->cfg->vod.max_sessions_per_user, n = 0;
+    struct vod_session *lru = NULL;
+    if (limit <= 0)
+        return 0;
+    for (struct vod_session *s = m->sessions; s; s = s->next) {
+        if (strcmp(s->owner, owner) != 0)
+            continue;
+        n++;
+        if (session_idle(s) && (!lru || s->last_access < lru->last_access))
+            lru = s;
+    }
+    if (n < limit)
+        return 0;
+    if (!lru)
+        return -EDQUOT;
+    LOG_INFO(lru->name, "replaced by a newer session of %s (vod.max_sessions_per_user %d)", owner,
+             limit);
+    metrics_counter_inc("hlsd_transcode_replaced_total", NULL);
+    vod_session_destroy(lru, 410, "replaced by a newer session of the same user");
+    return 0;
+}
+
+int vod_session_create(struct vod_manager *m, const char *owner, const char *camera, double start,
+                       double end, const char *id, struct vod_session **out)
 {
     struct vod_recording *recs = NULL;
     struct vod_session *s = NULL;
@@ -498,6 +578,8 @@ int vod_session_create(struct vod_manager *m, const char *camera, double start, 
         r = -E2BIG;
         goto out;
     }
+    if ((r = make_room_for_owner(m, owner)) < 0)
+        goto out;
     if (vod_active_count(m) >= m->cfg->vod.max_concurrent || make_room(m) < 0) {
         r = -EBUSY;
         goto out;
@@ -511,6 +593,7 @@ int vod_session_create(struct vod_manager *m, const char *camera, double start, 
     snprintf(s->id, sizeof(s->id), "%s", id);
     snprintf(s->name, sizeof(s->name), "vod %.8s", id);
     snprintf(s->camera, sizeof(s->camera), "%s", camera);
+    snprintf(s->owner, sizeof(s->owner), "%s", owner);
     s->start = start;
     s->end = end;
     s->created = util_now_wall();

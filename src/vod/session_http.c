@@ -43,6 +43,8 @@ const char *vod_session_state(const struct vod_session *s)
         return "failed";
     if (s->done || (s->planned && s->n_have >= s->n_segments))
         return "done";
+    if (s->released)
+        return "idle";
     return "stopped";
 }
 
@@ -166,10 +168,23 @@ static int h_start(void *arg, struct http_request *req)
         }
         if (count == 0)
             return http_respond_error(req, 404, "unknown camera %s", camera);
-        r = vod_session_create(m, camera, start, end, id, &s);
+        char owner[80];
+        const struct http_principal *who = http_req_principal(req);
+        /* With auth off everyone is "anonymous": tell clients apart by address. */
+        if (who->user)
+            snprintf(owner, sizeof(owner), "%s", who->name);
+        else
+            snprintf(owner, sizeof(owner), "addr:%s", http_req_client_addr(req));
+        r = vod_session_create(m, owner, camera, start, end, id, &s);
         switch (r) {
         case 0:
             break;
+        case -EDQUOT:
+            http_add_header(req, "Retry-After", "10");
+            return http_respond_error(req, 429,
+                                      "you have %d transcode sessions in use "
+                                      "(vod.max_sessions_per_user): stop one or try again later",
+                                      m->cfg->vod.max_sessions_per_user);
         case -ENOENT:
             return http_respond_error(req, 404, "no recording of camera %s in this range", camera);
         case -E2BIG:

@@ -51,6 +51,9 @@ struct vod_session {
     size_t n_sources;   /* recordings in the job */
 
     struct proc *w; /* NULL when no worker process runs */
+    bool releasing; /* w is being stopped because it sat paused (not a failure) */
+    bool released;  /* the last worker was released that way: state "idle" */
+    char owner[80]; /* who created the session: a user name, or "addr:" + address */
     pid_t pid;
     int restarts;
     bool planned, done, failed;
@@ -97,8 +100,16 @@ bool vod_valid_id(const char *id);
  * manager's list (*out is borrowed; vod_session_destroy frees it). 0, -ENOENT
  * (no recording in range), -E2BIG (too many recordings), -EBUSY
  * (max_concurrent reached), -errno. */
-int vod_session_create(struct vod_manager *m, const char *camera, double start, double end,
-                       const char *id, struct vod_session **out);
+/* Sessions whose worker encodes (or plans): what max_concurrent limits. A
+ * paused or releasing worker does not count. */
+bool vod_session_encoding(const struct vod_session *s);
+/* Stops a paused worker nobody asked anything of for pause_release_seconds
+ * (the tick calls it). True when it did. */
+bool vod_session_release_if_idle(struct vod_session *s, double now);
+/* owner: who creates it (copied), for max_sessions_per_user. -EDQUOT when
+ * that owner has max_sessions_per_user sessions and none of them is idle. */
+int vod_session_create(struct vod_manager *m, const char *owner, const char *camera, double start,
+                       double end, const char *id, struct vod_session **out);
 /* Starts the worker again when it is not running. 0, -EBUSY, -errno. */
 int vod_session_ensure_worker(struct vod_session *s);
 /* Answers every waiter that can be answered now; with a non-zero status,

@@ -13,6 +13,7 @@
 #include "worker/proc.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,7 +45,8 @@ static const char fake_worker[] =
     "  ev '{\"type\":\"segment\",\"index\":5000000}'\n"
     "  while IFS= read -r cmd <&3; do :; done; exit 0 ;;\n"
     "esac\n"
-    "ev '{\"type\":\"plan\",\"segments\":3,\"duration\":6}'\n"
+    "n=3; case \"$job\" in *partial.mp4*) n=5 ;; esac\n"
+    "ev \"{\\\"type\\\":\\\"plan\\\",\\\"segments\\\":$n,\\\"duration\\\":6}\"\n"
     "case \"$job\" in *crash.mp4*) sleep 0.2; kill -SEGV $$ ;; esac\n"
     "for i in 0 1 2; do\n"
     "  [ -e \"$out/$pre$i.ts\" ] && continue\n"
@@ -87,7 +89,8 @@ static int setup(void **state)
     assert_int_equal(chmod(path, 0755), 0);
     snprintf(yaml, sizeof(yaml),
              "state_dir: %s/state\n"
-             "vod: { sample_recording: false, max_concurrent: 1, lookahead: 2 }\n",
+             "vod: { sample_recording: false, max_concurrent: 1, lookahead: 2,\n"
+             "       pause_release_seconds: 1 }\n",
              tmp);
     int r = config_load_string(yaml, "test", &cfg, err, sizeof(err));
     if (r < 0)
@@ -102,6 +105,7 @@ static int setup(void **state)
     add_recording("cam", "/rec/ok.mp4");
     add_recording("bad", "/rec/crash.mp4");
     add_recording("huge", "/rec/huge.mp4");
+    add_recording("part", "/rec/partial.mp4");
     return 0;
 }
 
@@ -132,10 +136,10 @@ static void test_plan_encode_pause_done(void **state)
 {
     (void)state;
     struct vod_session *s = NULL, *other = NULL;
-    assert_int_equal(vod_session_create(mgr, "cam", 1000, 1006, "aaaaaaaaaaaaaaaaaaaaaaaa", &s), 0);
+    assert_int_equal(vod_session_create(mgr, "tester", "cam", 1000, 1006, "aaaaaaaaaaaaaaaaaaaaaaaa", &s), 0);
     assert_string_equal(vod_session_state(s), "starting");
     /* max_concurrent 1: a second session is refused while this one works */
-    assert_int_equal(vod_session_create(mgr, "bad", 1000, 1006, "bbbbbbbbbbbbbbbbbbbbbbbb", &other),
+    assert_int_equal(vod_session_create(mgr, "tester", "bad", 1000, 1006, "bbbbbbbbbbbbbbbbbbbbbbbb", &other),
                      -EBUSY);
     assert_null(other);
     run_until(s, "paused"); /* every segment written, the worker still alive */
@@ -143,7 +147,7 @@ static void test_plan_encode_pause_done(void **state)
     assert_int_equal(s->n_segments, 3);
     assert_int_equal(s->n_have, 3);
     assert_int_equal(s->encoded_up_to, 2);
-    assert_int_equal(vod_active_count(mgr), 1);
+    assert_int_equal(vod_active_count(mgr), 0); /* a paused worker holds no slot */
     vod_session_want(s, 2);
     run_until(s, "done");
     assert_null(s->w);
@@ -162,7 +166,7 @@ static void test_crash_fails_then_respawns(void **state)
 {
     (void)state;
     struct vod_session *s = NULL;
-    assert_int_equal(vod_session_create(mgr, "bad", 1000, 1006, "cccccccccccccccccccccccc", &s), 0);
+    assert_int_equal(vod_session_create(mgr, "tester", "bad", 1000, 1006, "cccccccccccccccccccccccc", &s), 0);
     run_until(s, "failed");
     assert_true(s->failed);
     assert_string_equal(s->error, "worker crashed (signal 11)");
@@ -181,7 +185,7 @@ static void test_absurd_worker_claims_are_refused(void **state)
 {
     (void)state;
     struct vod_session *s = NULL;
-    assert_int_equal(vod_session_create(mgr, "huge", 1000, 1006, "dddddddddddddddddddddddd", &s), 0);
+    assert_int_equal(vod_session_create(mgr, "tester", "huge", 1000, 1006, "dddddddddddddddddddddddd", &s), 0);
     double until = util_now_mono() + 10;
     while (!strstr(s->error, "planned") && util_now_mono() < until)
         assert_int_equal(loop_run_once(loop, 50), 0);
@@ -198,12 +202,69 @@ static void test_absurd_worker_claims_are_refused(void **state)
     vod_session_destroy(s, 410, "test over");
 }
 
+static struct vod_session *create_paused(const char *owner, const char *camera, double end,
+                                         const char *id)
+{
+    struct vod_session *s = NULL;
+    assert_int_equal(vod_session_create(mgr, owner, camera, 1000, end, id, &s), 0);
+    run_until(s, "paused");
+    return s;
+}
+
+/* A worker paused at its lookahead with nobody asking exits after
+ * pause_release_seconds; its segments stay and a new worker reuses them. */
+static void test_paused_worker_is_released_and_resumed(void **state)
+{
+    (void)state;
+    char path[PATH_MAX + 80], name[64];
+    struct stat before, after;
+    struct vod_session *s = create_paused("tester", "part", 1006, "eeeeeeeeeeeeeeeeeeeeeeee");
+    vod_segment_name(s, 0, name, sizeof(name));
+    snprintf(path, sizeof(path), "%s/%s", s->dir, name);
+    assert_int_equal(stat(path, &before), 0);
+    run_until(s, "idle"); /* released by the manager's tick */
+    assert_null(s->w);
+    assert_false(s->failed);
+    assert_int_equal(s->n_have, 3);
+    assert_int_equal(s->n_segments, 5);
+    assert_int_equal(vod_active_count(mgr), 0);
+    /* a viewer comes back: a worker starts again and re-encodes nothing */
+    assert_int_equal(vod_session_ensure_worker(s), 0);
+    run_until(s, "paused");
+    assert_int_equal(stat(path, &after), 0);
+    assert_true(before.st_ino == after.st_ino && before.st_mtim.tv_nsec == after.st_mtim.tv_nsec &&
+                before.st_mtim.tv_sec == after.st_mtim.tv_sec);
+    vod_session_destroy(s, 410, "test over");
+}
+
+/* max_sessions_per_user (2): alice's third session ends alice's oldest idle
+ * one; bob's is untouched. */
+static void test_sessions_per_user(void **state)
+{
+    (void)state;
+    create_paused("alice", "cam", 1002, "a1a1a1a1a1a1a1a1a1a1a1a1");
+    create_paused("bob", "cam", 1003, "b1b1b1b1b1b1b1b1b1b1b1b1");
+    struct vod_session *a2 = create_paused("alice", "cam", 1004, "a2a2a2a2a2a2a2a2a2a2a2a2");
+    a2->last_access += 1; /* a1 is the least recently used */
+    create_paused("alice", "cam", 1005, "a3a3a3a3a3a3a3a3a3a3a3a3");
+    assert_null(vod_session_find(mgr, "a1a1a1a1a1a1a1a1a1a1a1a1"));
+    assert_non_null(vod_session_find(mgr, "a2a2a2a2a2a2a2a2a2a2a2a2"));
+    assert_non_null(vod_session_find(mgr, "a3a3a3a3a3a3a3a3a3a3a3a3"));
+    assert_non_null(vod_session_find(mgr, "b1b1b1b1b1b1b1b1b1b1b1b1"));
+    static const char *const ids[] = {"a2a2a2a2a2a2a2a2a2a2a2a2", "a3a3a3a3a3a3a3a3a3a3a3a3",
+                                      "b1b1b1b1b1b1b1b1b1b1b1b1"};
+    for (size_t i = 0; i < 3; i++)
+        vod_session_destroy(vod_session_find(mgr, ids[i]), 410, "test over");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plan_encode_pause_done),
         cmocka_unit_test(test_crash_fails_then_respawns),
         cmocka_unit_test(test_absurd_worker_claims_are_refused),
+        cmocka_unit_test(test_paused_worker_is_released_and_resumed),
+        cmocka_unit_test(test_sessions_per_user),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
