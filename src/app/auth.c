@@ -260,19 +260,6 @@ int auth_check_admin(struct auth *a, struct http_request *req)
     return u->role == CFG_ROLE_ADMIN ? 0 : -EPERM;
 }
 
-static bool is_loopback_addr(const char *addr)
-{
-    struct in_addr v4;
-    struct in6_addr v6;
-    if (strcmp(addr, "localhost") == 0)
-        return true;
-    if (inet_pton(AF_INET, addr, &v4) == 1)
-        return (ntohl(v4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, addr, &v6) == 1)
-        return IN6_IS_ADDR_LOOPBACK(&v6) || (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
-    return false;
-}
-
 int auth_new(const struct hlsd_config *cfg, struct http_server *http, struct auth **out)
 {
     struct auth *a = NULL;
@@ -287,7 +274,7 @@ int auth_new(const struct hlsd_config *cfg, struct http_server *http, struct aut
     a->http = http;
 
     if (!cfg->auth.enabled) {
-        if (!is_loopback_addr(cfg->listen_addr))
+        if (!util_addr_is_loopback(cfg->listen_addr))
             LOG_WARN("auth",
                      "auth.enabled is false and hlsd listens on %s: anyone who can reach "
                      "it has full admin rights",

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -395,4 +396,19 @@ bool util_cidr_match(const struct util_cidr *c, const char *addr)
         return true;
     unsigned char mask = (unsigned char)(0xff << (8 - rest));
     return (cmp[full] & mask) == (c->addr[full] & mask);
+}
+
+bool util_addr_is_loopback(const char *addr)
+{
+    struct in_addr v4;
+    struct in6_addr v6;
+    if (!addr)
+        return false;
+    if (strcasecmp(addr, "localhost") == 0)
+        return true;
+    if (inet_pton(AF_INET, addr, &v4) == 1)
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, addr, &v6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&v6) || (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
+    return false;
 }

@@ -71,6 +71,8 @@ struct util_cidr {
 };
 /* 0, or -EINVAL when text is not an address or address/prefix. */
 int util_parse_cidr(const char *text, struct util_cidr *out);
+/* True for "localhost", 127.0.0.0/8, ::1 and ::ffff:127.x.y.z. */
+bool util_addr_is_loopback(const char *addr);
 /* True when the textual address addr (as inet_ntop writes it) lies in c. */
 bool util_cidr_match(const struct util_cidr *c, const char *addr);
 

@@ -16,17 +16,6 @@
 #include <string.h>
 #include <strings.h>
 
-static bool addr_is_loopback(const char *a)
-{
-    struct in_addr v4;
-    struct in6_addr v6;
-    if (strcasecmp(a, "localhost") == 0)
-        return true;
-    if (inet_pton(AF_INET, a, &v4) == 1)
-        return (ntohl(v4.s_addr) >> 24) == 127;
-    return inet_pton(AF_INET6, a, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
-}
-
 static int add_host(struct http_server *s, const char *h)
 {
     char **n = realloc(s->hosts, (s->n_hosts + 1) * sizeof(*n));
@@ -58,7 +47,7 @@ int http_guard_init(struct http_server *s)
         for (size_t i = 0; i < sv->n_hosts && r == 0; i++)
             r = add_host(s, sv->hosts[i]);
         s->any_host = false;
-    } else if (s->cfg->listen_addr && addr_is_loopback(s->cfg->listen_addr)) {
+    } else if (s->cfg->listen_addr && util_addr_is_loopback(s->cfg->listen_addr)) {
         static const char *const local[] = {"localhost", "127.0.0.1", "::1", NULL};
         for (size_t i = 0; local[i] && r == 0; i++)
             r = add_host(s, local[i]);
@@ -184,7 +173,7 @@ void http_guard_client(struct http_request *r)
     if (!found)
         return; /* the proxy's own request (health checks) */
     snprintf(r->client_addr, sizeof(r->client_addr), "%s", addr);
-    r->loopback = addr_is_loopback(addr);
+    r->loopback = util_addr_is_loopback(addr);
 }
 
 /* host[:port] or [v6][:port] without the port, lower case. */

@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "fake_worker.h"
+
 static char tmp[64];
 static struct loop *loop;
 static struct proc_table *procs;
@@ -52,13 +54,7 @@ static int setup(void **state)
     (void)state;
     char path[128], yaml[2048], err[256];
     snprintf(tmp, sizeof(tmp), "/tmp/hlsd-preview-state-XXXXXX");
-    assert_non_null(mkdtemp(tmp));
-    snprintf(path, sizeof(path), "%s/fake-worker", tmp);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(fake_worker, f);
-    fclose(f);
-    assert_int_equal(chmod(path, 0755), 0);
+    fake_worker_write(tmp, fake_worker, path, sizeof(path));
     snprintf(yaml, sizeof(yaml),
              "state_dir: %s/state\n"
              "preview: { backoff: [0.2], hls: { variant: mpegts } }\n"

@@ -25,6 +25,8 @@
 
 #include <cmocka.h>
 
+#include "fake_worker.h"
+
 static char tmp[64];
 static struct loop *loop;
 static struct proc_table *procs;
@@ -80,13 +82,7 @@ static int setup(void **state)
     (void)state;
     char path[128], yaml[1024], err[256];
     snprintf(tmp, sizeof(tmp), "/tmp/hlsd-session-state-XXXXXX");
-    assert_non_null(mkdtemp(tmp));
-    snprintf(path, sizeof(path), "%s/fake-worker", tmp);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(fake_worker, f);
-    fclose(f);
-    assert_int_equal(chmod(path, 0755), 0);
+    fake_worker_write(tmp, fake_worker, path, sizeof(path));
     snprintf(yaml, sizeof(yaml),
              "state_dir: %s/state\n"
              "vod: { sample_recording: false, max_concurrent: 1, lookahead: 2,\n"
@@ -136,11 +132,13 @@ static void test_plan_encode_pause_done(void **state)
 {
     (void)state;
     struct vod_session *s = NULL, *other = NULL;
-    assert_int_equal(vod_session_create(mgr, "tester", "cam", 1000, 1006, "aaaaaaaaaaaaaaaaaaaaaaaa", &s), 0);
+    assert_int_equal(
+        vod_session_create(mgr, "tester", "cam", 1000, 1006, "aaaaaaaaaaaaaaaaaaaaaaaa", &s), 0);
     assert_string_equal(vod_session_state(s), "starting");
     /* max_concurrent 1: a second session is refused while this one works */
-    assert_int_equal(vod_session_create(mgr, "tester", "bad", 1000, 1006, "bbbbbbbbbbbbbbbbbbbbbbbb", &other),
-                     -EBUSY);
+    assert_int_equal(
+        vod_session_create(mgr, "tester", "bad", 1000, 1006, "bbbbbbbbbbbbbbbbbbbbbbbb", &other),
+        -EBUSY);
     assert_null(other);
     run_until(s, "paused"); /* every segment written, the worker still alive */
     assert_true(s->planned);
@@ -166,7 +164,8 @@ static void test_crash_fails_then_respawns(void **state)
 {
     (void)state;
     struct vod_session *s = NULL;
-    assert_int_equal(vod_session_create(mgr, "tester", "bad", 1000, 1006, "cccccccccccccccccccccccc", &s), 0);
+    assert_int_equal(
+        vod_session_create(mgr, "tester", "bad", 1000, 1006, "cccccccccccccccccccccccc", &s), 0);
     run_until(s, "failed");
     assert_true(s->failed);
     assert_string_equal(s->error, "worker crashed (signal 11)");
@@ -185,7 +184,8 @@ static void test_absurd_worker_claims_are_refused(void **state)
 {
     (void)state;
     struct vod_session *s = NULL;
-    assert_int_equal(vod_session_create(mgr, "tester", "huge", 1000, 1006, "dddddddddddddddddddddddd", &s), 0);
+    assert_int_equal(
+        vod_session_create(mgr, "tester", "huge", 1000, 1006, "dddddddddddddddddddddddd", &s), 0);
     double until = util_now_mono() + 10;
     while (!strstr(s->error, "planned") && util_now_mono() < until)
         assert_int_equal(loop_run_once(loop, 50), 0);
