@@ -645,7 +645,9 @@ def test_malformed_media_api_beside_healthy_session():
             with open(path, "rb") as f, open(ok, "wb") as g:
                 g.write(f.read())
         cams.append((cam, name))
-    with Daemon(_vod_config("  max_concurrent: 16\n"), name="hard-api", state_dir=state) as dm:
+    # one user opens a session per bad file: no per-user cap here (test_capacity tests it)
+    with Daemon(_vod_config("  max_concurrent: 16\n  max_sessions_per_user: 0\n"), name="hard-api",
+                state_dir=state) as dm:
         r = dm.get(f"/api/transcode/good/start/{T0}/end/{T0 + 4}", timeout=60)
         assert r.status == 200, r
         good = r.json()["session_id"]
