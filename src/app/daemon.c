@@ -165,6 +165,7 @@ int daemon_main(int argc, char **argv)
     r = proc_table_new(d.loop, self, cfg->log_level, &procs); /* logs its own errors */
     if (r < 0)
         goto out;
+    metrics_set_node(cfg->server.node); /* before anything is counted */
     r = http_server_new(d.loop, cfg, &http);
     if (r < 0) {
         LOG_ERROR(NULL, "HTTP server: %s", strerror(-r));

@@ -54,6 +54,7 @@ const char config_embedded_yaml[] =
     "  ttl: 600\n"
     "  pause_release_seconds: 20  # a paused worker nobody asks anything of exits\n"
     "  max_sessions_per_user: 2   # a user's new session replaces their own oldest idle one\n"
+    "  shared_dir: null           # cluster: folder shared by the nodes (session key, registry)\n"
     "  lookahead: 10\n"
     "  nice: 10\n"
     "  segment_seconds: 6\n"
@@ -80,6 +81,7 @@ const char config_embedded_yaml[] =
     "server:\n"
     "  hosts: []              # accepted Host names; [] = localhost names on loopback, any otherwise\n"
     "  trusted_proxies: []    # peers whose X-Forwarded-For names the client\n"
+    "  node: null             # cluster: this node's name (label of /metrics)\n"
     "workers:\n"
     "  memory_mb: 2048\n"
     "  cpu_seconds: 0\n";
@@ -200,6 +202,8 @@ void config_free(struct hlsd_config **cfgp)
     cfg_strv_free(&cfg->vod.watch_dirs, &cfg->vod.n_watch_dirs);
     cfg_users_free(&cfg->auth.users, &cfg->auth.n_users);
     cfg_strv_free(&cfg->server.hosts, &cfg->server.n_hosts);
+    free(cfg->server.node);
+    free(cfg->vod.shared_dir);
     cfg_strv_free(&cfg->server.trusted_proxies, &cfg->server.n_trusted_proxies);
     free(cfg);
     *cfgp = NULL;

@@ -67,6 +67,7 @@ struct cfg_vod {
     double ttl;             /* 600 */
     double pause_release_seconds; /* 20: a paused worker with no request this long exits */
     int max_sessions_per_user;    /* 2; 0 = unlimited */
+    char *shared_dir; /* NULL; a folder shared by the nodes of a cluster: session key and registry */
     int lookahead;          /* 10 segments */
     int nice;               /* 10 */
     double segment_seconds; /* 6 */
@@ -117,6 +118,7 @@ struct cfg_server {
     size_t n_hosts;
     char **trusted_proxies; /* addresses/CIDRs whose X-Forwarded-For is believed */
     size_t n_trusted_proxies;
+    char *node; /* this node's name in /metrics (label node); NULL = none */
 };
 
 struct cfg_workers {

@@ -308,6 +308,7 @@ static const struct cfg_field vod_fields[] = {
      .off = VOD(pause_release_seconds),
      .min = 1,
      .max = 86400},
+    {.key = "shared_dir", .type = F_STR_OPT, .off = VOD(shared_dir)},
     {.key = "max_sessions_per_user",
      .type = F_INT,
      .off = VOD(max_sessions_per_user),
@@ -508,6 +509,7 @@ static int set_proxies(struct cfg_ctx *c, struct fy_node *v, void *base, const c
 static const struct cfg_field server_fields[] = {
     {.key = "hosts", .type = F_CUSTOM, .fn = set_hosts},
     {.key = "trusted_proxies", .type = F_CUSTOM, .fn = set_proxies},
+    {.key = "node", .type = F_STR_OPT, .off = offsetof(struct cfg_server, node)},
     {0},
 };
 

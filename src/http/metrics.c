@@ -101,11 +101,25 @@ static void put_escaped(FILE *f, const char *s, bool quote)
     }
 }
 
+/* The node label every sample carries in a cluster (metrics_set_node). */
+static char g_node[128];
+
+void metrics_set_node(const char *node)
+{
+    snprintf(g_node, sizeof(g_node), "%s", node ? node : "");
+}
+
 /* Writes {a="b",...} (nothing without labels) to f. -EINVAL on a bad label name. */
 static int put_labels(FILE *f, const char *const *labels, const char *extra_name,
                       const char *extra_value)
 {
     bool any = false;
+    if (g_node[0]) {
+        fputs("{node=\"", f);
+        put_escaped(f, g_node, true);
+        fputc('"', f);
+        any = true;
+    }
     for (size_t i = 0; labels && labels[i]; i += 2) {
         if (!valid_name(labels[i], false) || !labels[i + 1] || strncmp(labels[i], "__", 2) == 0)
             return -EINVAL;

@@ -90,6 +90,11 @@ void metrics_out_family(struct metrics_out *o, const char *name, const char *typ
 int metrics_out_sample(struct metrics_out *o, const char *name, const char *const *labels,
                        double value);
 
+/* Every sample gets the label node="<node>" (a cluster's nodes scraped
+ * through one name); NULL or "" = none. Call before the first metric is
+ * counted: series keys include it. */
+void metrics_set_node(const char *node);
+
 /* Renders the registry and every provider into a NUL-terminated heap string
  * (*text, caller frees; *len without the NUL). Returns 0 or -ENOMEM. */
 int metrics_render(char **text, size_t *len);

@@ -21,28 +21,48 @@
 
 /* 32 random bytes in <state>/session.key (0600): session ids are keyed hashes
  * of (camera, range), deterministic for this installation but not guessable. */
-static int load_key(const char *state_dir, unsigned char key[32])
+/* The key of session ids, from dir (the state folder, or vod.shared_dir in
+ * a cluster, where every node must derive the same ids). A new key is
+ * written to a temp file and link()ed into place, which fails when another
+ * node was first: then that node's key is read. */
+static int load_key(const char *dir, unsigned char key[32])
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX], tmp[PATH_MAX + 32];
     int fd = -1, r;
     ssize_t n;
 
-    if ((r = util_fmt(path, sizeof(path), "%s/%s", state_dir, SESSION_KEY_FILE)) < 0)
+    if ((r = util_fmt(path, sizeof(path), "%s/%s", dir, SESSION_KEY_FILE)) < 0)
         return r;
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd >= 0) {
-        n = read(fd, key, 32);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0) {
+            n = read(fd, key, 32);
+            close(fd);
+            if (n == 32)
+                return 0;
+            LOG_WARN(NULL, "%s is damaged: making a new session key", path);
+            unlink(path);
+        } else if (errno != ENOENT) {
+            return -errno;
+        }
+        if ((r = util_random_bytes(key, 32)) < 0)
+            return r;
+        if ((r = util_fmt(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid())) < 0)
+            return r;
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+            return -errno;
+        n = write(fd, key, 32);
+        r = n == 32 && fsync(fd) == 0 ? 0 : -EIO;
         close(fd);
-        if (n == 32)
-            return 0;
-        LOG_WARN(NULL, "%s is damaged: making a new session key", path);
-        unlink(path);
-    } else if (errno != ENOENT) {
-        return -errno;
+        if (r == 0 && link(tmp, path) < 0)
+            r = -errno;
+        unlink(tmp);
+        if (r != -EEXIST)
+            return r;
+        /* another node made it first: use theirs */
     }
-    if ((r = util_random_bytes(key, 32)) < 0)
-        return r;
-    return util_write_file_private(path, key, 32);
+    return -EAGAIN;
 }
 
 /* ---- helper children and the periodic tick ------------------------------ */
@@ -192,8 +212,17 @@ int vod_manager_new(struct loop *loop, const struct hlsd_config *cfg, struct htt
         LOG_ERROR(NULL, "recordings index %s", err);
         goto fail;
     }
-    if ((r = load_key(cfg->state_dir, m->key)) < 0) {
-        LOG_ERROR(NULL, "session key in %s: %s", cfg->state_dir, strerror(-r));
+    const char *key_dir = cfg->vod.shared_dir ? cfg->vod.shared_dir : cfg->state_dir;
+    if (cfg->vod.shared_dir) {
+        char reg[PATH_MAX];
+        if ((r = util_fmt(reg, sizeof(reg), "%s/sessions", cfg->vod.shared_dir)) < 0 ||
+            (r = util_mkdir_p(reg, 0755)) < 0) {
+            LOG_ERROR(NULL, "vod.shared_dir %s: %s", cfg->vod.shared_dir, strerror(-r));
+            goto fail;
+        }
+    }
+    if ((r = load_key(key_dir, m->key)) < 0) {
+        LOG_ERROR(NULL, "session key in %s: %s", key_dir, strerror(-r));
         goto fail;
     }
     /* Sessions do not survive a restart: their folders are stale. */

@@ -521,6 +521,98 @@ static int make_room(struct vod_manager *m)
     return 0;
 }
 
+/* ---- the cluster's session registry (vod.shared_dir/sessions) ---------- */
+
+static int registry_path(const struct vod_manager *m, const char *id, char *out, size_t size)
+{
+    return util_fmt(out, size, "%s/sessions/%s.json", m->cfg->vod.shared_dir, id);
+}
+
+/* Records what the id stands for, so that another node asked for this
+ * session (its node died, nginx moved the viewer) can plan it again. */
+static void register_shared(const struct vod_manager *m, const struct vod_session *s)
+{
+    char path[PATH_MAX], *text = NULL;
+    cJSON *o = NULL;
+    if (!m->cfg->vod.shared_dir || registry_path(m, s->id, path, sizeof(path)) < 0)
+        return;
+    if (!(o = cJSON_CreateObject()) || !cJSON_AddStringToObject(o, "camera", s->camera) ||
+        !cJSON_AddNumberToObject(o, "start", s->start) ||
+        !cJSON_AddNumberToObject(o, "end", s->end) || !(text = cJSON_PrintUnformatted(o))) {
+        cJSON_Delete(o);
+        return;
+    }
+    int r = util_write_file_atomic(path, text, strlen(text));
+    if (r < 0)
+        LOG_WARN(s->name, "cannot record the session in %s: %s", path, strerror(-r));
+    free(text);
+    cJSON_Delete(o);
+}
+
+int vod_session_adopt(struct vod_manager *m, const char *owner, const char *id,
+                      struct vod_session **out)
+{
+    char path[PATH_MAX], check[VOD_ID_LEN + 1], *text = NULL;
+    size_t len = 0;
+    cJSON *o = NULL;
+    int r;
+
+    if (!m->cfg->vod.shared_dir || !vod_valid_id(id))
+        return -ENOENT;
+    if ((r = registry_path(m, id, path, sizeof(path))) < 0 ||
+        (r = util_read_file(path, 1024, &text, &len)) < 0)
+        return r == -ENOENT ? r : -ENOENT;
+    o = cJSON_ParseWithLength(text, len);
+    const char *camera = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "camera"));
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "start");
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "end");
+    r = -EINVAL;
+    /* The file is only a hint: what it says must hash to the id asked for. */
+    if (camera && util_is_safe_name(camera) && cJSON_IsNumber(a) && cJSON_IsNumber(b) &&
+        isfinite(a->valuedouble) && isfinite(b->valuedouble) &&
+        vod_session_id(m, camera, a->valuedouble, b->valuedouble, check) == 0 &&
+        digest_equal(check, id)) {
+        r = vod_session_create(m, owner, camera, a->valuedouble, b->valuedouble, id, out);
+        if (r == 0)
+            LOG_INFO((*out)->name, "session taken over from the cluster registry (%s %.3f..%.3f)",
+                     camera, a->valuedouble, b->valuedouble);
+    } else {
+        LOG_WARN(NULL, "%s does not describe session %s: ignored", path, id);
+    }
+    cJSON_Delete(o);
+    free(text);
+    return r;
+}
+
+static int segment_prefix(const struct vod_manager *m, const char *id,
+                          const struct vod_recording *recs, size_t n, char *out, size_t size)
+{
+    size_t cap = 64, len = 0;
+    char *buf = malloc(cap), hex[65];
+    int r = 0;
+    if (!buf)
+        return -ENOMEM;
+    len = (size_t)snprintf(buf, cap, "prefix|%s", id);
+    for (size_t i = 0; i < n; i++) {
+        size_t need = strlen(recs[i].path) + 64;
+        if (len + need >= cap) {
+            char *nb = realloc(buf, cap = (len + need) * 2);
+            if (!nb) {
+                r = -ENOMEM;
+                goto out;
+            }
+            buf = nb;
+        }
+        len += (size_t)snprintf(buf + len, cap - len, "|%s|%.6f|%.6f", recs[i].path,
+                                recs[i].start_time, recs[i].end_time);
+    }
+    if ((r = digest_hmac_sha256_hex(m->key, sizeof(m->key), buf, len, hex)) == 0)
+        snprintf(out, size, "seg-%.8s-", hex);
+out:
+    free(buf);
+    return r;
+}
+
 /* An idle session: nobody waits on it and no worker encodes for it (none,
  * paused, or being released). */
 static bool session_idle(const struct vod_session *s)
@@ -560,7 +652,7 @@ int vod_session_create(struct vod_manager *m, const char *owner, const char *cam
 {
     struct vod_recording *recs = NULL;
     struct vod_session *s = NULL;
-    char rnd[9], jerr[160] = "";
+    char jerr[160] = "";
     size_t n = 0;
     bool truncated = false;
     int r;
@@ -601,11 +693,12 @@ int vod_session_create(struct vod_manager *m, const char *owner, const char *cam
     s->encoded_up_to = -1;
     s->n_sources = n;
     http_wait_init(&s->waiters, waiter_timeout, s);
-    if ((r = util_random_hex(rnd, 4)) < 0)
+    /* The prefix is derived from the id and the recordings the plan comes
+     * from: every node of a cluster names the segments alike (any node can
+     * serve any session), and a browser never replays a cached segment made
+     * from other recordings. */
+    if ((r = segment_prefix(m, id, recs, n, s->prefix, sizeof(s->prefix))) < 0)
         goto out;
-    /* The prefix changes with each session of the same range: a browser never
-     * replays a cached segment of an earlier session. */
-    snprintf(s->prefix, sizeof(s->prefix), "seg-%s-", rnd);
     if ((r = util_fmt(s->dir, sizeof(s->dir), "%s/%s", m->transcode_dir, id)) < 0)
         goto out;
     util_rm_rf(s->dir);
@@ -624,6 +717,7 @@ int vod_session_create(struct vod_manager *m, const char *owner, const char *cam
     }
     s->next = m->sessions;
     m->sessions = s;
+    register_shared(m, s);
     *out = s;
     s = NULL;
 out:

@@ -136,6 +136,17 @@ static int parse_ts(struct http_request *req, const char *name, double *out)
     return 0;
 }
 
+/* Who a new session belongs to (vod.max_sessions_per_user). With auth off
+ * everyone is "anonymous": clients are told apart by address. */
+static void request_owner(struct http_request *req, char *out, size_t size)
+{
+    const struct http_principal *who = http_req_principal(req);
+    if (who->user)
+        snprintf(out, size, "%s", who->name);
+    else
+        snprintf(out, size, "addr:%s", http_req_client_addr(req));
+}
+
 static int h_start(void *arg, struct http_request *req)
 {
     struct vod_manager *m = arg;
@@ -169,12 +180,7 @@ static int h_start(void *arg, struct http_request *req)
         if (count == 0)
             return http_respond_error(req, 404, "unknown camera %s", camera);
         char owner[80];
-        const struct http_principal *who = http_req_principal(req);
-        /* With auth off everyone is "anonymous": tell clients apart by address. */
-        if (who->user)
-            snprintf(owner, sizeof(owner), "%s", who->name);
-        else
-            snprintf(owner, sizeof(owner), "addr:%s", http_req_client_addr(req));
+        request_owner(req, owner, sizeof(owner));
         r = vod_session_create(m, owner, camera, start, end, id, &s);
         switch (r) {
         case 0:
@@ -223,7 +229,8 @@ static int h_start(void *arg, struct http_request *req)
 }
 
 /* Session from the {id} parameter, answering 400/404/403 itself when NULL. */
-static struct vod_session *session_param(struct vod_manager *m, struct http_request *req)
+static struct vod_session *session_param(struct vod_manager *m, struct http_request *req,
+                                         bool adopt)
 {
     const char *id = http_req_param(req, "id");
     struct vod_session *s;
@@ -232,6 +239,18 @@ static struct vod_session *session_param(struct vod_manager *m, struct http_requ
         return NULL;
     }
     s = vod_session_find(m, id);
+    if (!s && adopt) {
+        /* In a cluster another node may have made it: plan it here too. */
+        char owner[80];
+        request_owner(req, owner, sizeof(owner));
+        int r = vod_session_adopt(m, owner, id, &s);
+        if (r == -EBUSY || r == -EDQUOT) {
+            respond_busy(req);
+            return NULL;
+        }
+        if (r < 0)
+            s = NULL;
+    }
     if (!s) {
         http_respond_error(req, 404, "unknown transcode session");
         return NULL;
@@ -265,7 +284,7 @@ static int parse_segment(const struct vod_session *s, const char *file)
 static int h_stream(void *arg, struct http_request *req)
 {
     struct vod_manager *m = arg;
-    struct vod_session *s = session_param(m, req);
+    struct vod_session *s = session_param(m, req, true);
     const char *file = http_req_param(req, "file");
     char name[64];
     int n, r;
@@ -334,7 +353,7 @@ static int h_list(void *arg, struct http_request *req)
 static int h_status(void *arg, struct http_request *req)
 {
     struct vod_manager *m = arg;
-    struct vod_session *s = session_param(m, req);
+    struct vod_session *s = session_param(m, req, false);
     const struct http_principal *who = http_req_principal(req);
     if (!s)
         return 0;
@@ -350,7 +369,7 @@ static int h_status(void *arg, struct http_request *req)
 static int h_delete(void *arg, struct http_request *req)
 {
     struct vod_manager *m = arg;
-    struct vod_session *s = session_param(m, req);
+    struct vod_session *s = session_param(m, req, false);
     cJSON *o;
     int r;
     if (!s)

@@ -110,6 +110,12 @@ bool vod_session_release_if_idle(struct vod_session *s, double now);
  * that owner has max_sessions_per_user sessions and none of them is idle. */
 int vod_session_create(struct vod_manager *m, const char *owner, const char *camera, double start,
                        double end, const char *id, struct vod_session **out);
+/* A session this node does not have but vod.shared_dir's registry names
+ * (another node created it): checked against the id, then created here.
+ * 0, -ENOENT (no registry, or not in it), -EINVAL (the record does not match
+ * the id), or vod_session_create's errors. */
+int vod_session_adopt(struct vod_manager *m, const char *owner, const char *id,
+                      struct vod_session **out);
 /* Starts the worker again when it is not running. 0, -EBUSY, -errno. */
 int vod_session_ensure_worker(struct vod_session *s);
 /* Answers every waiter that can be answered now; with a non-zero status,
