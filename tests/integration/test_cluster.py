@@ -187,3 +187,17 @@ def test_hlsjs_plays_through_the_failover():
         assert any(ln.startswith("played to") for ln in lines), lines
     finally:
         os.killpg(proxy.pid, signal.SIGTERM)
+
+
+def test_contrib_nginx_conf_is_valid():
+    """contrib/nginx-cluster.conf, the documented set-up, passes `nginx -t`."""
+    d = harness.tmpdir("cluster-conf")
+    conf = os.path.join(d, "nginx.conf")
+    contrib = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "contrib",
+                                           "nginx-cluster.conf"))
+    with open(conf, "w") as f:
+        f.write(f"pid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{}}\n"
+                f"http {{\n  client_body_temp_path {d}/b;\n  proxy_temp_path {d}/p;\n"
+                f"  include {contrib};\n}}\n")
+    p = harness.run(["nginx", "-t", "-p", d, "-c", conf], timeout=30)
+    assert p.returncode == 0, p.stderr
