@@ -117,39 +117,18 @@ static bool clean_addr(const char *p, size_t n, char *out, size_t size)
     return true;
 }
 
-/* The rightmost address of the header that is not a trusted proxy: each
+/* The rightmost address of the list that is not a trusted proxy: each
  * proxy appends the peer it saw, so everything left of that is the
- * client's own claim. Returns false when the header names none. */
-static bool client_from_header(const struct http_server *s, const char *h, bool forwarded,
-                               char *out, size_t size)
+ * client's own claim. Returns false when the list names none. */
+static bool client_from_list(const struct http_server *s, const char *h, char *out, size_t size)
 {
     size_t len = strlen(h);
     while (len > 0) {
         size_t start = len;
         while (start > 0 && h[start - 1] != ',')
             start--;
-        const char *item = h + start;
-        size_t n = len - start;
         char addr[INET6_ADDRSTRLEN + 1];
-        bool ok = false;
-        if (forwarded) {
-            /* for=192.0.2.60;proto=http;by=... */
-            const char *f = NULL;
-            for (const char *q = item; q + 4 <= item + n; q++)
-                if (strncasecmp(q, "for=", 4) == 0 && (q == item || q[-1] == ';' || q[-1] == ' ')) {
-                    f = q + 4;
-                    break;
-                }
-            if (f) {
-                size_t fl = strcspn(f, ";,");
-                if (f + fl > item + n)
-                    fl = (size_t)(item + n - f);
-                ok = clean_addr(f, fl, addr, sizeof(addr));
-            }
-        } else {
-            ok = clean_addr(item, n, addr, sizeof(addr));
-        }
-        if (!ok)
+        if (!clean_addr(h + start, len - start, addr, sizeof(addr)))
             return false; /* unparsable: do not guess further left */
         if (!http_guard_is_proxy(s, addr)) {
             snprintf(out, size, "%s", addr);
@@ -160,18 +139,47 @@ static bool client_from_header(const struct http_server *s, const char *h, bool 
     return false;
 }
 
+struct xff_join {
+    char buf[2048];
+    size_t len;
+    bool overflow;
+};
+
+/* Every X-Forwarded-For line, joined in order: a proxy may add its own line
+ * after the client's instead of appending to it. */
+static enum MHD_Result join_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    struct xff_join *j = cls;
+    (void)kind;
+    if (!key || strcasecmp(key, "X-Forwarded-For") != 0 || !value)
+        return MHD_YES;
+    size_t n = strlen(value);
+    if (j->len + n + 2 >= sizeof(j->buf)) {
+        j->overflow = true;
+        return MHD_NO;
+    }
+    if (j->len)
+        j->buf[j->len++] = ',';
+    memcpy(j->buf + j->len, value, n);
+    j->len += n;
+    j->buf[j->len] = '\0';
+    return MHD_YES;
+}
+
 void http_guard_client(struct http_request *r)
 {
     const struct http_server *s = r->srv;
     char addr[INET6_ADDRSTRLEN + 1];
+    struct xff_join j = {.len = 0};
     if (!s->n_proxies || !http_guard_is_proxy(s, r->client_addr))
         return;
-    const char *fwd = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Forwarded");
-    const char *xff = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Forwarded-For");
-    bool found = (fwd && client_from_header(s, fwd, true, addr, sizeof(addr))) ||
-                 (xff && client_from_header(s, xff, false, addr, sizeof(addr)));
-    if (!found)
-        return; /* the proxy's own request (health checks) */
+    /* Only X-Forwarded-For, which the proxy appends to (nginx:
+     * $proxy_add_x_forwarded_for); a Forwarded header the client sent would
+     * pass through nginx untouched, so it is not believed. */
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, join_xff, &j);
+    if (j.overflow || !j.len || !client_from_list(s, j.buf, addr, sizeof(addr)))
+        return; /* the proxy's own request (health checks), or nonsense */
     snprintf(r->client_addr, sizeof(r->client_addr), "%s", addr);
     r->loopback = util_addr_is_loopback(addr);
 }
@@ -209,16 +217,45 @@ static bool host_allowed(const struct http_server *s, const char *host)
     return false;
 }
 
-/* An Origin is ours when its host is the request's own Host or allowed. */
+/* The port of an authority ("host:port", "[v6]:port"): 0 when it has none,
+ * -1 when it is malformed. */
+static long authority_port(const char *h)
+{
+    const char *colon;
+    if (*h == '[') {
+        const char *e = strchr(h, ']');
+        if (!e)
+            return -1;
+        colon = e[1] == ':' ? e + 1 : NULL;
+    } else {
+        colon = strchr(h, ':');
+    }
+    if (!colon)
+        return 0;
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    return end != colon + 1 && (*end == '\0' || *end == '/') && p > 0 && p < 65536 ? p : -1;
+}
+
+/* An Origin is ours when its host and port are the request's own Host's
+ * (a page of another local server, on another port, is not), or it names an
+ * allowed host on the same port. */
 static bool origin_ours(const struct http_server *s, const char *origin, const char *host)
 {
     const char *p = strstr(origin, "://");
     char oname[256], hname[256];
-    if (!p || !host_name(p + 3, oname, sizeof(oname)))
+    if (!p || !host || !host_name(p + 3, oname, sizeof(oname)) ||
+        !host_name(host, hname, sizeof(hname)))
         return false;
-    if (host && host_name(host, hname, sizeof(hname)) && strcmp(oname, hname) == 0)
-        return true;
-    return !s->any_host && host_allowed(s, p + 3);
+    long oport = authority_port(p + 3), hport = authority_port(host);
+    if (oport == 0)
+        oport = strncasecmp(origin, "https://", 8) == 0 ? 443 : 80;
+    /* A Host without a port is the scheme's default one (behind a TLS proxy
+     * we do not know which scheme): then 80 and 443 both match. */
+    bool same_port = hport == 0 ? (oport == 80 || oport == 443) : oport == hport;
+    if (oport < 0 || hport < 0 || !same_port)
+        return false;
+    return strcmp(oname, hname) == 0 || (!s->any_host && host_allowed(s, p + 3));
 }
 
 static bool changes_state(const char *method)

@@ -2,6 +2,8 @@
  * callback runs, so a callback may add to, wake or empty the same queue. */
 #include "http/http_wait.h"
 
+#include "http/http_internal.h"
+
 #include "core/util.h"
 
 #include <errno.h>
@@ -30,6 +32,21 @@ static void unlink_waiter(struct http_waiter *w)
     q->count--;
 }
 
+/* After a callback that was to answer w->req: if it could not (out of
+ * memory), the request must not keep pointing at w, which is about to be
+ * freed. It is answered here, or left to the server's own deadline (504). */
+static void settle(struct http_waiter *w)
+{
+    struct http_request *r = w->req;
+    if (!r->suspended || r->responded)
+        return;
+    if (http_respond_error(r, 503, "out of memory") < 0) {
+        r->on_timeout = NULL;
+        r->on_abort = NULL;
+        r->susp_arg = NULL;
+    }
+}
+
 static void on_timeout(void *arg, struct http_request *req)
 {
     struct http_waiter *w = arg;
@@ -37,6 +54,7 @@ static void on_timeout(void *arg, struct http_request *req)
     (void)req;
     unlink_waiter(w);
     q->on_timeout(q->arg, w);
+    settle(w);
     free(w);
 }
 
@@ -102,6 +120,7 @@ static size_t wake(struct http_wait_queue *q, bool all, long long key, http_wait
         taken = w->next;
         w->next = NULL;
         answer(arg, w);
+        settle(w);
         free(w);
     }
     return n;
@@ -123,6 +142,7 @@ size_t http_wait_wake_if(struct http_wait_queue *q, http_wait_try_cb try, void *
         next = w == last ? NULL : w->next;
         if (try(arg, w)) {
             unlink_waiter(w);
+            settle(w);
             free(w);
             n++;
         }

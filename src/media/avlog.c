@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <libavcodec/avcodec.h>
 #include <libavutil/log.h>
 
 static _Thread_local char last_error[256];
@@ -23,7 +24,9 @@ static void callback(void *avcl, int level, const char *fmt, va_list vl)
         AVClassCategory cat = !c                ? AV_CLASS_CATEGORY_NA
                               : c->get_category ? c->get_category(avcl)
                                                 : c->category;
-        if (cat == AV_CLASS_CATEGORY_DECODER)
+        /* Video decoders only: audio damage says nothing about the picture. */
+        if (cat == AV_CLASS_CATEGORY_DECODER && strcmp(c->class_name, "AVCodecContext") == 0 &&
+            ((const AVCodecContext *)avcl)->codec_type == AVMEDIA_TYPE_VIDEO)
             decoder_errors++;
     }
     enum log_level ours;

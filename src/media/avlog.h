@@ -14,7 +14,7 @@ void media_avlog_init(void);
 /* Forgets the calling thread's last libav error. */
 void media_avlog_clear(void);
 
-/* Error-level messages from decoders since the process started (any thread:
+/* Error-level messages from video decoders since the process started (any thread:
  * frame-threaded decoders log from their own): damage the decoder concealed
  * without flagging the frame. */
 unsigned media_avlog_decoder_errors(void);

@@ -25,42 +25,50 @@
  * a cluster, where every node must derive the same ids). A new key is
  * written to a temp file and link()ed into place, which fails when another
  * node was first: then that node's key is read. */
-static int load_key(const char *dir, unsigned char key[32])
+static int load_key(const char *dir, bool shared, unsigned char key[32])
 {
-    char path[PATH_MAX], tmp[PATH_MAX + 32];
+    char path[PATH_MAX], tmp[PATH_MAX + 32], rnd[17];
     int fd = -1, r;
     ssize_t n;
 
     if ((r = util_fmt(path, sizeof(path), "%s/%s", dir, SESSION_KEY_FILE)) < 0)
         return r;
-    for (int attempt = 0; attempt < 2; attempt++) {
+    for (int attempt = 0; attempt < 3; attempt++) {
         fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd >= 0) {
             n = read(fd, key, 32);
             close(fd);
             if (n == 32)
                 return 0;
+            /* Another node may be using a shared key: never replace it. */
+            if (shared) {
+                LOG_ERROR(NULL,
+                          "%s is damaged (not 32 bytes): delete it on purpose to make "
+                          "a new key for the whole cluster",
+                          path);
+                return -EINVAL;
+            }
             LOG_WARN(NULL, "%s is damaged: making a new session key", path);
             unlink(path);
         } else if (errno != ENOENT) {
             return -errno;
         }
-        if ((r = util_random_bytes(key, 32)) < 0)
+        if ((r = util_random_bytes(key, 32)) < 0 || (r = util_random_hex(rnd, 8)) < 0 ||
+            (r = util_fmt(tmp, sizeof(tmp), "%s.tmp.%s", path, rnd)) < 0)
             return r;
-        if ((r = util_fmt(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid())) < 0)
-            return r;
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
             return -errno;
         n = write(fd, key, 32);
         r = n == 32 && fsync(fd) == 0 ? 0 : -EIO;
         close(fd);
-        if (r == 0 && link(tmp, path) < 0)
+        /* link() fails when the file exists: only one node's key lands;
+         * everyone then reads what landed (the loop). */
+        if (r == 0 && link(tmp, path) < 0 && errno != EEXIST)
             r = -errno;
         unlink(tmp);
-        if (r != -EEXIST)
+        if (r < 0)
             return r;
-        /* another node made it first: use theirs */
     }
     return -EAGAIN;
 }
@@ -221,7 +229,7 @@ int vod_manager_new(struct loop *loop, const struct hlsd_config *cfg, struct htt
             goto fail;
         }
     }
-    if ((r = load_key(key_dir, m->key)) < 0) {
+    if ((r = load_key(key_dir, cfg->vod.shared_dir != NULL, m->key)) < 0) {
         LOG_ERROR(NULL, "session key in %s: %s", key_dir, strerror(-r));
         goto fail;
     }

@@ -220,6 +220,10 @@ static int spawn_worker(struct vod_session *s)
     s->pid = proc_pid(s->w);
     s->failed = false;
     s->releasing = s->released = false;
+    /* A new worker starts from its own first `want`: the lookahead window
+     * (and so "paused") is measured from what is asked of it, not of an
+     * earlier worker. */
+    s->max_wanted = 0;
     s->done = false;
     s->error[0] = '\0';
     s->percent = s->speed = s->fps = 0;
@@ -549,8 +553,16 @@ static void register_shared(const struct vod_manager *m, const struct vod_sessio
     cJSON_Delete(o);
 }
 
-int vod_session_adopt(struct vod_manager *m, const char *owner, const char *id,
-                      struct vod_session **out)
+void vod_session_unregister(const struct vod_manager *m, const char *id)
+{
+    char path[PATH_MAX];
+    if (m->cfg->vod.shared_dir && registry_path(m, id, path, sizeof(path)) == 0 &&
+        unlink(path) < 0 && errno != ENOENT)
+        LOG_WARN(NULL, "cannot remove %s: %s", path, strerror(errno));
+}
+
+int vod_session_adopt(struct vod_manager *m, struct http_request *req, const char *owner,
+                      const char *id, struct vod_session **out)
 {
     char path[PATH_MAX], check[VOD_ID_LEN + 1], *text = NULL;
     size_t len = 0;
@@ -572,7 +584,10 @@ int vod_session_adopt(struct vod_manager *m, const char *owner, const char *id,
         isfinite(a->valuedouble) && isfinite(b->valuedouble) &&
         vod_session_id(m, camera, a->valuedouble, b->valuedouble, check) == 0 &&
         digest_equal(check, id)) {
-        r = vod_session_create(m, owner, camera, a->valuedouble, b->valuedouble, id, out);
+        /* Checked before any work starts for it. */
+        r = http_req_may_see(req, camera)
+                ? vod_session_create(m, owner, camera, a->valuedouble, b->valuedouble, id, out)
+                : -EPERM;
         if (r == 0)
             LOG_INFO((*out)->name, "session taken over from the cluster registry (%s %.3f..%.3f)",
                      camera, a->valuedouble, b->valuedouble);
@@ -594,7 +609,9 @@ static int segment_prefix(const struct vod_manager *m, const char *id,
         return -ENOMEM;
     len = (size_t)snprintf(buf, cap, "prefix|%s", id);
     for (size_t i = 0; i < n; i++) {
-        size_t need = strlen(recs[i].path) + 64;
+        int w =
+            snprintf(NULL, 0, "|%s|%.6f|%.6f", recs[i].path, recs[i].start_time, recs[i].end_time);
+        size_t need = w > 0 ? (size_t)w + 1 : 1;
         if (len + need >= cap) {
             char *nb = realloc(buf, cap = (len + need) * 2);
             if (!nb) {
@@ -670,9 +687,14 @@ int vod_session_create(struct vod_manager *m, const char *owner, const char *cam
         r = -E2BIG;
         goto out;
     }
+    /* Refuse for lack of a slot before ending one of the owner's sessions. */
+    if (vod_active_count(m) >= m->cfg->vod.max_concurrent) {
+        r = -EBUSY;
+        goto out;
+    }
     if ((r = make_room_for_owner(m, owner)) < 0)
         goto out;
-    if (vod_active_count(m) >= m->cfg->vod.max_concurrent || make_room(m) < 0) {
+    if (make_room(m) < 0) {
         r = -EBUSY;
         goto out;
     }

@@ -113,9 +113,12 @@ int vod_session_create(struct vod_manager *m, const char *owner, const char *cam
 /* A session this node does not have but vod.shared_dir's registry names
  * (another node created it): checked against the id, then created here.
  * 0, -ENOENT (no registry, or not in it), -EINVAL (the record does not match
- * the id), or vod_session_create's errors. */
-int vod_session_adopt(struct vod_manager *m, const char *owner, const char *id,
-                      struct vod_session **out);
+ * the id), -EPERM (req's user may not see the camera), or
+ * vod_session_create's errors. */
+int vod_session_adopt(struct vod_manager *m, struct http_request *req, const char *owner,
+                      const char *id, struct vod_session **out);
+/* Removes the session from the cluster registry (an admin DELETE). */
+void vod_session_unregister(const struct vod_manager *m, const char *id);
 /* Starts the worker again when it is not running. 0, -EBUSY, -errno. */
 int vod_session_ensure_worker(struct vod_session *s);
 /* Answers every waiter that can be answered now; with a non-zero status,

@@ -263,3 +263,24 @@ def test_trusted_proxy_forwards_the_client_address():
         # believed, it would make the client remote (401); ignored, 127.0.0.2 is loopback
         assert ans.startswith(b"HTTP/1.1 200"), ans[:100]
         assert "203.0.113.66" in d.log_text()
+
+
+def test_origin_port_and_forwarded_headers():
+    """A page of another local server (other port) is a foreign Origin; a
+    Forwarded header is not believed, X-Forwarded-For lines are joined."""
+    cfg = _config("server: {trusted_proxies: [127.0.0.1]}\n")
+    with Daemon(cfg, name="abuse-origin") as d:
+        def raw(headers, method="POST", path="/api/logout"):
+            h = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            ans = harness.raw_request(d.port, (
+                f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{d.port}\r\n{h}"
+                "Content-Length: 0\r\nConnection: close\r\n\r\n").encode())
+            return int(ans.split(b" ", 2)[1])
+        assert raw({"Origin": "http://127.0.0.1:3000"}) == 403
+        assert raw({"Origin": f"https://127.0.0.1:{d.port}"}) == 200
+        assert raw({"Origin": f"http://127.0.0.1:{d.port}"}) == 200
+        # a client's own Forwarded claim is ignored: it stays loopback (via XFF-less proxy)
+        assert raw({"Forwarded": "for=203.0.113.5"}, "GET", "/metrics") == 200
+        # two X-Forwarded-For lines: the last one's address is the client
+        assert raw({"X-Forwarded-For": "127.0.0.1", "X-forwarded-for": "203.0.113.5"},
+                   "GET", "/metrics") == 401
