@@ -204,6 +204,23 @@ static int write_playlist(struct vod *v, const char *playlist, char *err, size_t
 
 static void emit_plan(struct vod *v)
 {
+    /* Test hook: a worker that lies, for the daemon's checks of what workers
+     * claim (tests/integration/test_abuse.py). Never set in production. */
+    const char *lie = getenv("HLSD_TEST_LYING_WORKER");
+    if (lie && strcmp(lie, "1") == 0) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "segments", 1e7);
+        cJSON_AddNumberToObject(o, "duration", 1e300);
+        jobutil_emit(v->ctl, "plan", o);
+        o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "index", 5e6);
+        jobutil_emit(v->ctl, "segment", o);
+        o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "percent", 1e300);
+        cJSON_AddNumberToObject(o, "encoded_up_to", 9e18);
+        jobutil_emit(v->ctl, "progress", o);
+        return;
+    }
     cJSON *o = cJSON_CreateObject();
     cJSON *d = cJSON_AddArrayToObject(o, "durations");
     cJSON_AddNumberToObject(o, "segments", (double)v->plan.n);

@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import socket
+import threading
 import time
 
 import harness
@@ -284,3 +285,40 @@ def test_origin_port_and_forwarded_headers():
         # two X-Forwarded-For lines: the last one's address is the client
         assert raw({"X-Forwarded-For": "127.0.0.1", "X-forwarded-for": "203.0.113.5"},
                    "GET", "/metrics") == 401
+
+
+def test_lying_worker_is_not_believed():
+    """A worker's plan of 10 M segments was stat()ed on the event loop (every
+    client stalled), and its numbers were cast unchecked. The daemon now
+    checks what a worker claims against the job: the plan is ignored, the
+    loop keeps answering, the request gets a clean error."""
+    d = harness.tmpdir("abuse-liar")
+    state = os.path.join(d, "state")
+    rec = shutil.copy(harness.clip_rec_h265(), os.path.join(d, "cam.mp4"))
+    p = harness.run([harness.HLSD, "recordings", "add", rec, "--camera", "cam", "--start",
+                     "1700000000", "--state-dir", state], timeout=60)
+    assert p.returncode == 0, p.stderr
+    os.environ["HLSD_TEST_LYING_WORKER"] = "1"
+    try:
+        dm = Daemon("ports: []\nvod: {sample_recording: false, ready_timeout: 3}\n" +
+                    harness.auth_users_yaml(),
+                    name="abuse-liar", state_dir=state)
+    finally:
+        del os.environ["HLSD_TEST_LYING_WORKER"]
+    with dm:
+        out = {}
+        th = threading.Thread(target=lambda: out.setdefault("r", dm.get(
+            "/api/transcode/cam/start/1700000000/end/1700000004", token=ADMIN_TOKEN, timeout=30)))
+        t0 = time.monotonic()
+        th.start()
+        harness.wait_until(lambda: "plan ignored" in dm.log_text(), 15, what="the plan refused")
+        t = time.monotonic()
+        assert dm.get("/api/health", timeout=5).status == 200
+        assert time.monotonic() - t < 1.0, "the event loop stalled"
+        th.join(30)
+        r = out["r"]
+        assert r.status in (502, 504) and r.json()["success"] is False, r
+        assert time.monotonic() - t0 < 15
+        st = dm.get("/api/transcode", token=ADMIN_TOKEN).json()["sessions"][0]
+        assert "planned 1e+07 segments" in st["error"], st
+        assert st["segments"] == 0 and 0 <= st["progress"]["percent"] <= 100, st
