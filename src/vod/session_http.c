@@ -243,7 +243,7 @@ static struct vod_session *session_param(struct vod_manager *m, struct http_requ
         /* In a cluster another node may have made it: plan it here too. */
         char owner[80];
         request_owner(req, owner, sizeof(owner));
-        int r = vod_session_adopt(m, req, owner, id, &s);
+        int r = vod_registry_adopt(m, req, owner, id, &s);
         if (r == -EBUSY || r == -EDQUOT) {
             respond_busy(req);
             return NULL;
@@ -386,7 +386,7 @@ static int h_delete(void *arg, struct http_request *req)
     cJSON_AddBoolToObject(o, "success", true);
     cJSON_AddStringToObject(o, "session_id", s->id);
     cJSON_AddStringToObject(o, "message", "session stopped and removed");
-    vod_session_unregister(m, s->id); /* no other node takes it over */
+    vod_registry_remove(m, s->id); /* no other node takes it over */
     vod_session_destroy(s, 410, "session deleted");
     r = http_respond_json(req, 200, o);
     cJSON_Delete(o);

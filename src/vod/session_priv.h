@@ -110,15 +110,6 @@ bool vod_session_release_if_idle(struct vod_session *s, double now);
  * that owner has max_sessions_per_user sessions and none of them is idle. */
 int vod_session_create(struct vod_manager *m, const char *owner, const char *camera, double start,
                        double end, const char *id, struct vod_session **out);
-/* A session this node does not have but vod.shared_dir's registry names
- * (another node created it): checked against the id, then created here.
- * 0, -ENOENT (no registry, or not in it), -EINVAL (the record does not match
- * the id), -EPERM (req's user may not see the camera), or
- * vod_session_create's errors. */
-int vod_session_adopt(struct vod_manager *m, struct http_request *req, const char *owner,
-                      const char *id, struct vod_session **out);
-/* Removes the session from the cluster registry (an admin DELETE). */
-void vod_session_unregister(const struct vod_manager *m, const char *id);
 /* Starts the worker again when it is not running. 0, -EBUSY, -errno. */
 int vod_session_ensure_worker(struct vod_session *s);
 /* Answers every waiter that can be answered now; with a non-zero status,
@@ -134,7 +125,20 @@ void vod_session_want(struct vod_session *s, int n);
 bool vod_session_is_waited(const struct vod_session *s, int n);
 /* Adds a waiter (suspends req until the plan / segment, or ready_timeout). */
 int vod_session_wait(struct vod_session *s, struct http_request *req, int segment, bool api);
-/* "starting", "encoding", "paused", "done", "failed", "stopped". */
+/* registry.c (vod.shared_dir): records the session's camera and range so
+ * other nodes can take it over (failures are logged, not fatal). */
+void vod_registry_record(const struct vod_manager *m, const struct vod_session *s);
+/* Removes the session's record (an admin DELETE: no node takes it over). */
+void vod_registry_remove(const struct vod_manager *m, const char *id);
+/* A session this node does not have but the registry names (another node
+ * created it): the record must hash to the id, req's user must see the
+ * camera, then the session is created here. 0, -ENOENT (no registry, not in
+ * it), -EINVAL (the record does not match the id), -EPERM, or
+ * vod_session_create's errors. */
+int vod_registry_adopt(struct vod_manager *m, struct http_request *req, const char *owner,
+                       const char *id, struct vod_session **out);
+
+/* "starting", "encoding", "paused", "idle", "done", "failed", "stopped". */
 const char *vod_session_state(const struct vod_session *s);
 /* The session's status object (the caller deletes it), or NULL on OOM;
  * admin adds the worker's pid and restarts. */
