@@ -16,18 +16,6 @@
 #include <string.h>
 #include <strings.h>
 
-static int add_host(struct http_server *s, const char *h)
-{
-    char **n = realloc(s->hosts, (s->n_hosts + 1) * sizeof(*n));
-    if (!n)
-        return -ENOMEM;
-    s->hosts = n;
-    if (!(s->hosts[s->n_hosts] = strdup(h)))
-        return -ENOMEM;
-    s->n_hosts++;
-    return 0;
-}
-
 int http_guard_init(struct http_server *s)
 {
     const struct cfg_server *sv = &s->cfg->server;
@@ -43,28 +31,28 @@ int http_guard_init(struct http_server *s)
             return r; /* the config loader checked them: not reached */
         s->n_proxies++;
     }
-    if (sv->n_hosts) {
-        for (size_t i = 0; i < sv->n_hosts && r == 0; i++)
-            r = add_host(s, sv->hosts[i]);
-        s->any_host = false;
-    } else if (s->cfg->listen_addr && util_addr_is_loopback(s->cfg->listen_addr)) {
-        static const char *const local[] = {"localhost", "127.0.0.1", "::1", NULL};
-        for (size_t i = 0; local[i] && r == 0; i++)
-            r = add_host(s, local[i]);
-        if (r == 0)
-            r = add_host(s, s->cfg->listen_addr);
-        s->any_host = false;
-    } else {
-        /* A public bind serves names we cannot know: server.hosts narrows it. */
-        s->any_host = true;
+    /* The names are borrowed: the configuration outlives the server. */
+    static const char *const local[] = {"localhost", "127.0.0.1", "::1"};
+    bool on_loopback = s->cfg->listen_addr && util_addr_is_loopback(s->cfg->listen_addr);
+    size_t n = sv->n_hosts ? sv->n_hosts : on_loopback ? UTIL_ARRAY_LEN(local) + 1 : 0;
+    /* A public bind serves names we cannot know: server.hosts narrows it. */
+    s->any_host = n == 0;
+    if (n == 0)
+        return 0;
+    if (!(s->hosts = calloc(n, sizeof(*s->hosts))))
+        return -ENOMEM;
+    for (size_t i = 0; i < sv->n_hosts; i++)
+        s->hosts[s->n_hosts++] = sv->hosts[i];
+    if (!sv->n_hosts) {
+        for (size_t i = 0; i < UTIL_ARRAY_LEN(local); i++)
+            s->hosts[s->n_hosts++] = local[i];
+        s->hosts[s->n_hosts++] = s->cfg->listen_addr;
     }
-    return r;
+    return 0;
 }
 
 void http_guard_free(struct http_server *s)
 {
-    for (size_t i = 0; i < s->n_hosts; i++)
-        free(s->hosts[i]);
     free(s->hosts);
     s->hosts = NULL;
     s->n_hosts = 0;

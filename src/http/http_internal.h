@@ -128,7 +128,7 @@ struct http_server {
     struct loop_timer *sweep;       /* request-deadline sweep, armed while needed */
 
     /* http_guard.c */
-    char **hosts; /* accepted Host names, lower case */
+    const char **hosts; /* accepted Host names (borrowed from the config and literals) */
     size_t n_hosts;
     bool any_host; /* no Host check (a public bind without server.hosts) */
     bool per_ip_warned; /* the per-address limit was logged (until a connection fits again) */
