@@ -405,6 +405,8 @@ function openVod(camera, start, end, res) {
   $('vod-card').dataset.sessionId = id || '';
   $('vod-title').textContent = `${camera} · ${fmtDate(start)} ${fmtClock(start)} – ${fmtClock(end)} UTC · ${fmtDuration(Number.isFinite(duration) ? duration : end - start)}`;
   $('passthrough-badge').hidden = !res.passthrough;
+  $('hevc-badge').hidden = true;
+  $('vod-card').dataset.variant = '';
   $('vod-error').hidden = true;
   const v = $('vod-video');
   v.dataset.sessionId = id || '';
@@ -425,6 +427,15 @@ function openVod(camera, start, end, res) {
     },
     events: {
       LEVEL_LOADED: (_e, data) => { cur.total = data.details.fragments.length; renderVodStatus(); },
+      // A two-variant session (HEVC recording): hls.js keeps the renditions
+      // this browser decodes; show which one plays.
+      LEVEL_SWITCHED: (_e, data) => {
+        if (vod !== cur || !cur.player.hls) return;
+        const level = cur.player.hls.levels[data.level];
+        const hevc = !!(level && /^(hvc1|hev1)/.test(level.videoCodec || ''));
+        $('vod-card').dataset.variant = hevc ? 'hevc' : 'h264';
+        $('hevc-badge').hidden = !hevc;
+      },
       FRAG_LOADING: (_e, data) => { cur.waiting = data.frag.sn; renderVodStatus(); },
       FRAG_LOADED: (_e, data) => {
         cur.loaded.add(data.frag.sn);

@@ -61,15 +61,16 @@ struct cfg_port {
 };
 
 struct cfg_vod {
-    int max_concurrent;     /* 3 */
-    double ready_timeout;   /* 30 */
-    double max_range;       /* 86400 */
-    double ttl;             /* 600 */
+    int max_concurrent;           /* 3 */
+    double ready_timeout;         /* 30 */
+    double max_range;             /* 86400 */
+    double ttl;                   /* 600 */
     double pause_release_seconds; /* 20: a paused worker with no request this long exits */
     int max_sessions_per_user;    /* 2; 0 = unlimited */
-    char *shared_dir; /* NULL; a folder shared by the nodes of a cluster: session key and registry */
-    int lookahead;          /* 10 segments */
-    int nice;               /* 10 */
+    char
+        *shared_dir; /* NULL; a folder shared by the nodes of a cluster: session key and registry */
+    int lookahead;   /* 10 segments */
+    int nice;        /* 10 */
     double segment_seconds; /* 6 */
     double *fast_start;     /* first segment lengths: 1, 2, 3 */
     size_t n_fast_start;
@@ -79,6 +80,7 @@ struct cfg_vod {
     char *encoder;       /* "libx264" */
     char *audio_bitrate; /* "128k" */
     bool passthrough;    /* true: remux browser-playable recordings */
+    bool hevc_variant;   /* true: HEVC recordings also offered as they are (fMP4) */
     char **watch_dirs;   /* recording folders indexed automatically */
     size_t n_watch_dirs;
     bool sample_recording; /* generate + index a sample recording at first start */

@@ -335,6 +335,7 @@ static const struct cfg_field vod_fields[] = {
      .off = VOD(audio_bitrate),
      .job = "vod.audio.bitrate"},
     {.key = "passthrough", .type = F_BOOL, .off = VOD(passthrough)},
+    {.key = "hevc_variant", .type = F_BOOL, .off = VOD(hevc_variant)},
     {.key = "watch_dirs", .type = F_CUSTOM, .fn = set_watch_dirs},
     {.key = "sample_recording", .type = F_BOOL, .off = VOD(sample_recording)},
     {0},

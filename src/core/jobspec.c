@@ -153,6 +153,7 @@ static const struct jobspec_opt source_opts[] = {
 };
 
 #define VOD(m) offsetof(struct jobspec_vod, m)
+static const char *const vod_variants[] = {"auto", "h264", "hevc", NULL};
 static const struct jobspec_opt vod_opts[] = {
     COMMON_OPTS(struct jobspec_vod, "vod", NULL, NULL, JOBSPEC_F_REQUIRED, video_opts),
     {.name = "sources",
@@ -193,6 +194,11 @@ static const struct jobspec_opt vod_opts[] = {
      .min = 1,
      .max = 10000},
     {.name = "passthrough", .off = VOD(passthrough), .type = JOBSPEC_T_BOOL},
+    {.name = "variant",
+     .off = VOD(variant),
+     .type = JOBSPEC_T_STRING,
+     .def_str = "auto",
+     .choices = vod_variants},
     {0},
 };
 

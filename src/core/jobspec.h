@@ -86,6 +86,12 @@ struct jobspec_vod {
     size_t n_fast_start;
     int lookahead;
     bool passthrough;
+    /* "auto": H.264 recordings remuxed (with passthrough), others transcoded
+     * on a frame grid. "h264": transcoded on the source keyframes' grid (the
+     * H.264 variant of a two-variant session). "hevc": the HEVC video copied
+     * into fMP4 (hvc1) on the same grid. Both variants wait for a first
+     * `want` before they make anything. */
+    const char *variant;
 };
 
 struct jobspec_transcode {

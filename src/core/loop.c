@@ -38,7 +38,7 @@ struct loop {
     sigset_t sigmask;
     struct fd_watch *watches;
     struct fd_watch *graveyard; /* removed watches, freed after each batch */
-    struct loop_timer *timers; /* sorted by `when` */
+    struct loop_timer *timers;  /* sorted by `when` */
     struct sig_watch sigs[16];
     int nsigs;
     loop_prepare_cb prepare;

@@ -29,7 +29,7 @@ typedef const uint8_t *avio_wbuf;
 #endif
 
 struct media_fmp4seg {
-    char *dir, *prefix;
+    char *dir, *prefix, *init_name;
     double part_seconds;
     void (*on_init)(void *arg, const char *file);
     void (*on_output)(void *arg, const struct media_fmp4_part *part,
@@ -75,7 +75,8 @@ int media_fmp4seg_create(struct media_fmp4seg **out, const struct media_fmp4seg_
         return -ENOMEM;
     w->dir = strdup(cfg->dir);
     w->prefix = strdup(cfg->prefix ? cfg->prefix : "");
-    if (!w->dir || !w->prefix) {
+    w->init_name = cfg->init_name ? strdup(cfg->init_name) : NULL;
+    if (!w->dir || !w->prefix || (cfg->init_name && !w->init_name)) {
         media_fmp4seg_free(&w);
         return -ENOMEM;
     }
@@ -96,6 +97,15 @@ int media_fmp4seg_set_streams(struct media_fmp4seg *w, const AVCodecParameters *
                               AVRational audio_tb)
 {
     return media_segio_set_streams(&w->io, video, video_tb, audio, audio_tb);
+}
+
+static int open_muxer(struct media_fmp4seg *w);
+
+int media_fmp4seg_write_init(struct media_fmp4seg *w)
+{
+    if (!w->init_name)
+        return AVERROR(EINVAL);
+    return w->oc ? 0 : open_muxer(w);
 }
 
 int media_fmp4seg_cut_at(struct media_fmp4seg *w, int64_t pts)
@@ -140,6 +150,8 @@ static void close_muxer(struct media_fmp4seg *w)
     w->mem_len = 0;
 }
 
+static int handle_init(struct media_fmp4seg *w, const uint8_t *data, size_t len);
+
 static int open_muxer(struct media_fmp4seg *w)
 {
     AVDictionary *opts = NULL;
@@ -153,6 +165,8 @@ static int open_muxer(struct media_fmp4seg *w)
     w->out_audio = w->io.have_audio;
     if ((r = media_segio_add_streams(&w->io, w->oc, w->out_audio)) < 0)
         goto fail;
+    if (w->oc->streams[0]->codecpar->codec_id == AV_CODEC_ID_HEVC)
+        w->oc->streams[0]->codecpar->codec_tag = MKTAG('h', 'v', 'c', '1');
     buf = av_malloc(IO_BUF);
     if (!buf || !(w->oc->pb = avio_alloc_context(buf, IO_BUF, 1, w, NULL, mem_write, NULL))) {
         av_free(buf);
@@ -167,15 +181,29 @@ static int open_muxer(struct media_fmp4seg *w)
      * the first fragment's decode time is the packets' own timestamp (the
      * capture timeline), not zero. */
     av_dict_set(&opts, "movflags",
-                "+frag_custom+empty_moov+delay_moov+default_base_moof+frag_discont", 0);
+                w->init_name ? "+frag_custom+empty_moov+default_base_moof+frag_discont"
+                             : "+frag_custom+empty_moov+delay_moov+default_base_moof+frag_discont",
+                0);
     r = avformat_write_header(w->oc, &opts);
     av_dict_free(&opts);
     if (r < 0)
         goto fail;
     w->init_done = false;
-    w->mem_len = 0;
+    if (!w->init_name)
+        w->mem_len = 0;
     w->min_step = INT64_MAX;
     w->last_video_dts = AV_NOPTS_VALUE;
+    if (w->init_name) {
+        avio_flush(w->oc->pb);
+        if (w->mem_len == 0) {
+            r = AVERROR_BUG; /* empty_moov without delay_moov writes ftyp+moov here */
+            goto fail;
+        }
+        r = handle_init(w, w->mem, w->mem_len);
+        w->mem_len = 0;
+        if (r < 0)
+            goto fail;
+    }
     return 0;
 fail:
     close_muxer(w);
@@ -212,8 +240,11 @@ static int handle_init(struct media_fmp4seg *w, const uint8_t *data, size_t len)
     w->init_done = true;
     if (w->init && w->init_len == len && memcmp(w->init, data, len) == 0)
         return 0;
-    if ((r = util_fmt(name, sizeof(name), "%sinit%d.mp4", w->prefix, w->init_gen + 1)) < 0 ||
-        (r = util_fmt(path, sizeof(path), "%s/%s", w->dir, name)) < 0)
+    if (w->init_name)
+        r = util_fmt(name, sizeof(name), "%s", w->init_name);
+    else
+        r = util_fmt(name, sizeof(name), "%sinit%d.mp4", w->prefix, w->init_gen + 1);
+    if (r < 0 || (r = util_fmt(path, sizeof(path), "%s/%s", w->dir, name)) < 0)
         return AVERROR(ENAMETOOLONG);
     uint8_t *copy = malloc(len ? len : 1);
     if (!copy)
@@ -489,6 +520,7 @@ void media_fmp4seg_free(struct media_fmp4seg **pw)
     free(w->init);
     free(w->dir);
     free(w->prefix);
+    free(w->init_name);
     free(w);
     *pw = NULL;
 }

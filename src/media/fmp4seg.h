@@ -6,7 +6,9 @@
  *
  * One mp4 muxer per run (set_streams … finish): its init segment (ftyp+moov)
  * goes to <prefix>init<N>.mp4, written once and reused by later runs whose
- * init is byte-identical. Media goes out as moof+mdat fragments:
+ * init is byte-identical (or to a fixed name, VOD). HEVC is tagged hvc1
+ * (parameter sets in the sample entry), as Apple's HLS rules require. Media goes out as moof+mdat
+ * fragments:
  * - with parts (part_seconds > 0), one fragment per part, each written to
  *   <prefix><msn>.<k>.m4s, cut at the first video frame at or after every
  *   part_seconds from the segment's start;
@@ -53,6 +55,11 @@ struct media_fmp4seg_cfg {
     const char *prefix; /* file name prefix */
     int64_t first_index;
     double part_seconds; /* > 0: LL-HLS parts of about this length; 0: none */
+    /* VOD: the init segment's fixed file name (the playlist names it before
+     * anything is made). The init is then written when the muxer opens, from
+     * the streams' parameter sets (a copied stream has them in its header),
+     * instead of with the first fragment. NULL: <prefix>init<N>.mp4. */
+    const char *init_name;
     /* A new init segment file is in place (before the first output that
      * needs it). May be NULL. */
     void (*on_init)(void *arg, const char *file);
@@ -74,6 +81,10 @@ int media_fmp4seg_create(struct media_fmp4seg **out, const struct media_fmp4seg_
 int media_fmp4seg_set_streams(struct media_fmp4seg *w, const AVCodecParameters *video,
                               AVRational video_tb, const AVCodecParameters *audio,
                               AVRational audio_tb);
+
+/* With cfg.init_name: opens the muxer now and writes the init segment (the
+ * streams must be set). 0 or negative AVERROR/errno. */
+int media_fmp4seg_write_init(struct media_fmp4seg *w);
 
 /* Same contract as media_tsseg_cut_at. */
 int media_fmp4seg_cut_at(struct media_fmp4seg *w, int64_t pts);

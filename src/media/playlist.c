@@ -35,6 +35,8 @@ static void free_parts(struct playlist_part *parts, size_t n)
 static void free_segment(struct playlist_segment *s)
 {
     free(s->uri);
+    free(s->map_uri);
+    s->map_uri = NULL;
     free_parts(s->parts, s->n_parts);
     s->uri = NULL;
     s->parts = NULL;
@@ -188,6 +190,13 @@ static int set_str(char **dst, const char *uri)
     free(*dst);
     *dst = copy;
     return 0;
+}
+
+int playlist_set_segment_map(struct playlist *pl, const char *uri)
+{
+    if (pl->n_segs == 0 || !uri_ok(uri))
+        return -EINVAL;
+    return set_str(&pl->segs[pl->n_segs - 1].map_uri, uri);
 }
 
 int playlist_set_map(struct playlist *pl, const char *uri)
@@ -370,7 +379,10 @@ int playlist_render(const struct playlist *pl, char **out, size_t *out_len)
 {
     struct sbuf sb = {0};
     int version = pl->version > 3 ? pl->version : 3;
-    if (pl->map_uri && version < 6)
+    bool maps = pl->map_uri != NULL;
+    for (size_t i = 0; i < pl->n_segs && !maps; i++)
+        maps = pl->segs[i].map_uri != NULL;
+    if (maps && version < 6)
         version = 6; /* EXT-X-MAP without I-FRAMES-ONLY (RFC 8216 7) */
 
     sb_printf(&sb, "#EXTM3U\n#EXT-X-VERSION:%d\n#EXT-X-TARGETDURATION:%d\n", version,
@@ -409,6 +421,8 @@ int playlist_render(const struct playlist *pl, char **out, size_t *out_len)
         const struct playlist_segment *s = &pl->segs[i];
         if (s->discontinuity)
             sb_printf(&sb, "#EXT-X-DISCONTINUITY\n");
+        if (s->map_uri)
+            sb_printf(&sb, "#EXT-X-MAP:URI=\"%s\"\n", s->map_uri);
         if (!isnan(s->pdt)) {
             char when[40];
             if (playlist_format_pdt(s->pdt, when, sizeof(when)) == 0)

@@ -36,6 +36,8 @@ struct playlist_segment {
     double pdt;                  /* #EXT-X-PROGRAM-DATE-TIME, epoch seconds; NAN = none */
     struct playlist_part *parts; /* owned; LL-HLS parts of this segment */
     size_t n_parts;
+    char *map_uri; /* owned; #EXT-X-MAP before this segment (fMP4 VOD: an init
+                      segment per source), NULL = the one in force */
 };
 
 struct playlist {
@@ -94,6 +96,9 @@ int playlist_add_pending_part(struct playlist *pl, const char *uri, double durat
 
 /* Sets (copies) or clears (NULL) map_uri / preload_hint_uri. 0 or -ENOMEM/-EINVAL. */
 int playlist_set_map(struct playlist *pl, const char *uri);
+/* EXT-X-MAP written before the last segment added (uri copied). 0, -EINVAL
+ * (no segment, bad uri), -ENOMEM. */
+int playlist_set_segment_map(struct playlist *pl, const char *uri);
 int playlist_set_preload_hint(struct playlist *pl, const char *uri);
 
 /* Frees a NULL-terminated string array; sets *v to NULL. Accepts NULL. */

@@ -2,6 +2,7 @@
 
 #include "core/util.h"
 #include "media/avlog.h"
+#include "media/codecs.h"
 
 #include <errno.h>
 #include <math.h>
@@ -303,6 +304,10 @@ int media_source_probe(const char *path, bool want_keyframes, struct media_sourc
     out->interlaced =
         par->field_order != AV_FIELD_PROGRESSIVE && par->field_order != AV_FIELD_UNKNOWN;
     out->video_copyable = video_copyable(vst, out->why_not, sizeof(out->why_not));
+    out->hevc_copyable = media_hevc_copyable(par, out->hevc_why_not, sizeof(out->hevc_why_not));
+    if (out->hevc_copyable)
+        media_hevc_codec_string(par, out->codec_string, sizeof(out->codec_string));
+    out->bit_rate = fmt->bit_rate > 0 ? fmt->bit_rate : 0;
     out->audio_copyable = true;
     int ai = av_find_best_stream(fmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
     if (ai >= 0) {

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "media/job.h"
 
@@ -25,6 +26,12 @@ struct media_source_info {
     bool video_copyable; /* H.264, 8-bit 4:2:0, progressive, profile <= High, level <= 4.1 */
     bool audio_copyable; /* AAC-LC, mono/stereo, 44.1/48 kHz (true when there is no audio) */
     char why_not[128];   /* first reason the video is not copyable */
+    /* HEVC that can be copied into hvc1 fMP4 (media/codecs.h), its RFC 6381
+     * codec string ("" otherwise) and the reason when not. */
+    bool hevc_copyable;
+    char codec_string[64];
+    char hevc_why_not[128];
+    int64_t bit_rate; /* whole file, bits/s (0 when unknown) */
 
     /* With keyframes requested: keyframe pts in seconds after video_start,
      * ascending (owned). */

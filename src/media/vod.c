@@ -5,6 +5,8 @@
 #include "core/jobspec.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "media/codecs.h"
+#include "media/geometry.h"
 #include "media/jobutil.h"
 #include "media/playlist.h"
 #include "media/vod_priv.h"
@@ -41,7 +43,12 @@ static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
 
 static int seg_name(const struct vod *v, long i, char *buf, size_t size)
 {
-    return util_fmt(buf, size, "%s%ld.ts", v->prefix, i);
+    return util_fmt(buf, size, "%s%ld.%s", v->prefix, i, v->fmp4 ? "m4s" : "ts");
+}
+
+int media_vod_init_name(const struct vod *v, size_t source, char *buf, size_t size)
+{
+    return util_fmt(buf, size, "%sinit%zu.mp4", v->prefix, source);
 }
 
 static bool seg_exists(const struct vod *v, long i)
@@ -76,6 +83,11 @@ static int parse_job(struct vod *v, const cJSON *job, char *err, size_t errlen)
         return fail(err, errlen, -EINVAL, "job: range_end (%.3f) must be after range_start (%.3f)",
                     j->range_end, j->range_start);
     v->lookahead = j->lookahead;
+    v->variant = strcmp(j->variant, "h264") == 0   ? VOD_VARIANT_H264
+                 : strcmp(j->variant, "hevc") == 0 ? VOD_VARIANT_HEVC
+                                                   : 0;
+    v->keyframe_grid = v->variant != 0;
+    v->fmp4 = v->variant == VOD_VARIANT_HEVC;
     media_video_settings_from_job(&j->video, &v->video);
     media_audio_settings_from_job(&j->audio, &v->audio);
     v->src = calloc(j->n_sources, sizeof(*v->src));
@@ -109,6 +121,9 @@ static int probe_sources(struct vod *v, double rs, double re, bool want_pass, ch
         s->used = true;
         any = true;
         s->wall_end = fmin(s->wall_end, s->wall_start + s->info.duration);
+        if (v->variant == VOD_VARIANT_HEVC && !s->info.hevc_copyable)
+            return fail(err, errlen, AVERROR(EINVAL), "%s: no HEVC variant: %s", s->path,
+                        s->info.hevc_why_not);
         if (!s->info.video_copyable ||
             !media_source_fits(&s->info, v->video.max_width, v->video.max_height)) {
             if (want_pass && all_copy)
@@ -121,10 +136,13 @@ static int probe_sources(struct vod *v, double rs, double re, bool want_pass, ch
     }
     if (!any)
         return fail(err, errlen, -ENOENT, "no recording overlaps the range");
-    v->passthrough = want_pass && all_copy;
+    v->passthrough = v->variant == VOD_VARIANT_HEVC || (!v->variant && want_pass && all_copy);
     v->audio_copy = audio_copy;
-    if (!v->passthrough)
+    if (!v->passthrough && !v->keyframe_grid)
         return 0;
+    /* Cut on keyframes: the source's when copied, and the same grid for the
+     * H.264 variant of a two-variant session (switching between the two is
+     * exact). */
     for (size_t i = 0; i < v->n_src; i++) {
         struct vod_source *s = &v->src[i];
         if (!s->used)
@@ -149,8 +167,9 @@ static int make_plan(struct vod *v, double rs, double re, double seg_s, const do
             .wall_start = s->wall_start,
             .wall_end = s->used ? s->wall_end : s->wall_start,
             .fps = s->info.fps,
-            .keyframes = v->passthrough && s->used ? s->info.keyframes : NULL,
-            .n_keyframes = v->passthrough && s->used ? s->info.n_keyframes : 0};
+            .keyframes = (v->passthrough || v->keyframe_grid) && s->used ? s->info.keyframes : NULL,
+            .n_keyframes =
+                (v->passthrough || v->keyframe_grid) && s->used ? s->info.n_keyframes : 0};
         if (!isfinite(gs[i].wall_end))
             gs[i].wall_end = gs[i].wall_start;
     }
@@ -159,7 +178,7 @@ static int make_plan(struct vod *v, double rs, double re, double seg_s, const do
                             .segment_seconds = seg_s,
                             .fast_start = fast,
                             .n_fast_start = n_fast,
-                            .discontinuity_every_source = v->passthrough};
+                            .discontinuity_every_source = v->passthrough || v->keyframe_grid};
     int ret = grid_plan(gs, v->n_src, &p, &v->plan);
     free(gs);
     if (ret == -ENOENT)
@@ -176,6 +195,8 @@ static int make_plan(struct vod *v, double rs, double re, double seg_s, const do
     v->max_len = seg_s;
     for (size_t i = 0; i < n_fast; i++)
         v->max_len = fmax(v->max_len, fast[i]);
+    for (size_t i = 0; v->keyframe_grid && i < v->plan.n; i++)
+        v->max_len = fmax(v->max_len, v->plan.segs[i].duration);
     return 0;
 }
 
@@ -190,6 +211,10 @@ static int write_playlist(struct vod *v, const char *playlist, char *err, size_t
         ret = seg_name(v, (long)i, name, sizeof(name));
         if (ret == 0)
             ret = playlist_add_segment(&pl, name, s->duration, s->discontinuity, s->pdt);
+        /* fMP4: each source has its own init segment (its parameter sets). */
+        if (ret == 0 && v->fmp4 && (i == 0 || s->source != v->plan.segs[i - 1].source) &&
+            (ret = media_vod_init_name(v, s->source, name, sizeof(name))) == 0)
+            ret = playlist_set_segment_map(&pl, name);
     }
     if (ret == 0)
         ret = util_fmt(path, sizeof(path), "%s/%s", v->out_dir, playlist);
@@ -200,6 +225,74 @@ static int write_playlist(struct vod *v, const char *playlist, char *err, size_t
         return fail(err, errlen, ret, "cannot write the playlist %s/%s: %s", v->out_dir, playlist,
                     strerror(-ret));
     return 0;
+}
+
+/* H.264 transcode bits per pixel and frame assumed for its BANDWIDTH (CRF
+ * rate control has no fixed rate; measured: docs/BENCHMARKS.md). */
+#define H264_BITS_PER_PIXEL 0.1
+
+/* The attributes of both variants of a two-variant session for the daemon's
+ * master playlist (RFC 8216 4.3.4.2), known from the probe alone: either
+ * variant's worker reports both, so the master never waits for an encoder. */
+static void add_variants(const struct vod *v, cJSON *o)
+{
+    int w = 0, h = 0;
+    double fps = 0, bits = 0, secs = 0, peak = 0;
+    bool audio = false, all_hevc = true;
+    const char *hevc = NULL;
+    for (size_t i = 0; i < v->n_src; i++) {
+        const struct media_source_info *in = &v->src[i].info;
+        if (!v->src[i].used)
+            continue;
+        if (in->width * in->height > w * h) {
+            w = in->width;
+            h = in->height;
+        }
+        fps = fmax(fps, in->fps);
+        audio = audio || in->has_audio;
+        all_hevc = all_hevc && in->hevc_copyable;
+        if (!hevc && in->codec_string[0])
+            hevc = in->codec_string;
+        if (in->bit_rate > 0) {
+            bits += (double)in->bit_rate * in->duration;
+            secs += in->duration;
+            peak = fmax(peak, (double)in->bit_rate);
+        }
+    }
+    struct media_geom_in gi = {.width = w,
+                               .height = h,
+                               .fps = fps,
+                               .max_width = v->video.max_width,
+                               .max_height = v->video.max_height};
+    struct media_geom_out go = {0};
+    media_geometry_fit(&gi, &go);
+    char codecs[160];
+    cJSON *vs = cJSON_AddObjectToObject(o, "variants");
+    cJSON *x = vs ? cJSON_AddObjectToObject(vs, "hevc") : NULL;
+    if (x && hevc && all_hevc) {
+        snprintf(codecs, sizeof(codecs), "%s%s", hevc, audio ? "," MEDIA_CODECS_AAC : "");
+        cJSON_AddStringToObject(x, "codecs", codecs);
+        cJSON_AddNumberToObject(x, "width", w);
+        cJSON_AddNumberToObject(x, "height", h);
+        /* Peak: the highest file average with a margin for GOP-scale swings. */
+        cJSON_AddNumberToObject(x, "bandwidth", round(peak * 1.25));
+        cJSON_AddNumberToObject(x, "average_bandwidth", secs > 0 ? round(bits / secs) : 0);
+    }
+    x = vs ? cJSON_AddObjectToObject(vs, "h264") : NULL;
+    if (x) {
+        double abr = audio ? (double)v->audio.bitrate : 0;
+        snprintf(codecs, sizeof(codecs), "%s%s", MEDIA_CODECS_H264,
+                 audio ? "," MEDIA_CODECS_AAC : "");
+        cJSON_AddStringToObject(x, "codecs", codecs);
+        cJSON_AddNumberToObject(x, "width", go.width);
+        cJSON_AddNumberToObject(x, "height", go.height);
+        cJSON_AddNumberToObject(
+            x, "bandwidth",
+            round((double)go.width * go.height * (fps > 0 ? fps : 25) * H264_BITS_PER_PIXEL + abr));
+    }
+    for (cJSON *e = vs ? vs->child : NULL; e; e = e->next)
+        if (fps > 0)
+            cJSON_AddNumberToObject(e, "frame_rate", round(fps * 1000) / 1000);
 }
 
 static void emit_plan(struct vod *v)
@@ -228,10 +321,13 @@ static void emit_plan(struct vod *v)
     cJSON_AddBoolToObject(o, "passthrough", v->passthrough);
     for (size_t i = 0; d && i < v->plan.n; i++)
         cJSON_AddItemToArray(d, cJSON_CreateNumber(round(v->plan.segs[i].duration * 1000) / 1000));
+    if (v->keyframe_grid)
+        add_variants(v, o);
     jobutil_emit(v->ctl, "plan", o);
 }
 
-void media_vod_started(struct vod *v, int width, int height, double fps, bool audio)
+void media_vod_started(struct vod *v, int width, int height, double fps, bool audio,
+                       const char *encoder)
 {
     if (v->started_sent)
         return;
@@ -242,6 +338,12 @@ void media_vod_started(struct vod *v, int width, int height, double fps, bool au
     cJSON_AddNumberToObject(o, "fps", round(fps * 1000) / 1000);
     cJSON_AddBoolToObject(o, "audio", audio);
     cJSON_AddBoolToObject(o, "passthrough", v->passthrough);
+    /* "copy" when no video encoder runs (passthrough, the hevc variant) */
+    cJSON_AddStringToObject(o, "encoder", encoder ? encoder : "");
+    cJSON_AddStringToObject(o, "variant",
+                            v->variant == VOD_VARIANT_HEVC   ? "hevc"
+                            : v->variant == VOD_VARIANT_H264 ? "h264"
+                                                             : "auto");
     jobutil_emit(v->ctl, "started", o);
 }
 
@@ -311,11 +413,38 @@ static void stop_run(struct vod *v)
     }
 }
 
+/* {"cmd":"init","source":i}: a player reads a source's init segment before
+ * any of its media, so it is made on its own (a header, no media). */
+static void write_init(struct vod *v, const cJSON *src)
+{
+    char name[128], err[256] = "";
+    double d = cJSON_IsNumber(src) ? src->valuedouble : -1;
+    if (!v->fmp4 || !(d >= 0 && d < (double)v->n_src) || d != floor(d) || !v->src[(size_t)d].used)
+        return;
+    size_t i = (size_t)d;
+    int ret = media_vod_init_name(v, i, name, sizeof(name));
+    if (ret == 0)
+        ret = media_vod_run_write_init(v, i, err, sizeof(err));
+    if (ret < 0) {
+        /* Not fatal: the segment runs write it too; the request times out. */
+        LOG_WARN(v->name, "init segment %zu: %s", i, err);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "source", (double)i);
+    cJSON_AddStringToObject(o, "file", name);
+    jobutil_emit(v->ctl, "init", o);
+}
+
 /* Handles one command; a far "want" repositions the encoder. */
 static void handle_command(struct vod *v, const cJSON *cmd)
 {
     const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cmd, "cmd"));
     const cJSON *seg = cJSON_GetObjectItemCaseSensitive(cmd, "segment");
+    if (name && strcmp(name, "init") == 0) {
+        write_init(v, cJSON_GetObjectItemCaseSensitive(cmd, "source"));
+        return;
+    }
     if (!name || strcmp(name, "want") != 0 || !cJSON_IsNumber(seg))
         return;
     double d = seg->valuedouble;
@@ -422,7 +551,8 @@ int media_vod_run(const cJSON *job, const struct media_ctl *ctl, char *err, size
     err[0] = '\0';
     v.t_start = v.t_last_progress = util_now_mono();
     if ((ret = parse_job(&v, job, err, errlen)) < 0 ||
-        (ret = probe_sources(&v, j->range_start, j->range_end, j->passthrough, err, errlen)) < 0 ||
+        (ret = probe_sources(&v, j->range_start, j->range_end, j->passthrough && !v.variant, err,
+                             errlen)) < 0 ||
         (ret = make_plan(&v, j->range_start, j->range_end, j->segment_seconds, j->fast_start,
                          j->n_fast_start, err, errlen)) < 0 ||
         (ret = write_playlist(&v, j->playlist, err, errlen)) < 0)
@@ -436,6 +566,10 @@ int media_vod_run(const cJSON *job, const struct media_ctl *ctl, char *err, size
     for (size_t i = 0; i < v.plan.n; i++)
         if ((v.have[i] = seg_exists(&v, (long)i)))
             v.n_have++;
+    /* A variant of a two-variant session makes nothing until a player picks
+     * it: only the variant actually requested costs work. */
+    if (v.variant)
+        v.wanted_max = -(long)v.lookahead - 1;
     LOG_INFO(v.name, "plan: %zu segments, %.3f s, %s%s, %zu already on disk", v.plan.n,
              v.plan.duration, v.passthrough ? "passthrough" : "transcode",
              v.passthrough ? (v.audio_copy ? " (audio copied)" : " (audio re-encoded)") : "",
@@ -443,7 +577,7 @@ int media_vod_run(const cJSON *job, const struct media_ctl *ctl, char *err, size
     emit_plan(&v);
     if (v.passthrough) {
         const struct media_source_info *i0 = &v.src[v.plan.segs[0].source].info;
-        media_vod_started(&v, i0->width, i0->height, i0->fps, i0->has_audio);
+        media_vod_started(&v, i0->width, i0->height, i0->fps, i0->has_audio, "copy");
     }
     ret = control_loop(&v, err, errlen);
     v.t_last_progress = 0;

@@ -22,6 +22,9 @@ struct vod_source {
 
 struct vod_run;
 
+#define VOD_VARIANT_H264 1
+#define VOD_VARIANT_HEVC 2
+
 struct vod {
     const struct media_ctl *ctl;
     struct jobspec_vod job;              /* borrows from the JSON job */
@@ -32,7 +35,12 @@ struct vod {
     struct grid_plan plan;
     double max_len;   /* longest planned segment length (encoder keyint) */
     bool passthrough; /* video copied */
-    bool audio_copy;  /* passthrough with AAC copied (else re-encoded) */
+    /* The job's variant: 0 auto (one variant), VOD_VARIANT_H264 (transcode on
+     * the keyframe grid), VOD_VARIANT_HEVC (copy into fMP4). */
+    int variant;
+    bool keyframe_grid; /* segments cut on source keyframes */
+    bool fmp4;          /* fMP4 segments (.m4s) with an init segment per source */
+    bool audio_copy;    /* passthrough with AAC copied (else re-encoded) */
     struct media_video_settings video;
     struct media_audio_settings audio;
     int lookahead;
@@ -72,11 +80,19 @@ int64_t media_vod_run_frames(const struct vod_run *r);
 /* Discards what is unfinished (temp file removed) and frees. Accepts NULL. */
 void media_vod_run_close(struct vod_run **r);
 
+/* The init segment of source i (fMP4): "<prefix>init<i>.mp4". 0 or -ENAMETOOLONG. */
+int media_vod_init_name(const struct vod *v, size_t source, char *buf, size_t size);
+
+/* fMP4: writes the init segment of source i (opening it as a run would). 0
+ * or negative AVERROR with err set. */
+int media_vod_run_write_init(struct vod *v, size_t source, char *err, size_t errlen);
+
 /* Called by the run when a segment file is in place. */
 void media_vod_segment_written(struct vod *v, long index, const char *file, double start,
                                double duration, int64_t bytes);
 
 /* Emits "started" once (width/height of the output). */
-void media_vod_started(struct vod *v, int width, int height, double fps, bool audio);
+void media_vod_started(struct vod *v, int width, int height, double fps, bool audio,
+                       const char *encoder);
 
 #endif

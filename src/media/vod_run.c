@@ -7,6 +7,7 @@
 #include "media/vod_priv.h"
 
 #include "core/log.h"
+#include "media/fmp4seg.h"
 #include "media/input.h"
 #include "media/pipeline.h"
 #include "media/tsseg.h"
@@ -33,7 +34,11 @@ struct vod_run {
     long cut_next;    /* passthrough: next segment whose start is queued as a cut */
     struct media_input *in;
     struct media_pipeline *pipe;
+    /* One writer: MPEG-TS, or fMP4 for the hevc variant. The pipeline and
+     * the copy path both write through sink. */
     struct media_tsseg *ts;
+    struct media_fmp4seg *mp4;
+    struct media_sink sink;
     AVPacket *pkt;
     double offset;         /* output t = input time + offset */
     int64_t offset90;      /* (offset + MEDIA_TS_OFFSET) in 1/90000 */
@@ -68,12 +73,44 @@ static void on_segment(void *arg, const struct media_tsseg_info *info)
                               info->bytes);
 }
 
+static void on_fmp4_output(void *arg, const struct media_fmp4_part *part,
+                           const struct media_fmp4_segment *seg, const char *next_part)
+{
+    struct vod_run *r = arg;
+    (void)part;
+    (void)next_part;
+    if (seg)
+        media_vod_segment_written(r->v, (long)seg->index, seg->file, seg->start, seg->duration,
+                                  seg->bytes);
+}
+
+static int sink_set_streams(void *arg, const AVCodecParameters *video, AVRational video_tb,
+                            const AVCodecParameters *audio, AVRational audio_tb)
+{
+    struct vod_run *r = arg;
+    return r->mp4 ? media_fmp4seg_set_streams(r->mp4, video, video_tb, audio, audio_tb)
+                  : media_tsseg_set_streams(r->ts, video, video_tb, audio, audio_tb);
+}
+
+static int sink_cut_at(void *arg, int64_t pts)
+{
+    struct vod_run *r = arg;
+    return r->mp4 ? media_fmp4seg_cut_at(r->mp4, pts) : media_tsseg_cut_at(r->ts, pts);
+}
+
+static int sink_write(void *arg, int stream, AVPacket *pkt)
+{
+    struct vod_run *r = arg;
+    return r->mp4 ? media_fmp4seg_write(r->mp4, stream, pkt)
+                  : media_tsseg_write(r->ts, stream, pkt);
+}
+
 static int queue_cuts(struct vod_run *r)
 {
     long limit = r->cut_next + CUTS_AHEAD;
     for (; r->cut_next <= r->last && r->cut_next < limit; r->cut_next++) {
         double t = seg_of(r->v, r->cut_next)->start;
-        int ret = media_tsseg_cut_at(r->ts, llround((t + MEDIA_TS_OFFSET - r->tol) * 90000));
+        int ret = sink_cut_at(r, llround((t + MEDIA_TS_OFFSET - r->tol) * 90000));
         if (ret < 0)
             return ret;
     }
@@ -95,7 +132,7 @@ static int open_passthrough(struct vod_run *r, char *err, size_t errlen)
         r->copy_audio = true;
     } else if (ast) {
         struct media_pipeline_cfg pc = {
-            .name = v->name, .audio = &v->audio, .out = r->ts, .video_passthrough = true};
+            .name = v->name, .audio = &v->audio, .sink = &r->sink, .video_passthrough = true};
         ret = media_pipeline_open(&r->pipe, &pc, NULL, 0, ast, err, errlen);
         if (ret < 0)
             return ret;
@@ -109,8 +146,7 @@ static int open_passthrough(struct vod_run *r, char *err, size_t errlen)
         }
     }
     if (ret >= 0)
-        ret = media_tsseg_set_streams(r->ts, vst->codecpar, TB90,
-                                      r->copy_audio ? ast->codecpar : apar, atb);
+        ret = sink_set_streams(r, vst->codecpar, TB90, r->copy_audio ? ast->codecpar : apar, atb);
     avcodec_parameters_free(&apar);
     if (ret < 0) {
         snprintf(err, errlen, "segment writer: cannot declare streams");
@@ -181,6 +217,14 @@ int media_vod_run_open(struct vod *v, long seg, struct vod_run **out, char *err,
                                  .first_index = seg,
                                  .on_segment = on_segment,
                                  .arg = r};
+    char init_name[128];
+    struct media_fmp4seg_cfg mc = {.dir = v->out_dir,
+                                   .prefix = v->prefix,
+                                   .first_index = seg,
+                                   .init_name = init_name,
+                                   .on_output = on_fmp4_output,
+                                   .arg = r};
+    r->sink = (struct media_sink){sink_set_streams, sink_cut_at, sink_write, r};
     r->pkt = av_packet_alloc();
     ret = r->pkt ? 0 : AVERROR(ENOMEM);
     if (ret == 0 && (ret = media_input_open(&r->in, &ic, err, errlen)) < 0)
@@ -197,8 +241,13 @@ int media_vod_run_open(struct vod *v, long seg, struct vod_run **out, char *err,
         snprintf(err, errlen, "%s: cannot seek to %.3f s", src->path, s->src_start);
         goto fail;
     }
-    if (ret == 0 && (ret = media_tsseg_create(&r->ts, &tc)) < 0)
+    if (ret == 0 && v->fmp4) {
+        if ((ret = media_vod_init_name(v, r->source, init_name, sizeof(init_name))) < 0 ||
+            (ret = media_fmp4seg_create(&r->mp4, &mc)) < 0)
+            goto fail;
+    } else if (ret == 0 && (ret = media_tsseg_create(&r->ts, &tc)) < 0) {
         goto fail;
+    }
     if (ret == 0 && v->passthrough) {
         ret = open_passthrough(r, err, errlen);
     } else if (ret == 0) {
@@ -210,7 +259,7 @@ int media_vod_run_open(struct vod *v, long seg, struct vod_run **out, char *err,
                                         .gop_seconds = v->max_len,
                                         .next_boundary = next_boundary,
                                         .boundary_arg = r,
-                                        .out = r->ts};
+                                        .sink = &r->sink};
         ret = media_pipeline_open(&r->pipe, &pc, vst, media_input_rotation(vst), ast, err, errlen);
     }
     if (ret < 0)
@@ -231,7 +280,7 @@ static int finish(struct vod_run *r, char *err, size_t errlen)
     int ret = 0;
     if (r->pipe && (ret = media_pipeline_drain(r->pipe, err, errlen)) < 0)
         return ret;
-    if ((ret = media_tsseg_finish(r->ts)) < 0) {
+    if ((ret = r->mp4 ? media_fmp4seg_finish(r->mp4) : media_tsseg_finish(r->ts)) < 0) {
         snprintf(err, errlen, "writing segment %ld failed: %s", r->v->next, av_err2str(ret));
         return ret;
     }
@@ -273,7 +322,7 @@ static int copy_packet(struct vod_run *r, int which, AVStream *st)
         fix_video_dts(r, p, st);
     p->duration = av_rescale_q(p->duration, st->time_base, TB90);
     p->pos = -1;
-    int ret = media_tsseg_write(r->ts, which, p);
+    int ret = sink_write(r, which, p);
     if (ret >= 0 && which == MEDIA_TSSEG_VIDEO) {
         r->copied++;
         ret = queue_cuts(r);
@@ -332,7 +381,7 @@ int64_t media_vod_run_frames(const struct vod_run *r)
         return 0;
     media_pipeline_get_info(r->pipe, &info);
     if (info.video_ready)
-        media_vod_started(r->v, info.width, info.height, info.fps, info.audio);
+        media_vod_started(r->v, info.width, info.height, info.fps, info.audio, info.encoder);
     return info.video_frames;
 }
 
@@ -345,8 +394,25 @@ void media_vod_run_close(struct vod_run **pr)
         media_tsseg_abort(r->ts, 0);
     media_pipeline_free(&r->pipe);
     media_tsseg_free(&r->ts);
+    media_fmp4seg_free(&r->mp4); /* an unfinished segment is discarded */
     media_input_close(&r->in);
     av_packet_free(&r->pkt);
     free(r);
     *pr = NULL;
+}
+
+int media_vod_run_write_init(struct vod *v, size_t source, char *err, size_t errlen)
+{
+    struct vod_run *r = NULL;
+    long seg = 0;
+    while (seg < (long)v->plan.n && v->plan.segs[seg].source != source)
+        seg++;
+    if (!v->fmp4 || seg >= (long)v->plan.n)
+        return AVERROR(EINVAL);
+    int ret = media_vod_run_open(v, seg, &r, err, errlen);
+    if (ret == 0 && (ret = media_fmp4seg_write_init(r->mp4)) < 0)
+        snprintf(err, errlen, "%s: cannot write the init segment: %s", v->src[source].path,
+                 av_err2str(ret));
+    media_vod_run_close(&r);
+    return ret;
 }

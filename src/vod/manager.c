@@ -158,7 +158,7 @@ static void on_tick(void *arg)
         next = s->next;
         vod_session_release_if_idle(s, now);
         /* A waiting request is activity: it keeps the session alive. */
-        if (!http_wait_count(&s->waiters) && now - s->last_access > m->cfg->vod.ttl) {
+        if (!vod_session_waiting(s) && now - s->last_access > m->cfg->vod.ttl) {
             LOG_INFO(s->name, "idle for %.0f s: removing the session", now - s->last_access);
             vod_session_destroy(s, 410, "session expired");
         }
@@ -183,7 +183,7 @@ static void vod_metrics(void *arg, struct metrics_out *o)
     }
     int workers = 0;
     for (const struct vod_session *s = m->sessions; s; s = s->next)
-        workers += s->w != NULL;
+        workers += vod_session_workers(s);
     metrics_out_family(o, "hlsd_transcode_workers_encoding", "gauge",
                        "Transcode workers encoding or planning (what vod.max_concurrent limits)");
     metrics_out_sample(o, "hlsd_transcode_workers_encoding", NULL, vod_active_count(m));
@@ -281,8 +281,7 @@ void vod_manager_shutdown(struct vod_manager *m)
     stop_background(m);
     for (struct vod_session *s = m->sessions; s; s = s->next) {
         vod_session_flush_waiters(s, 503, "the server is shutting down");
-        if (s->w)
-            proc_stop(s->w);
+        vod_session_stop_workers(s);
     }
 }
 

@@ -28,7 +28,8 @@ void vod_registry_record(const struct vod_manager *m, const struct vod_session *
         return;
     if (!(o = cJSON_CreateObject()) || !cJSON_AddStringToObject(o, "camera", s->camera) ||
         !cJSON_AddNumberToObject(o, "start", s->start) ||
-        !cJSON_AddNumberToObject(o, "end", s->end) || !(text = cJSON_PrintUnformatted(o))) {
+        !cJSON_AddNumberToObject(o, "end", s->end) ||
+        !cJSON_AddStringToObject(o, "variant", s->variant) || !(text = cJSON_PrintUnformatted(o))) {
         cJSON_Delete(o);
         return;
     }
@@ -64,16 +65,19 @@ int vod_registry_adopt(struct vod_manager *m, struct http_request *req, const ch
     const char *camera = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "camera"));
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "start");
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "end");
+    const char *variant = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "variant"));
+    if (!variant)
+        variant = ""; /* a record of an older node */
     r = -EINVAL;
     /* The file is only a hint: what it says must hash to the id asked for. */
     if (camera && util_is_safe_name(camera) && cJSON_IsNumber(a) && cJSON_IsNumber(b) &&
         isfinite(a->valuedouble) && isfinite(b->valuedouble) &&
-        vod_session_id(m, camera, a->valuedouble, b->valuedouble, check) == 0 &&
+        vod_session_id(m, camera, a->valuedouble, b->valuedouble, variant, check) == 0 &&
         digest_equal(check, id)) {
         /* Checked before any work starts for it. */
-        r = http_req_may_see(req, camera)
-                ? vod_session_create(m, owner, camera, a->valuedouble, b->valuedouble, id, out)
-                : -EPERM;
+        r = http_req_may_see(req, camera) ? vod_session_create(m, owner, camera, a->valuedouble,
+                                                               b->valuedouble, variant, id, out)
+                                          : -EPERM;
         if (r == 0)
             LOG_INFO((*out)->name, "session taken over from the cluster registry (%s %.3f..%.3f)",
                      camera, a->valuedouble, b->valuedouble);

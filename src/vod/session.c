@@ -1,5 +1,6 @@
-/* Transcode sessions: one `vod` worker each (docs/WORKER-PROTOCOL.md), the
- * requests waiting for its plan and segments, and their removal. */
+/* Transcode sessions: ids, creation (which tracks, their jobs), the master
+ * playlist of a two-variant session, removal. The tracks' workers and
+ * waiting requests are in track.c. */
 #include "vod/session_priv.h"
 
 #include "core/jobspec.h"
@@ -19,9 +20,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-static void on_worker_message(void *arg, struct proc *w, const cJSON *msg);
-static void on_worker_exit(void *arg, struct proc *w, int wstatus, bool requested);
-
 /* ---- ids ---------------------------------------------------------------- */
 
 bool vod_valid_id(const char *id)
@@ -35,11 +33,14 @@ bool vod_valid_id(const char *id)
 }
 
 int vod_session_id(const struct vod_manager *m, const char *camera, double start, double end,
-                   char id[VOD_ID_LEN + 1])
+                   const char *variant, char id[VOD_ID_LEN + 1])
 {
-    char data[160], hex[65];
-    /* Fixed precision: "10" and "10.0" name the same range. */
-    int r = util_fmt(data, sizeof(data), "%s|%.6f|%.6f", camera, start, end);
+    char data[180], hex[65];
+    /* Fixed precision: "10" and "10.0" name the same range. A forced variant
+     * is another session (other files); the default keeps the old ids. */
+    int r = variant && variant[0]
+                ? util_fmt(data, sizeof(data), "%s|%.6f|%.6f|%s", camera, start, end, variant)
+                : util_fmt(data, sizeof(data), "%s|%.6f|%.6f", camera, start, end);
     if (r < 0)
         return r;
     r = digest_hmac_sha256_hex(m->key, sizeof(m->key), data, strlen(data), hex);
@@ -58,411 +59,23 @@ struct vod_session *vod_session_find(struct vod_manager *m, const char *id)
     return NULL;
 }
 
-bool vod_session_encoding(const struct vod_session *s)
-{
-    return s->w && !s->releasing && strcmp(vod_session_state(s), "paused") != 0;
-}
-
-int vod_active_count(const struct vod_manager *m)
-{
-    int n = 0;
-    for (const struct vod_session *s = m->sessions; s; s = s->next)
-        if (vod_session_encoding(s))
-            n++;
-    return n;
-}
-
-bool vod_session_release_if_idle(struct vod_session *s, double now)
-{
-    double idle = now - s->last_access;
-    if (!s->w || s->releasing || http_wait_count(&s->waiters) ||
-        strcmp(vod_session_state(s), "paused") != 0 || idle < s->m->cfg->vod.pause_release_seconds)
-        return false;
-    /* Transcoding is the scarce resource: a worker waiting at its lookahead
-     * for a viewer who left holds a slot for nothing. Its segments stay; the
-     * next request starts a worker at that segment. */
-    LOG_INFO(s->name,
-             "paused with no request for %.0f s: releasing the worker (%d of %d "
-             "segments kept)",
-             idle, s->n_have, s->n_segments);
-    s->releasing = true;
-    metrics_counter_inc("hlsd_transcode_released_total", NULL);
-    proc_stop(s->w);
-    return true;
-}
-
-/* ---- segments ----------------------------------------------------------- */
-
-void vod_segment_name(const struct vod_session *s, int n, char *buf, size_t size)
-{
-    snprintf(buf, size, "%s%d.ts", s->prefix, n);
-}
-
-static bool segment_on_disk(const struct vod_session *s, int n)
-{
-    char name[64], path[PATH_MAX];
-    struct stat sb;
-    vod_segment_name(s, n, name, sizeof(name));
-    if (util_fmt(path, sizeof(path), "%s/%s", s->dir, name) < 0)
-        return false;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-bool vod_segment_exists(const struct vod_session *s, int n)
-{
-    if (s->have && n >= 0 && n < s->n_segments && s->have[n])
-        return true;
-    return segment_on_disk(s, n);
-}
-
-static void mark_have(struct vod_session *s, int n)
-{
-    if (s->have && n >= 0 && n < s->n_segments && !s->have[n]) {
-        s->have[n] = 1;
-        s->n_have++;
-    }
-}
-
-/* ---- waiters ------------------------------------------------------------ */
-
-/* How long a segment request waited, once it is answered (served or failed). */
-static void observe_wait(const struct http_waiter *w)
-{
-    if (w->key >= 0)
-        metrics_histogram_observe(METRICS_SEGMENT_WAIT, util_now_mono() - w->since);
-}
-
-static void waiter_timeout(void *arg, struct http_waiter *w)
-{
-    struct vod_session *s = arg;
-    observe_wait(w);
-    if (w->key < 0)
-        http_respond_error(w->req, 504, "transcode session %s: no plan after %.0f s", s->id,
-                           s->m->cfg->vod.ready_timeout);
-    else
-        http_respond_error(w->req, 504, "transcode session %s: segment %lld not ready after %.0f s",
-                           s->id, w->key, s->m->cfg->vod.ready_timeout);
-}
-
-int vod_session_wait(struct vod_session *s, struct http_request *req, int segment, bool api)
-{
-    struct http_waiter tmpl = {.key = segment, .sub = -1, .flags = api ? VOD_WAIT_API : 0};
-    return http_wait_add(&s->waiters, req, s->m->cfg->vod.ready_timeout, &tmpl);
-}
-
-static void serve_waiter(void *arg, struct http_waiter *w)
-{
-    struct vod_session *s = arg;
-    char name[64];
-    observe_wait(w);
-    if (w->flags & VOD_WAIT_API) {
-        vod_respond_started(s, w->req);
-    } else if (w->key < 0) {
-        http_respond_file(w->req, s->dir, VOD_PLAYLIST);
-    } else {
-        vod_segment_name(s, (int)w->key, name, sizeof(name));
-        http_respond_file(w->req, s->dir, name);
-    }
-}
-
-struct flush_ctx {
-    struct vod_session *s;
-    unsigned status;
-    const char *why;
-};
-
-static bool try_flush(void *arg, struct http_waiter *w)
-{
-    const struct flush_ctx *c = arg;
-    struct vod_session *s = c->s;
-    bool ready = w->key < 0 ? s->planned : vod_segment_exists(s, (int)w->key);
-    if (s->planned && w->key >= s->n_segments) {
-        http_respond_error(w->req, 404, "segment %lld does not exist (%d segments)", w->key,
-                           s->n_segments);
-    } else if (ready) {
-        serve_waiter(s, w);
-    } else if (c->status) {
-        observe_wait(w);
-        /* The worker's own message names recording paths: admins only. */
-        const char *why =
-            c->why == s->error && !http_req_principal(w->req)->admin ? VOD_PUBLIC_ERROR : c->why;
-        http_respond_error(w->req, c->status, "transcode session %s: %s", s->id, why);
-    } else {
-        return false;
-    }
-    return true;
-}
-
-void vod_session_flush_waiters(struct vod_session *s, unsigned status, const char *why)
-{
-    struct flush_ctx c = {s, status, why};
-    http_wait_wake_if(&s->waiters, try_flush, &c);
-}
-
-/* ---- worker ------------------------------------------------------------- */
-
-static int spawn_worker(struct vod_session *s)
-{
-    const struct hlsd_config *cfg = s->m->cfg;
-    struct proc_callbacks cb = {on_worker_message, on_worker_exit};
-    struct proc_opts o = {0};
-
-    o.name = s->name;
-    o.job = s->job;
-    o.nice = cfg->vod.nice;
-    o.memory_mb = cfg->workers.memory_mb;
-    o.cpu_seconds = cfg->workers.cpu_seconds;
-    int r = proc_spawn(&o, &cb, s, &s->w);
-    if (r < 0) {
-        s->w = NULL;
-        return r;
-    }
-    s->pid = proc_pid(s->w);
-    s->failed = false;
-    s->releasing = s->released = false;
-    /* A new worker starts from its own first `want`: the lookahead window
-     * (and so "paused") is measured from what is asked of it, not of an
-     * earlier worker. */
-    s->max_wanted = 0;
-    s->done = false;
-    s->error[0] = '\0';
-    s->percent = s->speed = s->fps = 0;
-    LOG_INFO(s->name, "worker %d started for %s %.3f..%.3f", (int)s->pid, s->camera, s->start,
-             s->end);
-    return 0;
-}
-
-int vod_session_ensure_worker(struct vod_session *s)
-{
-    if (s->w)
-        return 0;
-    if (s->m->shutting_down)
-        return -ESHUTDOWN;
-    if (vod_active_count(s->m) >= s->m->cfg->vod.max_concurrent)
-        return -EBUSY;
-    int r = spawn_worker(s);
-    if (r == 0)
-        s->restarts++;
-    return r;
-}
-
-void vod_session_want(struct vod_session *s, int n)
-{
-    if (n > s->max_wanted)
-        s->max_wanted = n;
-    if (!s->w)
-        return;
-    cJSON *msg = cJSON_CreateObject();
-    if (!msg)
-        return;
-    cJSON_AddStringToObject(msg, "cmd", "want");
-    cJSON_AddNumberToObject(msg, "segment", n);
-    int r = proc_send(s->w, msg);
-    if (r < 0)
-        LOG_DEBUG(s->name, "want %d: %s", n, strerror(-r));
-    cJSON_Delete(msg);
-}
-
-bool vod_session_is_waited(const struct vod_session *s, int n)
-{
-    for (const struct http_waiter *w = http_wait_first(&s->waiters); w; w = http_wait_next(w))
-        if (w->key == n)
-            return true;
-    return false;
-}
-
-static int lowest_waited_below(const struct vod_session *s, int k)
-{
-    int low = -1;
-    for (const struct http_waiter *w = http_wait_first(&s->waiters); w; w = http_wait_next(w))
-        if (w->key >= 0 && w->key < k && (low < 0 || w->key < low))
-            low = (int)w->key;
-    return low;
-}
-
-/* The most segments a plan of this session can have: the fast-start ones,
- * the range cut at segment_seconds, and a short one at each end of every
- * recording (gaps restart the grid). A worker claiming more is not believed
- * (a plan of 10 M segments used to be stat()ed on the event loop). */
-static int plan_limit(const struct vod_session *s)
-{
-    const struct cfg_vod *v = &s->m->cfg->vod;
-    double seg = v->segment_seconds > 0 ? v->segment_seconds : 1;
-    double n =
-        (double)v->n_fast_start + ceil((s->end - s->start) / seg) + 2.0 * (double)s->n_sources + 2;
-    return n > 1e7 ? 10000000 : (int)n;
-}
-
-/* Marks the segments of an earlier run of this session found on disk: one
- * pass over the folder, whatever the plan's length. */
-static void mark_on_disk(struct vod_session *s)
-{
-    DIR *d = opendir(s->dir);
-    struct dirent *e;
-    size_t pl = strlen(s->prefix);
-    if (!d)
-        return;
-    while ((e = readdir(d))) {
-        char *end;
-        if (strncmp(e->d_name, s->prefix, pl) != 0 || !isdigit((unsigned char)e->d_name[pl]))
-            continue;
-        long k = strtol(e->d_name + pl, &end, 10);
-        if (strcmp(end, ".ts") == 0 && k >= 0 && k < s->n_segments)
-            mark_have(s, (int)k);
-    }
-    closedir(d);
-}
-
-static void on_plan(struct vod_session *s, const cJSON *msg)
-{
-    const cJSON *segs = cJSON_GetObjectItemCaseSensitive(msg, "segments");
-    const cJSON *dur = cJSON_GetObjectItemCaseSensitive(msg, "duration");
-    double want = cJSON_IsNumber(segs) ? segs->valuedouble : 0;
-    int limit = plan_limit(s);
-
-    if (!(want >= 1 && want <= limit && want == floor(want))) {
-        snprintf(s->error, sizeof(s->error), "worker planned %g segments (at most %d expected)",
-                 want, limit);
-        LOG_WARN(s->name, "%s: plan ignored", s->error);
-        return;
-    }
-    int n = (int)want;
-    if (!s->have || n != s->n_segments) {
-        free(s->have);
-        s->have = calloc((size_t)n, 1);
-        s->n_have = 0;
-        s->n_segments = s->have ? n : 0;
-        mark_on_disk(s); /* segments of an earlier run of this session are reused */
-    }
-    double d = cJSON_IsNumber(dur) ? dur->valuedouble : 0;
-    /* passthrough may start up to a GOP early: bounded loosely */
-    s->duration = isfinite(d) && d >= 0 && d <= 2 * (s->end - s->start) + 60 ? d : 0;
-    s->passthrough = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "passthrough"));
-    s->planned = s->n_segments > 0;
-    LOG_INFO(s->name, "plan: %d segments, %.3f s%s", s->n_segments, s->duration,
-             s->passthrough ? ", passthrough" : "");
-    vod_session_flush_waiters(s, 0, NULL);
-}
-
-/* A finite number within [lo, hi], else dflt. */
-static double bounded(const cJSON *v, double lo, double hi, double dflt)
-{
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < lo ||
-        v->valuedouble > hi)
-        return dflt;
-    return v->valuedouble;
-}
-
-static void on_worker_message(void *arg, struct proc *w, const cJSON *msg)
-{
-    struct vod_session *s = arg;
-    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "type"));
-    (void)w;
-    if (!type)
-        return;
-    if (strcmp(type, "plan") == 0) {
-        on_plan(s, msg);
-    } else if (strcmp(type, "segment") == 0) {
-        double idx =
-            bounded(cJSON_GetObjectItemCaseSensitive(msg, "index"), 0, s->n_segments - 1, -1);
-        if (!s->planned || idx < 0 || idx != floor(idx))
-            return; /* not a segment of the plan */
-        int k = (int)idx;
-        mark_have(s, k);
-        s->encoded_up_to = k;
-        if (vod_segment_exists(s, k))
-            http_wait_wake_key(&s->waiters, k, serve_waiter, s);
-        /* The encoder went past a segment someone still waits for (it was
-         * moved elsewhere by another request's seek): ask for it again, or
-         * that request would wait until its deadline. */
-        int behind = lowest_waited_below(s, k);
-        if (behind >= 0)
-            vod_session_want(s, behind);
-    } else if (strcmp(type, "progress") == 0) {
-        s->percent = bounded(cJSON_GetObjectItemCaseSensitive(msg, "percent"), 0, 100, s->percent);
-        s->speed = bounded(cJSON_GetObjectItemCaseSensitive(msg, "speed"), 0, 1e4, s->speed);
-        s->fps = bounded(cJSON_GetObjectItemCaseSensitive(msg, "fps"), 0, 1e4, s->fps);
-        s->encoded_up_to = (int)bounded(cJSON_GetObjectItemCaseSensitive(msg, "encoded_up_to"), -1,
-                                        s->n_segments - 1, s->encoded_up_to);
-    } else if (strcmp(type, "started") == 0) {
-        const cJSON *p = cJSON_GetObjectItemCaseSensitive(msg, "passthrough");
-        if (cJSON_IsBool(p))
-            s->passthrough = cJSON_IsTrue(p);
-    } else if (strcmp(type, "error") == 0) {
-        const char *m = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "message"));
-        snprintf(s->error, sizeof(s->error), "%s", m ? m : "worker error");
-        LOG_WARN(s->name, "worker error: %s", s->error);
-    } else if (strcmp(type, "done") == 0) {
-        /* A worker asked to stop also says "done" (it finished its run): only
-         * a run that made every segment completes the session. */
-        if (!s->releasing || (s->planned && s->n_have >= s->n_segments)) {
-            s->done = true;
-            s->percent = 100;
-        }
-    }
-}
-
-static void on_worker_exit(void *arg, struct proc *w, int wstatus, bool requested)
-{
-    struct vod_session *s = arg;
-    bool clean = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
-
-    proc_free(&w);
-    s->w = NULL;
-    if (s->releasing) {
-        s->releasing = false;
-        s->released = true;
-        LOG_INFO(s->name, "worker %d released", (int)s->pid);
-        /* A request that came during the stop ladder starts a new worker. */
-        if (http_wait_count(&s->waiters) && !s->m->shutting_down) {
-            int low = lowest_waited_below(s, INT_MAX);
-            if (vod_session_ensure_worker(s) == 0) {
-                if (low >= 0)
-                    vod_session_want(s, low);
-            } else {
-                vod_session_flush_waiters(s, 503, "no transcoding slot is free; try again");
-            }
-        }
-        return;
-    }
-    if (clean && !s->error[0]) {
-        /* A clean exit without `done` is a honoured stop. */
-        LOG_INFO(s->name, "worker %d finished", (int)s->pid);
-    } else if (!requested) {
-        s->failed = true;
-        if (!s->error[0]) {
-            if (WIFSIGNALED(wstatus))
-                snprintf(s->error, sizeof(s->error), "worker crashed (signal %d)",
-                         WTERMSIG(wstatus));
-            else
-                snprintf(s->error, sizeof(s->error), "worker exited with status %d",
-                         WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1);
-        }
-        LOG_WARN(s->name, "worker %d failed: %s", (int)s->pid, s->error);
-    }
-    if (requested || s->m->shutting_down)
-        vod_session_flush_waiters(s, 503, "session stopped");
-    else if (s->failed)
-        vod_session_flush_waiters(s, 502, s->error); /* viewers: VOD_PUBLIC_ERROR */
-    else
-        vod_session_flush_waiters(s, 502, "the worker finished without producing it");
-}
-
 /* ---- lifecycle ---------------------------------------------------------- */
 
 /* The session's job; *out is owned by the caller. 0, or -ENOMEM / -EINVAL
  * with the reason in err. */
-static int build_job(struct vod_session *s, const struct vod_recording *recs, size_t n, cJSON **out,
+static int build_job(struct vod_track *t, const struct vod_recording *recs, size_t n, cJSON **out,
                      char *err, size_t errlen)
 {
+    struct vod_session *s = t->s;
     const struct cfg_vod *v = &s->m->cfg->vod;
     struct jobspec_vod j;
     int64_t abr = 0;
 
     jobspec_vod_defaults(&j);
-    j.name = s->name;
+    j.name = t->name;
     j.out_dir = s->dir;
-    j.playlist = VOD_PLAYLIST;
+    j.playlist = t->playlist;
+    j.variant = vod_track_variant(t);
     j.segment_prefix = s->prefix;
     j.sources = n ? calloc(n, sizeof(*j.sources)) : NULL;
     if (n && !j.sources) {
@@ -499,8 +112,8 @@ static int build_job(struct vod_session *s, const struct vod_recording *recs, si
 
 static void session_free(struct vod_session *s)
 {
-    cJSON_Delete(s->job);
-    free(s->have);
+    for (int i = 0; i < s->n_tracks; i++)
+        vod_track_clear(&s->t[i]);
     free(s);
 }
 
@@ -513,7 +126,8 @@ static int make_room(struct vod_manager *m)
     int n = 0;
     for (struct vod_session *s = m->sessions; s; s = s->next) {
         n++;
-        if (!s->w && !http_wait_count(&s->waiters) && (!lru || s->last_access < lru->last_access))
+        if (!vod_session_workers(s) && !vod_session_waiting(s) &&
+            (!lru || s->last_access < lru->last_access))
             lru = s;
     }
     if (n < VOD_MAX_SESSIONS)
@@ -560,7 +174,7 @@ out:
  * paused, or being released). */
 static bool session_idle(const struct vod_session *s)
 {
-    return !http_wait_count(&s->waiters) && !vod_session_encoding(s);
+    return !vod_session_waiting(s) && !vod_session_encoding(s);
 }
 
 /* max_sessions_per_user: at the limit, the owner's own least recently used
@@ -590,8 +204,34 @@ static int make_room_for_owner(struct vod_manager *m, const char *owner)
     return 0;
 }
 
+/* Which tracks a session of these recordings gets. -EMEDIUMTYPE when the
+ * forced variant cannot be made of them. */
+static int choose_tracks(struct vod_session *s, const struct vod_recording *recs, size_t n)
+{
+    bool all_hevc = n > 0;
+    for (size_t i = 0; i < n; i++)
+        all_hevc = all_hevc && strcmp(recs[i].video_codec, "hevc") == 0;
+    if (strcmp(s->variant, "hevc") == 0) {
+        if (!all_hevc)
+            return -EMEDIUMTYPE;
+        vod_track_init(&s->t[0], s, VOD_TRACK_HEVC, VOD_PLAYLIST);
+        s->n_tracks = 1;
+    } else if (!s->variant[0] && all_hevc && s->m->cfg->vod.hevc_variant) {
+        /* Browsers that decode HEVC get the recording as it is; the others
+         * the H.264 transcode. Only the rendition a player asks for runs. */
+        vod_track_init(&s->t[0], s, VOD_TRACK_H264, "h264.m3u8");
+        vod_track_init(&s->t[1], s, VOD_TRACK_HEVC, "hevc.m3u8");
+        s->n_tracks = 2;
+        s->dual = true;
+    } else {
+        vod_track_init(&s->t[0], s, VOD_TRACK_AUTO, VOD_PLAYLIST);
+        s->n_tracks = 1;
+    }
+    return 0;
+}
+
 int vod_session_create(struct vod_manager *m, const char *owner, const char *camera, double start,
-                       double end, const char *id, struct vod_session **out)
+                       double end, const char *variant, const char *id, struct vod_session **out)
 {
     struct vod_recording *recs = NULL;
     struct vod_session *s = NULL;
@@ -613,17 +253,6 @@ int vod_session_create(struct vod_manager *m, const char *owner, const char *cam
         r = -E2BIG;
         goto out;
     }
-    /* Refuse for lack of a slot before ending one of the owner's sessions. */
-    if (vod_active_count(m) >= m->cfg->vod.max_concurrent) {
-        r = -EBUSY;
-        goto out;
-    }
-    if ((r = make_room_for_owner(m, owner)) < 0)
-        goto out;
-    if (make_room(m) < 0) {
-        r = -EBUSY;
-        goto out;
-    }
     s = calloc(1, sizeof(*s));
     if (!s) {
         r = -ENOMEM;
@@ -634,13 +263,29 @@ int vod_session_create(struct vod_manager *m, const char *owner, const char *cam
     snprintf(s->name, sizeof(s->name), "vod %.8s", id);
     snprintf(s->camera, sizeof(s->camera), "%s", camera);
     snprintf(s->owner, sizeof(s->owner), "%s", owner);
+    snprintf(s->variant, sizeof(s->variant), "%s", variant ? variant : "");
     s->start = start;
     s->end = end;
     s->created = util_now_wall();
     s->last_access = util_now_mono();
-    s->encoded_up_to = -1;
     s->n_sources = n;
-    http_wait_init(&s->waiters, waiter_timeout, s);
+    vod_session_master_init(s);
+    if ((r = choose_tracks(s, recs, n)) < 0)
+        goto out;
+    /* The first worker: the copy of a dual session (it plans for both, and
+     * costs no slot), else the only one. */
+    struct vod_track *first = &s->t[s->dual ? 1 : 0];
+    /* Refuse for lack of a slot before ending one of the owner's sessions. */
+    if (first->kind != VOD_TRACK_HEVC && vod_active_count(m) >= m->cfg->vod.max_concurrent) {
+        r = -EBUSY;
+        goto out;
+    }
+    if ((r = make_room_for_owner(m, owner)) < 0)
+        goto out;
+    if (make_room(m) < 0) {
+        r = -EBUSY;
+        goto out;
+    }
     /* The prefix is derived from the id and the recordings the plan comes
      * from: every node of a cluster names the segments alike (any node can
      * serve any session), and a browser never replays a cached segment made
@@ -654,12 +299,14 @@ int vod_session_create(struct vod_manager *m, const char *owner, const char *cam
         LOG_ERROR(s->name, "cannot create %s: %s", s->dir, strerror(-r));
         goto out;
     }
-    if ((r = build_job(s, recs, n, &s->job, jerr, sizeof(jerr))) < 0) {
-        LOG_ERROR(s->name, "cannot build the job: %s", jerr);
-        util_rm_rf(s->dir);
-        goto out;
+    for (int i = 0; i < s->n_tracks; i++) {
+        if ((r = build_job(&s->t[i], recs, n, &s->t[i].job, jerr, sizeof(jerr))) < 0) {
+            LOG_ERROR(s->name, "cannot build the job: %s", jerr);
+            util_rm_rf(s->dir);
+            goto out;
+        }
     }
-    if ((r = spawn_worker(s)) < 0) { /* logged by proc_spawn */
+    if ((r = vod_track_spawn(first)) < 0) { /* logged by proc_spawn */
         util_rm_rf(s->dir);
         goto out;
     }
@@ -673,6 +320,62 @@ out:
         session_free(s);
     vod_recordings_free(&recs, n);
     return r;
+}
+
+/* A STREAM-INF line's attributes from a plan's variant object; false when
+ * the object lacks what a player needs (codecs, size). */
+static bool stream_inf(const cJSON *v, const char *uri, char *buf, size_t size)
+{
+    const char *codecs = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "codecs"));
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(v, "width");
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(v, "height");
+    const cJSON *bw = cJSON_GetObjectItemCaseSensitive(v, "bandwidth");
+    const cJSON *avg = cJSON_GetObjectItemCaseSensitive(v, "average_bandwidth");
+    const cJSON *fr = cJSON_GetObjectItemCaseSensitive(v, "frame_rate");
+    if (!codecs || !codecs[0] || strpbrk(codecs, "\"\r\n") || !cJSON_IsNumber(w) ||
+        !cJSON_IsNumber(h) || !(w->valuedouble >= 1 && w->valuedouble <= 16384) ||
+        !(h->valuedouble >= 1 && h->valuedouble <= 16384))
+        return false;
+    double b = cJSON_IsNumber(bw) && bw->valuedouble >= 1 && bw->valuedouble < 1e11
+                   ? bw->valuedouble
+                   : 1e6;
+    int len = snprintf(buf, size, "#EXT-X-STREAM-INF:BANDWIDTH=%.0f", b);
+    if (cJSON_IsNumber(avg) && avg->valuedouble >= 1 && avg->valuedouble <= b)
+        len += snprintf(buf + len, size - (size_t)len, ",AVERAGE-BANDWIDTH=%.0f", avg->valuedouble);
+    len += snprintf(buf + len, size - (size_t)len, ",CODECS=\"%s\",RESOLUTION=%.0fx%.0f", codecs,
+                    w->valuedouble, h->valuedouble);
+    if (cJSON_IsNumber(fr) && fr->valuedouble > 0 && fr->valuedouble <= 1000)
+        len += snprintf(buf + len, size - (size_t)len, ",FRAME-RATE=%.3f", fr->valuedouble);
+    snprintf(buf + len, size - (size_t)len, "\n%s\n", uri);
+    return len > 0 && (size_t)len < size - 32;
+}
+
+void vod_session_write_master(struct vod_session *s, const cJSON *variants)
+{
+    char text[2048], line[600], path[PATH_MAX];
+    int len =
+        snprintf(text, sizeof(text), "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+    int n = 0;
+    /* The copy first: a player that can decode both should take the one
+     * that costs nothing. */
+    for (int i = s->n_tracks - 1; i >= 0; i--) {
+        const struct vod_track *t = &s->t[i];
+        cJSON *v = cJSON_GetObjectItemCaseSensitive(variants, vod_track_variant(t));
+        if (t->unavailable || !stream_inf(v, t->playlist, line, sizeof(line)))
+            continue;
+        len += snprintf(text + len, sizeof(text) - (size_t)len, "%s", line);
+        n++;
+    }
+    if (n == 0 || len >= (int)sizeof(text) ||
+        util_fmt(path, sizeof(path), "%s/%s", s->dir, VOD_PLAYLIST) < 0 ||
+        util_write_file_atomic(path, text, (size_t)len) < 0) {
+        LOG_WARN(s->name, "cannot write the master playlist (%d renditions)", n);
+        vod_session_flush_master(s, 502, "cannot write the master playlist");
+        return;
+    }
+    s->master_ready = true;
+    LOG_INFO(s->name, "master playlist: %d renditions", n);
+    vod_session_flush_master(s, 0, NULL);
 }
 
 /* The folder is renamed away first: a new session of the same range can
@@ -701,7 +404,8 @@ void vod_session_destroy(struct vod_session *s, unsigned status, const char *why
     }
     /* Killing is enough: every segment and the playlist are written through a
      * temp file + rename, and the folder goes away with them. */
-    proc_free(&s->w);
+    for (int i = 0; i < s->n_tracks; i++)
+        proc_free(&s->t[i].w);
     vod_session_flush_waiters(s, status, why);
     remove_folder(m, s->dir, s->id);
     session_free(s);

@@ -31,35 +31,79 @@ static void playlist_url(const struct vod_session *s, char *buf, size_t size)
 
 const char *vod_session_state(const struct vod_session *s)
 {
-    if (s->w) {
-        if (!s->planned)
-            return "starting";
-        int limit = s->max_wanted + s->m->cfg->vod.lookahead;
-        if (s->n_have >= s->n_segments || (s->encoded_up_to >= limit && s->speed == 0))
-            return "paused";
-        return "encoding";
+    static const char *const order[] = {"encoding", "starting", "paused", "idle",
+                                        "done",     "failed",   "stopped"};
+    size_t best = UTIL_ARRAY_LEN(order) - 1;
+    for (int i = 0; i < s->n_tracks; i++) {
+        const char *st = vod_track_state(&s->t[i]);
+        for (size_t k = 0; k < best; k++)
+            if (strcmp(st, order[k]) == 0)
+                best = k;
     }
-    if (s->failed)
-        return "failed";
-    if (s->done || (s->planned && s->n_have >= s->n_segments))
-        return "done";
-    if (s->released)
-        return "idle";
-    return "stopped";
+    return order[best];
+}
+
+static void add_progress(cJSON *o, const struct vod_track *t)
+{
+    cJSON *p = cJSON_AddObjectToObject(o, "progress");
+    if (!p)
+        return;
+    double pct = t->n_segments > 0 ? 100.0 * t->n_have / t->n_segments : 0;
+    cJSON_AddNumberToObject(p, "percent", t->done ? 100.0 : (t->percent > pct ? t->percent : pct));
+    cJSON_AddNumberToObject(p, "speed", t->speed);
+    cJSON_AddNumberToObject(p, "fps", t->fps);
+    cJSON_AddNumberToObject(p, "encoded_up_to", t->encoded_up_to);
+    cJSON_AddNumberToObject(p, "furthest_wanted", t->max_wanted);
+}
+
+static const char *track_error(const struct vod_track *t, bool admin)
+{
+    return !t->error[0] ? NULL : admin ? t->error : VOD_PUBLIC_ERROR;
+}
+
+/* Per rendition: what each worker does (a dual session has two). */
+static void add_variants(cJSON *o, const struct vod_session *s, bool admin)
+{
+    cJSON *arr = cJSON_AddArrayToObject(o, "variants");
+    for (int i = 0; arr && i < s->n_tracks; i++) {
+        const struct vod_track *t = &s->t[i];
+        cJSON *v = cJSON_CreateObject();
+        if (!v)
+            return;
+        cJSON_AddStringToObject(v, "variant", vod_track_variant(t));
+        cJSON_AddStringToObject(v, "playlist", t->playlist);
+        cJSON_AddStringToObject(v, "state", vod_track_state(t));
+        cJSON_AddBoolToObject(v, "available", !t->unavailable);
+        cJSON_AddBoolToObject(v, "active", t->w != NULL);
+        http_json_add_string_or_null(v, "encoder", t->encoder[0] ? t->encoder : NULL);
+        cJSON_AddBoolToObject(v, "passthrough", t->passthrough);
+        cJSON_AddNumberToObject(v, "segments", t->n_segments);
+        cJSON_AddNumberToObject(v, "segments_ready", t->n_have);
+        http_json_add_string_or_null(v, "error", track_error(t, admin));
+        add_progress(v, t);
+        if (admin) {
+            cJSON_AddNumberToObject(v, "pid", t->w ? t->pid : 0);
+            cJSON_AddNumberToObject(v, "restarts", t->restarts);
+        }
+        cJSON_AddItemToArray(arr, v);
+    }
 }
 
 cJSON *vod_session_status_json(const struct vod_session *s, bool admin)
 {
     cJSON *o = cJSON_CreateObject();
+    const struct vod_track *t = vod_session_primary(s);
     char playlist[96];
     double now = util_now_mono();
-    int viewers = 0;
+    int viewers = 0, restarts = 0;
 
     if (!o)
         return NULL;
     for (int i = 0; i < VOD_MAX_VIEWERS; i++)
         if (s->viewers[i].addr[0] && now - s->viewers[i].last <= VOD_VIEWER_WINDOW)
             viewers++;
+    for (int i = 0; i < s->n_tracks; i++)
+        restarts += s->t[i].restarts;
     playlist_url(s, playlist, sizeof(playlist));
     cJSON_AddStringToObject(o, "session_id", s->id);
     cJSON_AddStringToObject(o, "camera", s->camera);
@@ -67,33 +111,22 @@ cJSON *vod_session_status_json(const struct vod_session *s, bool admin)
     cJSON_AddNumberToObject(o, "end", s->end);
     cJSON_AddStringToObject(o, "playlist", playlist);
     cJSON_AddStringToObject(o, "state", vod_session_state(s));
-    cJSON_AddBoolToObject(o, "active", s->w != NULL);
-    http_json_add_string_or_null(o, "error",
-                                 !s->error[0] ? NULL
-                                 : admin      ? s->error
-                                              : VOD_PUBLIC_ERROR);
-    cJSON_AddBoolToObject(o, "passthrough", s->passthrough);
-    cJSON_AddNumberToObject(o, "duration", s->duration);
-    cJSON_AddNumberToObject(o, "segments", s->n_segments);
-    cJSON_AddNumberToObject(o, "segments_ready", s->n_have);
-    cJSON *p = cJSON_AddObjectToObject(o, "progress");
-    if (p) {
-        double pct = s->n_segments > 0 ? 100.0 * s->n_have / s->n_segments : 0;
-        cJSON_AddNumberToObject(p, "percent",
-                                s->done ? 100.0 : (s->percent > pct ? s->percent : pct));
-        cJSON_AddNumberToObject(p, "speed", s->speed);
-        cJSON_AddNumberToObject(p, "fps", s->fps);
-        cJSON_AddNumberToObject(p, "encoded_up_to", s->encoded_up_to);
-        cJSON_AddNumberToObject(p, "furthest_wanted", s->max_wanted);
-    }
-    int waiting = (int)http_wait_count(&s->waiters);
+    cJSON_AddBoolToObject(o, "active", vod_session_workers(s) > 0);
+    http_json_add_string_or_null(o, "error", track_error(t, admin));
+    /* dual: the H.264 rendition transcodes (variants tell the rest) */
+    cJSON_AddBoolToObject(o, "passthrough", !s->dual && t->passthrough);
+    cJSON_AddNumberToObject(o, "duration", t->duration);
+    cJSON_AddNumberToObject(o, "segments", t->n_segments);
+    cJSON_AddNumberToObject(o, "segments_ready", t->n_have);
+    add_progress(o, t);
+    add_variants(o, s, admin);
     cJSON_AddNumberToObject(o, "viewers", viewers);
-    cJSON_AddNumberToObject(o, "waiting", waiting);
+    cJSON_AddNumberToObject(o, "waiting", (double)vod_session_waiting(s));
     cJSON_AddNumberToObject(o, "idle", floor((now - s->last_access) * 10) / 10);
     cJSON_AddNumberToObject(o, "created", s->created);
     if (admin) {
-        cJSON_AddNumberToObject(o, "pid", s->w ? s->pid : 0);
-        cJSON_AddNumberToObject(o, "restarts", s->restarts);
+        cJSON_AddNumberToObject(o, "pid", t->w ? t->pid : 0);
+        cJSON_AddNumberToObject(o, "restarts", restarts);
     }
     return o;
 }
@@ -101,6 +134,7 @@ cJSON *vod_session_status_json(const struct vod_session *s, bool admin)
 int vod_respond_started(struct vod_session *s, struct http_request *req)
 {
     cJSON *o = cJSON_CreateObject();
+    const struct vod_track *t = vod_session_primary(s);
     char playlist[96];
     if (!o)
         return http_respond_error(req, 500, "out of memory");
@@ -108,9 +142,14 @@ int vod_respond_started(struct vod_session *s, struct http_request *req)
     cJSON_AddBoolToObject(o, "success", true);
     cJSON_AddStringToObject(o, "session_id", s->id);
     cJSON_AddStringToObject(o, "playlist", playlist);
-    cJSON_AddBoolToObject(o, "passthrough", s->passthrough);
-    cJSON_AddNumberToObject(o, "duration", s->duration);
-    cJSON_AddNumberToObject(o, "segments", s->n_segments);
+    /* dual: the H.264 rendition transcodes (variants tell the rest) */
+    cJSON_AddBoolToObject(o, "passthrough", !s->dual && t->passthrough);
+    cJSON_AddNumberToObject(o, "duration", t->duration);
+    cJSON_AddNumberToObject(o, "segments", t->n_segments);
+    cJSON *v = cJSON_AddArrayToObject(o, "variants");
+    for (int i = s->n_tracks - 1; v && i >= 0; i--)
+        if (!s->t[i].unavailable)
+            cJSON_AddItemToArray(v, cJSON_CreateString(vod_track_variant(&s->t[i])));
     cJSON_AddStringToObject(o, "camera", s->camera);
     cJSON_AddNumberToObject(o, "start", s->start);
     cJSON_AddNumberToObject(o, "end", s->end);
@@ -168,7 +207,13 @@ static int h_start(void *arg, struct http_request *req)
     if (end - start > m->cfg->vod.max_range)
         return http_respond_error(req, 400, "the range is longer than %.0f s",
                                   m->cfg->vod.max_range);
-    if ((r = vod_session_id(m, camera, start, end, id)) < 0)
+    /* ?variant=h264|hevc forces one rendition (a session of its own). */
+    const char *variant = http_req_query(req, "variant");
+    if (!variant || strcmp(variant, "auto") == 0)
+        variant = "";
+    else if (strcmp(variant, "h264") != 0 && strcmp(variant, "hevc") != 0)
+        return http_respond_error(req, 400, "variant must be auto, h264 or hevc");
+    if ((r = vod_session_id(m, camera, start, end, variant, id)) < 0)
         return r;
 
     s = vod_session_find(m, id);
@@ -181,7 +226,7 @@ static int h_start(void *arg, struct http_request *req)
             return http_respond_error(req, 404, "unknown camera %s", camera);
         char owner[80];
         request_owner(req, owner, sizeof(owner));
-        r = vod_session_create(m, owner, camera, start, end, id, &s);
+        r = vod_session_create(m, owner, camera, start, end, variant, id, &s);
         switch (r) {
         case 0:
             break;
@@ -193,6 +238,10 @@ static int h_start(void *arg, struct http_request *req)
                                       m->cfg->vod.max_sessions_per_user);
         case -ENOENT:
             return http_respond_error(req, 404, "no recording of camera %s in this range", camera);
+        case -EMEDIUMTYPE:
+            return http_respond_error(req, 400,
+                                      "variant hevc needs HEVC recordings; this range has "
+                                      "others");
         case -E2BIG:
             return http_respond_error(req, 400,
                                       "the range covers more than %d recordings: choose a "
@@ -206,23 +255,37 @@ static int h_start(void *arg, struct http_request *req)
         }
     }
     vod_session_touch(s, req);
-    if (s->planned) {
+    if (s->dual) {
+        /* The copy plans for both renditions (no encoder, no slot). */
+        if (s->master_ready)
+            return vod_respond_started(s, req);
+        struct vod_track *t = &s->t[s->t[1].unavailable ? 0 : 1];
+        if ((r = vod_track_ensure_worker(t)) < 0)
+            return r == -EBUSY ? respond_busy(req)
+                               : http_respond_error(req, 502, "transcode session %s: %s", s->id,
+                                                    strerror(-r));
+        if ((r = vod_session_wait_master(s, req, true)) < 0)
+            return http_respond_error(req, 503, "cannot wait for the session: %s", strerror(-r));
+        return 0;
+    }
+    struct vod_track *t = &s->t[0];
+    if (t->planned) {
         /* The playlist is complete on disk. A worker that failed since is
          * started again here to warm up; segment requests would do it too. */
-        if (!s->w && s->failed)
-            vod_session_ensure_worker(s);
+        if (!t->w && t->failed)
+            vod_track_ensure_worker(t);
         return vod_respond_started(s, req);
     }
     /* No plan yet: wait for it, (re)starting a worker that failed before it. */
-    r = vod_session_ensure_worker(s);
+    r = vod_track_ensure_worker(t);
     if (r == -EBUSY)
         return respond_busy(req);
     if (r < 0)
         return http_respond_error(req, 502, "transcode session %s: %s", s->id,
-                                  !s->error[0]                     ? strerror(-r)
-                                  : http_req_principal(req)->admin ? s->error
+                                  !t->error[0]                     ? strerror(-r)
+                                  : http_req_principal(req)->admin ? t->error
                                                                    : VOD_PUBLIC_ERROR);
-    r = vod_session_wait(s, req, -1, true);
+    r = vod_track_wait(t, req, -1, true);
     if (r < 0)
         return http_respond_error(req, 503, "cannot wait for the session: %s", strerror(-r));
     return 0;
@@ -266,15 +329,16 @@ static struct vod_session *session_param(struct vod_manager *m, struct http_requ
     return s;
 }
 
-/* "<prefix><N>.ts" -> N, or -1. */
-static int parse_segment(const struct vod_session *s, const char *file)
+/* "<prefix><N><ext>" -> N, or -1. */
+static int parse_number(const struct vod_session *s, const char *file, const char *what,
+                        const char *ext)
 {
-    size_t pl = strlen(s->prefix);
+    size_t pl = strlen(s->prefix), wl = strlen(what);
     const char *p;
     long n = 0;
-    if (strncmp(file, s->prefix, pl) != 0)
+    if (strncmp(file, s->prefix, pl) != 0 || strncmp(file + pl, what, wl) != 0)
         return -1;
-    p = file + pl;
+    p = file + pl + wl;
     if (*p < '0' || *p > '9' || (p[0] == '0' && p[1] != '.'))
         return -1;
     for (; *p >= '0' && *p <= '9'; p++) {
@@ -282,7 +346,56 @@ static int parse_segment(const struct vod_session *s, const char *file)
         if (n > MAX_SEGMENT_INDEX)
             return -1;
     }
-    return strcmp(p, ".ts") == 0 ? (int)n : -1;
+    return strcmp(p, ext) == 0 ? (int)n : -1;
+}
+
+/* The track a file name belongs to, or NULL: "<name>.m3u8" of a track,
+ * .ts segments of the H.264/auto track, .m4s and init .mp4 of the HEVC one. */
+static struct vod_track *track_of(struct vod_session *s, const char *file)
+{
+    const char *dot = strrchr(file, '.');
+    bool hevc = dot && (strcmp(dot, ".m4s") == 0 || strcmp(dot, ".mp4") == 0);
+    for (int i = 0; i < s->n_tracks; i++) {
+        struct vod_track *t = &s->t[i];
+        if (strcmp(file, t->playlist) == 0 ||
+            (hevc == (t->kind == VOD_TRACK_HEVC) && dot && strcmp(dot, ".m3u8") != 0))
+            return t;
+    }
+    return NULL;
+}
+
+/* A worker for t, or an answer: 0 when one runs, else the request was answered. */
+static int need_worker(struct vod_track *t, struct http_request *req, bool *answered)
+{
+    *answered = false;
+    if (t->w)
+        return 0;
+    /* The worker is gone (finished, failed, released, never started): the
+     * next request starts it; it skips the segments already on disk. */
+    int r = vod_track_ensure_worker(t);
+    if (r == 0)
+        return 0;
+    *answered = true;
+    if (r == -EBUSY)
+        return respond_busy(req);
+    if (r == -EMEDIUMTYPE)
+        return http_respond_error(req, 404, "session %s has no %s rendition", t->s->id,
+                                  vod_track_variant(t));
+    return http_respond_error(req, 502, "transcode session %s: %s", t->s->id, strerror(-r));
+}
+
+static int serve_master(struct vod_session *s, struct http_request *req)
+{
+    bool answered;
+    if (s->master_ready)
+        return http_respond_file(req, s->dir, VOD_PLAYLIST);
+    struct vod_track *t = &s->t[s->t[1].unavailable ? 0 : 1];
+    int r = need_worker(t, req, &answered);
+    if (answered)
+        return r;
+    if ((r = vod_session_wait_master(s, req, false)) < 0)
+        return http_respond_error(req, 503, "cannot wait for the playlist: %s", strerror(-r));
+    return 0;
 }
 
 static int h_stream(void *arg, struct http_request *req)
@@ -290,44 +403,57 @@ static int h_stream(void *arg, struct http_request *req)
     struct vod_manager *m = arg;
     struct vod_session *s = session_param(m, req, true);
     const char *file = http_req_param(req, "file");
-    char name[64];
+    bool answered;
+    long long key;
     int n, r;
 
     if (!s)
         return 0;
     vod_session_touch(s, req);
-    if (strcmp(file, VOD_PLAYLIST) == 0) {
-        if (s->planned)
-            return http_respond_file(req, s->dir, VOD_PLAYLIST);
-        n = -1;
-    } else {
-        n = parse_segment(s, file);
-        if (n < 0 || (s->planned && n >= s->n_segments))
+    if (s->dual && strcmp(file, VOD_PLAYLIST) == 0)
+        return serve_master(s, req);
+    struct vod_track *t = track_of(s, file);
+    if (!t)
+        return http_respond_error(req, 404, "no such file in session %s", s->id);
+    t->last_access = util_now_mono();
+    if (strcmp(file, t->playlist) == 0) {
+        if (t->planned)
+            return http_respond_file(req, s->dir, t->playlist);
+        key = -1;
+    } else if (t->kind == VOD_TRACK_HEVC && (n = parse_number(s, file, "init", ".mp4")) >= 0) {
+        char name[64];
+        if ((size_t)n >= s->n_sources)
             return http_respond_error(req, 404, "no such file in session %s", s->id);
-        if (vod_segment_exists(s, n)) {
+        vod_init_name(t, n, name, sizeof(name));
+        if (vod_init_exists(t, n))
+            return http_respond_file(req, s->dir, name);
+        vod_track_want_init(t, n);
+        key = VOD_KEY_INIT(n);
+    } else {
+        n = parse_number(s, file, "", t->kind == VOD_TRACK_HEVC ? ".m4s" : ".ts");
+        if (n < 0 || (t->planned && n >= t->n_segments))
+            return http_respond_error(req, 404, "no such file in session %s", s->id);
+        if (vod_segment_exists(t, n)) {
             metrics_histogram_observe(METRICS_SEGMENT_WAIT, 0);
             /* Served or not, every request moves the lookahead window. */
-            vod_session_want(s, n);
-            vod_segment_name(s, n, name, sizeof(name));
-            return http_respond_file(req, s->dir, name);
+            vod_track_want(t, n);
+            return vod_track_serve_segment(t, req, n);
         }
         /* A second request for a segment already asked for must not make
          * the worker restart again (50 players asking for 20..24 at once). */
-        if (!vod_session_is_waited(s, n))
-            vod_session_want(s, n);
+        if (!vod_track_is_waited(t, n))
+            vod_track_want(t, n);
+        key = n;
     }
-    if (!s->w) {
-        /* The worker is gone (finished, failed, killed): the next request
-         * starts it again; it skips the segments already on disk. */
-        r = vod_session_ensure_worker(s);
-        if (r == -EBUSY)
-            return respond_busy(req);
-        if (r < 0)
-            return http_respond_error(req, 502, "transcode session %s: %s", s->id, strerror(-r));
-        if (n >= 0)
-            vod_session_want(s, n);
-    }
-    r = vod_session_wait(s, req, n, false);
+    bool had_worker = t->w != NULL;
+    r = need_worker(t, req, &answered);
+    if (answered)
+        return r;
+    if (!had_worker && key >= 0)
+        vod_track_want(t, (int)key);
+    else if (!had_worker && key < -1)
+        vod_track_want_init(t, (int)(-2 - key));
+    r = vod_track_wait(t, req, key, false);
     if (r < 0)
         return http_respond_error(req, 503, "cannot wait for the segment: %s", strerror(-r));
     return 0;

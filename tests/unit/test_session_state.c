@@ -83,11 +83,12 @@ static int setup(void **state)
     char path[128], yaml[1024], err[256];
     snprintf(tmp, sizeof(tmp), "/tmp/hlsd-session-state-XXXXXX");
     fake_worker_write(tmp, fake_worker, path, sizeof(path));
-    snprintf(yaml, sizeof(yaml),
-             "state_dir: %s/state\n"
-             "vod: { sample_recording: false, max_concurrent: 1, lookahead: 2,\n"
-             "       pause_release_seconds: 1 }\n",
-             tmp);
+    snprintf(
+        yaml, sizeof(yaml),
+        "state_dir: %s/state\n"
+        "vod: { sample_recording: false, max_concurrent: 1, lookahead: 2, hevc_variant: false,\n"
+        "       pause_release_seconds: 1 }\n",
+        tmp);
     int r = config_load_string(yaml, "test", &cfg, err, sizeof(err));
     if (r < 0)
         fail_msg("config: %s", err);
@@ -133,29 +134,30 @@ static void test_plan_encode_pause_done(void **state)
     (void)state;
     struct vod_session *s = NULL, *other = NULL;
     assert_int_equal(
-        vod_session_create(mgr, "tester", "cam", 1000, 1006, "aaaaaaaaaaaaaaaaaaaaaaaa", &s), 0);
+        vod_session_create(mgr, "tester", "cam", 1000, 1006, "", "aaaaaaaaaaaaaaaaaaaaaaaa", &s),
+        0);
     assert_string_equal(vod_session_state(s), "starting");
     /* max_concurrent 1: a second session is refused while this one works */
-    assert_int_equal(
-        vod_session_create(mgr, "tester", "bad", 1000, 1006, "bbbbbbbbbbbbbbbbbbbbbbbb", &other),
-        -EBUSY);
+    assert_int_equal(vod_session_create(mgr, "tester", "bad", 1000, 1006, "",
+                                        "bbbbbbbbbbbbbbbbbbbbbbbb", &other),
+                     -EBUSY);
     assert_null(other);
     run_until(s, "paused"); /* every segment written, the worker still alive */
-    assert_true(s->planned);
-    assert_int_equal(s->n_segments, 3);
-    assert_int_equal(s->n_have, 3);
-    assert_int_equal(s->encoded_up_to, 2);
+    assert_true(s->t[0].planned);
+    assert_int_equal(s->t[0].n_segments, 3);
+    assert_int_equal(s->t[0].n_have, 3);
+    assert_int_equal(s->t[0].encoded_up_to, 2);
     assert_int_equal(vod_active_count(mgr), 0); /* a paused worker holds no slot */
-    vod_session_want(s, 2);
+    vod_track_want(&s->t[0], 2);
     run_until(s, "done");
-    assert_null(s->w);
-    assert_false(s->failed);
+    assert_null(s->t[0].w);
+    assert_false(s->t[0].failed);
     assert_int_equal(vod_active_count(mgr), 0);
-    assert_true(vod_segment_exists(s, 1));
+    assert_true(vod_segment_exists(&s->t[0], 1));
     /* a worker respawned for a finished session reuses every segment on disk */
-    assert_int_equal(vod_session_ensure_worker(s), 0);
+    assert_int_equal(vod_track_ensure_worker(&s->t[0]), 0);
     run_until(s, "paused");
-    assert_int_equal(s->n_have, 3);
+    assert_int_equal(s->t[0].n_have, 3);
     vod_session_destroy(s, 410, "test over");
     assert_int_equal(vod_active_count(mgr), 0);
 }
@@ -165,15 +167,16 @@ static void test_crash_fails_then_respawns(void **state)
     (void)state;
     struct vod_session *s = NULL;
     assert_int_equal(
-        vod_session_create(mgr, "tester", "bad", 1000, 1006, "cccccccccccccccccccccccc", &s), 0);
+        vod_session_create(mgr, "tester", "bad", 1000, 1006, "", "cccccccccccccccccccccccc", &s),
+        0);
     run_until(s, "failed");
-    assert_true(s->failed);
-    assert_string_equal(s->error, "worker crashed (signal 11)");
-    assert_null(s->w);
+    assert_true(s->t[0].failed);
+    assert_string_equal(s->t[0].error, "worker crashed (signal 11)");
+    assert_null(s->t[0].w);
     /* the next segment request respawns it (vod_session_ensure_worker) */
-    assert_int_equal(vod_session_ensure_worker(s), 0);
-    assert_false(s->failed);
-    assert_int_equal(s->restarts, 1);
+    assert_int_equal(vod_track_ensure_worker(&s->t[0]), 0);
+    assert_false(s->t[0].failed);
+    assert_int_equal(s->t[0].restarts, 1);
     run_until(s, "failed");
     vod_session_destroy(s, 410, "test over");
 }
@@ -185,19 +188,20 @@ static void test_absurd_worker_claims_are_refused(void **state)
     (void)state;
     struct vod_session *s = NULL;
     assert_int_equal(
-        vod_session_create(mgr, "tester", "huge", 1000, 1006, "dddddddddddddddddddddddd", &s), 0);
+        vod_session_create(mgr, "tester", "huge", 1000, 1006, "", "dddddddddddddddddddddddd", &s),
+        0);
     double until = util_now_mono() + 10;
-    while (!strstr(s->error, "planned") && util_now_mono() < until)
+    while (!strstr(s->t[0].error, "planned") && util_now_mono() < until)
         assert_int_equal(loop_run_once(loop, 50), 0);
     for (int i = 0; i < 10; i++) /* the progress and segment lines that follow */
         assert_int_equal(loop_run_once(loop, 20), 0);
-    assert_non_null(strstr(s->error, "planned 1e+07 segments"));
-    assert_false(s->planned);
-    assert_null(s->have);
-    assert_int_equal(s->n_segments, 0);
-    assert_true(s->percent >= 0 && s->percent <= 100);
-    assert_true(s->speed >= 0);
-    assert_int_equal(s->encoded_up_to, -1);
+    assert_non_null(strstr(s->t[0].error, "planned 1e+07 segments"));
+    assert_false(s->t[0].planned);
+    assert_null(s->t[0].have);
+    assert_int_equal(s->t[0].n_segments, 0);
+    assert_true(s->t[0].percent >= 0 && s->t[0].percent <= 100);
+    assert_true(s->t[0].speed >= 0);
+    assert_int_equal(s->t[0].encoded_up_to, -1);
     assert_string_equal(vod_session_state(s), "starting");
     vod_session_destroy(s, 410, "test over");
 }
@@ -206,7 +210,7 @@ static struct vod_session *create_paused(const char *owner, const char *camera, 
                                          const char *id)
 {
     struct vod_session *s = NULL;
-    assert_int_equal(vod_session_create(mgr, owner, camera, 1000, end, id, &s), 0);
+    assert_int_equal(vod_session_create(mgr, owner, camera, 1000, end, "", id, &s), 0);
     run_until(s, "paused");
     return s;
 }
@@ -219,17 +223,17 @@ static void test_paused_worker_is_released_and_resumed(void **state)
     char path[PATH_MAX + 80], name[64];
     struct stat before, after;
     struct vod_session *s = create_paused("tester", "part", 1006, "eeeeeeeeeeeeeeeeeeeeeeee");
-    vod_segment_name(s, 0, name, sizeof(name));
+    vod_segment_name(&s->t[0], 0, name, sizeof(name));
     snprintf(path, sizeof(path), "%s/%s", s->dir, name);
     assert_int_equal(stat(path, &before), 0);
     run_until(s, "idle"); /* released by the manager's tick */
-    assert_null(s->w);
-    assert_false(s->failed);
-    assert_int_equal(s->n_have, 3);
-    assert_int_equal(s->n_segments, 5);
+    assert_null(s->t[0].w);
+    assert_false(s->t[0].failed);
+    assert_int_equal(s->t[0].n_have, 3);
+    assert_int_equal(s->t[0].n_segments, 5);
     assert_int_equal(vod_active_count(mgr), 0);
     /* a viewer comes back: a worker starts again and re-encodes nothing */
-    assert_int_equal(vod_session_ensure_worker(s), 0);
+    assert_int_equal(vod_track_ensure_worker(&s->t[0]), 0);
     run_until(s, "paused");
     assert_int_equal(stat(path, &after), 0);
     assert_true(before.st_ino == after.st_ino && before.st_mtim.tv_nsec == after.st_mtim.tv_nsec &&
