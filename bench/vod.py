@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import threading
+import re
 import time
 import urllib.parse
 
@@ -147,8 +148,10 @@ class Hlsd:
                 pass
         return pids
 
-    def open_session(self, conn, camera, a, b):
-        st, body = get(conn, f"/api/transcode/{camera}/start/{a}/end/{b}")
+    def open_session(self, conn, camera, a, b, query="?variant=h264"):
+        # (a)-(c) compare the transcode with the CLI's: an HEVC recording's
+        # default session also offers the copy (section (d)).
+        st, body = get(conn, f"/api/transcode/{camera}/start/{a}/end/{b}{query}")
         if st != 200:
             raise RuntimeError(f"session {camera} {a}-{b}: HTTP {st} {body[:300]!r}")
         j = json.loads(body)
@@ -369,6 +372,99 @@ def cli_whole(clip, work):
         c.kill()
 
 
+# ---- (d) CPU per viewer-minute: the HEVC copy vs the H.264 transcode ----------
+
+def hlsd_rendition(h, camera, a, b, variant):
+    """A player of the default (two-rendition) session reading `variant`: the
+    master, its playlist, the init segments and every segment in order. CPU of
+    every worker the session ran (reaped after the DELETE, so all of it)."""
+    _, c0 = proc_stat_cpu(h.proc.pid)
+    conn = h.conn()
+    t0 = time.monotonic()
+    st, body = get(conn, f"/api/transcode/{camera}/start/{a}/end/{b}")
+    if st != 200:
+        raise RuntimeError(f"session: HTTP {st} {body[:200]!r}")
+    j = json.loads(body)
+    st, master = get(conn, j["playlist"])
+    if st != 200 or f"{variant}.m3u8" not in master.decode():
+        raise RuntimeError(f"master playlist without {variant}: {master[:300]!r}")
+    url = urllib.parse.urljoin(j["playlist"], f"{variant}.m3u8")
+    st, pl = get(conn, url)
+    text = pl.decode()
+    files = re.findall(r'#EXT-X-MAP:URI="([^"]+)"', text) + [u for u, _ in parse_playlist(text)]
+    total = 0
+    for u in files:
+        st, data = get(conn, urllib.parse.urljoin(url, u))
+        if st != 200 or not data:
+            raise RuntimeError(f"{variant} {u}: HTTP {st}")
+        total += len(data)
+    t = time.monotonic() - t0
+    h.remove_session(j["session_id"])
+    _, c1 = proc_stat_cpu(h.proc.pid)
+    return {"t": t, "cpu": c1 - c0, "bytes": total, "segments": len(files)}
+
+
+def cli_copy(clip, work):
+    """The ffmpeg CLI doing the same copy: HEVC into fMP4 HLS, no encoder."""
+    d = os.path.join(work, "cli-copy")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    t0 = time.monotonic()
+    p = subprocess.Popen(["nice", "-n", str(NICE), "ffmpeg", "-hide_banner", "-loglevel", "error",
+                          "-y", "-i", clip, "-c", "copy", "-tag:v", "hvc1", "-f", "hls",
+                          "-hls_time", "6", "-hls_list_size", "0", "-hls_playlist_type", "vod",
+                          "-hls_segment_type", "fmp4", "-hls_segment_filename", "seg-%d.m4s",
+                          "index.m3u8"], cwd=d, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        raise RuntimeError(f"CLI copy: ffmpeg exit {p.returncode}")
+    total = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
+    return {"t": time.monotonic() - t0, "cpu": ru.ru_utime + ru.ru_stime, "bytes": total,
+            "segments": len(os.listdir(d)) - 1}
+
+
+def report_variants(o, minutes, hv, cv):
+    print(f"#### (d) CPU per viewer-minute: HEVC copy vs H.264 transcode "
+          f"({minutes * 60:.0f} s range; median of {o.runs})")
+    print()
+    print("hlsd: the default session of an HEVC recording (master playlist with both "
+          "renditions); a player reads one rendition's playlist, init segments and every "
+          "segment in order; CPU of all the session's workers (the copy's planning included "
+          "when the H.264 rendition is read), taken from the daemon's reaped children after "
+          "the DELETE. CLI: `ffmpeg -c copy -tag:v hvc1 -f hls -hls_segment_type fmp4` and the "
+          "CONTEXT.md transcode, CPU from wait4(). Per viewer-minute = CPU s / minutes of video.")
+    print()
+    print("| | CPU s | CPU s per viewer-minute | MB | wall s | CPU runs s |")
+    print("|---|---|---|---|---|---|")
+    rows = [("hlsd HEVC rendition (copy)", hv["hlsd_hevc"]),
+            ("hlsd H.264 rendition (transcode)", hv["hlsd_h264"]),
+            ("ffmpeg CLI copy to fMP4", cv["copy"]), ("ffmpeg CLI transcode", cv["transcode"])]
+    for name, rs in rows:
+        print(f"| {name} | {med(rs, 'cpu'):.3f} | {med(rs, 'cpu') / minutes:.3f} | "
+              f"{med(rs, 'bytes') / 1048576:.1f} | {med(rs, 't'):.2f} | {fmt_runs(rs, 'cpu')} |")
+    copy, enc = med(hv["hlsd_hevc"], "cpu"), med(hv["hlsd_h264"], "cpu")
+    print(f"| ratio hlsd copy / hlsd transcode | {ratio(copy, enc)} | | | | |")
+    print(f"| ratio hlsd copy / CLI copy | {ratio(copy, med(cv['copy'], 'cpu'))} | | | | |")
+    print()
+    print("Target: copy ≤ 0.02 of the transcode's CPU.")
+
+
+def run_variants(o, h, ra, rb):
+    hv, cv = {"hlsd_hevc": [], "hlsd_h264": []}, {"copy": [], "transcode": []}
+    for i in range(o.runs):
+        jobs = [("hlsd_hevc", hv, lambda: hlsd_rendition(h, "range", ra, rb, "hevc")),
+                ("copy", cv, lambda: cli_copy(o.range_clip, o.work)),
+                ("hlsd_h264", hv, lambda: hlsd_rendition(h, "range", ra, rb, "h264")),
+                ("transcode", cv, lambda: cli_whole(o.range_clip, o.work))]
+        for name, res, f in (jobs if i % 2 == 0 else jobs[::-1]):
+            r = f()
+            log(f"variants run {i + 1}/{o.runs} {name}: cpu={r['cpu']:.3f} t={r['t']:.2f}")
+            res[name].append(r)
+    report_variants(o, (rb - ra) / 60, hv, cv)
+
+
 # ---- report --------------------------------------------------------------------
 
 def alternate(runs, what, fh, fc):
@@ -403,6 +499,7 @@ def main():
     ap.add_argument("--range-clip", required=True, help="H.265 recording for (a) and (c)")
     ap.add_argument("--seek-clip", required=True, help="long H.265 recording for (b)")
     ap.add_argument("--work", required=True)
+    ap.add_argument("--only", choices=["variants"], help="run section (d) alone")
     o = ap.parse_args()
     o.range_clip = os.path.abspath(o.range_clip)  # ffmpeg runs in its output folder
     o.seek_clip = os.path.abspath(o.seek_clip)
@@ -422,6 +519,12 @@ def main():
                 pass
 
     h = Hlsd(o.hlsd, o.work, [(o.range_clip, "range", ra), (o.seek_clip, "long", sa)])
+    if o.only == "variants":
+        try:
+            run_variants(o, h, ra, rb)
+        finally:
+            h.stop()
+        return
     try:
         first = alternate(o.runs, "first segment", lambda: hlsd_first(h, "range", ra, rb),
                           lambda: cli_first(o.range_clip, o.work))

@@ -5,7 +5,8 @@
 # CPU and peak RSS. The measuring is done by bench/vod.py.
 # Usage: bench/vod.sh [BUILD_DIR] [RUNS]
 # Env: VOD_RANGE_SECONDS (default 60), VOD_SEEK_SECONDS (default 600): clip
-# lengths; shorter ones are for smoke runs only.
+# lengths; shorter ones are for smoke runs only. VOD_ONLY=variants: section (d)
+# alone (CPU per viewer-minute of the HEVC copy vs the H.264 transcode).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -33,15 +34,31 @@ clip_long() {
   echo "$f"
 }
 
+ONLY=${VOD_ONLY:-}
 range_clip=$(bench_clip_h265 "$RANGE_S")
-seek_clip=$(clip_long "$SEEK_S")
+if [[ $ONLY == variants ]]; then
+  seek_clip=$range_clip # not used by section (d)
+else
+  seek_clip=$(clip_long "$SEEK_S")
+fi
 gen=$(cat "$seek_clip.gen-seconds" 2>/dev/null || echo "?")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 bench/vod.py --hlsd "$BUILD/hlsd" --runs "$RUNS" --range-clip "$range_clip" \
-  --seek-clip "$seek_clip" --work "$work" >"$work/tables.md"
+  --seek-clip "$seek_clip" --work "$work" ${ONLY:+--only "$ONLY"} >"$work/tables.md"
 
 size_mb() { awk -v b="$(stat -c %s "$1")" 'BEGIN{printf "%.1f", b / 1048576}'; }
+if [[ $ONLY == variants ]]; then
+  echo "Command: \`VOD_ONLY=variants bench/vod.sh $BUILD $RUNS\`"
+  echo
+  bench_machine
+  echo "- range clip: ${RANGE_S} s 1080p30 H.265 + AAC ($(basename "$range_clip"), $(size_mb "$range_clip") MB, made by bench/lib.sh)"
+  echo "- hlsd: \`hlsd serve\`, auth off, vod defaults (hevc_variant on); CLI runs at nice 10 like hlsd's workers"
+  echo
+  cat "$work/tables.md"
+  exit 0
+fi
+
 echo "### Recordings playback: hlsd sessions vs the ffmpeg CLI method (median of $RUNS)"
 echo
 echo "Command: \`bench/vod.sh $BUILD $RUNS\`$( [[ $RANGE_S != 60 || $SEEK_S != 600 ]] &&

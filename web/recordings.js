@@ -429,7 +429,7 @@ function openVod(camera, start, end, res) {
       LEVEL_LOADED: (_e, data) => { cur.total = data.details.fragments.length; renderVodStatus(); },
       // A two-variant session (HEVC recording): hls.js keeps the renditions
       // this browser decodes; show which one plays.
-      LEVEL_SWITCHED: (_e, data) => {
+      LEVEL_SWITCHING: (_e, data) => {
         if (vod !== cur || !cur.player.hls) return;
         const level = cur.player.hls.levels[data.level];
         const hevc = !!(level && /^(hvc1|hev1)/.test(level.videoCodec || ''));

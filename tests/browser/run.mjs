@@ -236,9 +236,29 @@ async function playRange(page, start, end) {
   return body;
 }
 
+// What hls.js may pick from a two-variant session: the codecs this
+// Chromium's Media Source Extensions claim to decode.
+const HEVC_TYPE = 'video/mp4;codecs="hvc1.1.6.L60.90"';
+
+async function encodersStarted() {
+  const m = (await daemon.api('GET', '/metrics', { token: ADMIN_TOKEN })).text;
+  const x = /^hlsd_transcode_encoders_started_total (\d+)/m.exec(m);
+  return x ? Number(x[1]) : 0;
+}
+
+// Media requests of a page, for "which rendition was read".
+function recordRequests(page) {
+  const urls = [];
+  page.on('request', (r) => { if (r.url().includes('/stream/transcode/')) urls.push(r.url()); });
+  return urls;
+}
+
 test('recording_plays_and_seeks', async (t) => {
   const page = await newPage(t);
+  const requests = recordRequests(page);
   await login(page, ADMIN_TOKEN, 'admin');
+  const hevcDecodes = await page.evaluate((ty) => MediaSource.isTypeSupported(ty), HEVC_TYPE);
+  log(`#   this Chromium decodes HEVC in MSE: ${hevcDecodes}`);
   await openRecordings(page, 'cam1');
   const bars = await page.$$('[data-testid=rec-bar]');
   eq(bars.length, 1, 'recording bars on the timeline');
@@ -282,6 +302,14 @@ test('recording_plays_and_seeks', async (t) => {
     return s.t > target + 0.5 ? s.t : false;
   }, 30000, `currentTime past the seek point ${target.toFixed(2)} s`, 100);
   log(`#   seek to ${target.toFixed(2)} s (80%): currentTime ${after.toFixed(2)} after ${((Date.now() - s0) / 1000).toFixed(2)} s`);
+  // The session offered both renditions; hls.js took the one this browser
+  // decodes, and only that one was read.
+  eq(JSON.stringify(res.variants), '["hevc","h264"]', 'renditions of the H.265 session');
+  const picked = hevcDecodes ? 'hevc' : 'h264', other = hevcDecodes ? 'h264' : 'hevc';
+  eq(await page.getAttribute('#vod-card', 'data-variant'), picked, 'rendition hls.js plays');
+  ok(requests.some((u) => u.endsWith(`/${picked}.m3u8`)), `${picked}.m3u8 never requested`);
+  ok(!requests.some((u) => u.endsWith(`/${other}.m3u8`) || u.endsWith(hevcDecodes ? '.ts' : '.m4s')),
+    `the other rendition was read: ${requests.filter((u) => !u.endsWith('master.m3u8')).slice(0, 6).join(' ')}`);
   const status = await page.textContent('#vod-status');
   log(`#   status line: "${status}"`);
   ok(/segments loaded/.test(status), `no progress in the status line: "${status}"`);
@@ -304,6 +332,46 @@ test('recording_plays_and_seeks', async (t) => {
   const toast = await page.waitForSelector(`[data-testid=error-toast]:has-text(${JSON.stringify(api.json.message)})`, { timeout: 10000 });
   log(`#   empty range error shown: "${(await toast.textContent()).trim()}"`);
   await noFatal(page);
+});
+
+// A browser that decodes HEVC (Safari, Chrome/Edge with a hardware decoder)
+// takes the copied rendition: hls.js is made to see HEVC as supported, and
+// must then read only HEVC segments, so that no encoder starts.
+test('hevc_capable_browser_reads_only_the_copy', async (t) => {
+  const page = await newPage(t);
+  await page.addInitScript(() => {
+    const hevc = (ty) => /hvc1|hev1/.test(ty || '');
+    const real = MediaSource.isTypeSupported.bind(MediaSource);
+    MediaSource.isTypeSupported = (ty) => hevc(ty) || real(ty);
+    // hls.js also asks MediaCapabilities before it picks a rendition.
+    const mc = navigator.mediaCapabilities;
+    if (mc && mc.decodingInfo) {
+      const info = mc.decodingInfo.bind(mc);
+      mc.decodingInfo = (cfg) => (cfg && cfg.video && hevc(cfg.video.contentType)
+        ? Promise.resolve({ supported: true, smooth: true, powerEfficient: true })
+        : info(cfg));
+    }
+  });
+  const requests = recordRequests(page);
+  const before = await encodersStarted();
+  await login(page, ADMIN_TOKEN, 'admin');
+  await openRecordings(page, 'cam1');
+  // Another range than the other test's: a session of its own.
+  const res = await playRange(page, REC_START + 2, REC_START + 20);
+  eq(JSON.stringify(res.variants), '["hevc","h264"]', 'renditions');
+  await waitFor(async () => requests.some((u) => u.endsWith('.m4s')), 30000, 'an HEVC segment request');
+  eq(await page.getAttribute('#vod-card', 'data-variant'), 'hevc', 'rendition hls.js chose');
+  ok(await page.isVisible('#hevc-badge'), 'the HEVC badge is hidden');
+  const seen = requests.map((u) => u.split('/').pop());
+  log(`#   requests: ${seen.join(' ')}`);
+  ok(seen.includes('hevc.m3u8') && seen.some((f) => /init\d+\.mp4$/.test(f)), 'no HEVC playlist or init read');
+  ok(!seen.some((f) => f === 'h264.m3u8' || f.endsWith('.ts')), 'the H.264 rendition was read');
+  const st = await daemon.api('GET', `/api/transcode/${res.session_id}`, { token: ADMIN_TOKEN });
+  const byName = Object.fromEntries(st.json.variants.map((v) => [v.variant, v]));
+  eq(byName.h264.state, 'stopped', 'state of the H.264 rendition');
+  eq(byName.h264.restarts, 0, 'H.264 workers started');
+  eq(byName.hevc.encoder, 'copy', 'the HEVC worker\'s encoder');
+  eq(await encodersStarted(), before, 'encoders started (hlsd_transcode_encoders_started_total)');
 });
 
 test('passthrough_badge', async (t) => {
@@ -369,10 +437,12 @@ async function setup() {
     if (f.endsWith('.png') && (!opt.k || f.startsWith('FAIL-'))) fs.rmSync(path.join(WORK, f));
   }
   const media = path.join(WORK, 'media');
-  const h265 = makeMedia(media, `h265_320x180_${REC_SECONDS}s.mp4`, [
+  // A keyframe every 2 s, as cameras record: the two renditions of its
+  // session are cut on them.
+  const h265 = makeMedia(media, `h265_320x180_${REC_SECONDS}s_k50.mp4`, [
     '-f', 'lavfi', '-i', `testsrc2=size=320x180:rate=25:duration=${REC_SECONDS}`,
     '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${REC_SECONDS}`,
-    '-c:v', 'libx265', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-x265-params', 'log-level=error',
+    '-c:v', 'libx265', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-x265-params', 'log-level=error:keyint=50',
     '-tag:v', 'hvc1', '-c:a', 'aac', '-b:a', '64k', '-shortest']);
   const h264 = makeMedia(media, 'h264_320x180_6s.mp4', [
     '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25:duration=6',
