@@ -366,8 +366,9 @@ def cli_whole(clip, work):
         c.proc.returncode = os.waitstatus_to_exitcode(status)
         if c.proc.returncode != 0:
             raise RuntimeError(f"CLI whole range: ffmpeg exit {c.proc.returncode}")
+        total = sum(os.path.getsize(os.path.join(c.dir, f)) for f in os.listdir(c.dir))
         return {"t": t, "cpu": ru.ru_utime + ru.ru_stime, "rss_kb": ru.ru_maxrss,
-                "segments": len(c.segments())}
+                "segments": len(c.segments()), "bytes": total}
     finally:
         c.kill()
 
@@ -518,7 +519,8 @@ def main():
             while f.read(1 << 20):
                 pass
 
-    h = Hlsd(o.hlsd, o.work, [(o.range_clip, "range", ra), (o.seek_clip, "long", sa)])
+    recs = [(o.range_clip, "range", ra)] + ([] if o.only else [(o.seek_clip, "long", sa)])
+    h = Hlsd(o.hlsd, o.work, recs)
     if o.only == "variants":
         try:
             run_variants(o, h, ra, rb)

@@ -53,6 +53,39 @@ static void test_vod_render(void **state)
     playlist_clear(&pl);
 }
 
+/* fMP4 VOD with one init segment per source: EXT-X-MAP after the
+ * discontinuity of each source change, version 6. */
+static void test_vod_segment_maps(void **state)
+{
+    (void)state;
+    struct playlist pl;
+    playlist_init(&pl, PLAYLIST_VOD, 0);
+    assert_int_equal(playlist_set_segment_map(&pl, "init0.mp4"), -EINVAL); /* no segment yet */
+    assert_int_equal(playlist_add_segment(&pl, "s-0.m4s", 2.0, false, NAN), 0);
+    assert_int_equal(playlist_set_segment_map(&pl, "init0.mp4"), 0);
+    assert_int_equal(playlist_add_segment(&pl, "s-1.m4s", 2.0, false, NAN), 0);
+    assert_int_equal(playlist_add_segment(&pl, "s-2.m4s", 1.5, true, NAN), 0);
+    assert_int_equal(playlist_set_segment_map(&pl, "init\"1.mp4"), -EINVAL);
+    assert_int_equal(playlist_set_segment_map(&pl, "init1.mp4"), 0);
+    char *text = render(&pl);
+    const char *want = "#EXTM3U\n"
+                       "#EXT-X-VERSION:6\n"
+                       "#EXT-X-TARGETDURATION:2\n"
+                       "#EXT-X-MEDIA-SEQUENCE:0\n"
+                       "#EXT-X-PLAYLIST-TYPE:VOD\n"
+                       "#EXT-X-INDEPENDENT-SEGMENTS\n"
+                       "#EXT-X-MAP:URI=\"init0.mp4\"\n"
+                       "#EXTINF:2.000,\ns-0.m4s\n"
+                       "#EXTINF:2.000,\ns-1.m4s\n"
+                       "#EXT-X-DISCONTINUITY\n"
+                       "#EXT-X-MAP:URI=\"init1.mp4\"\n"
+                       "#EXTINF:1.500,\ns-2.m4s\n"
+                       "#EXT-X-ENDLIST\n";
+    assert_string_equal(text, want);
+    free(text);
+    playlist_clear(&pl);
+}
+
 static void test_target_duration_rounding(void **state)
 {
     (void)state;
@@ -384,7 +417,7 @@ int main(void)
         cmocka_unit_test(test_pdt_format),   cmocka_unit_test(test_live_window),
         cmocka_unit_test(test_bad_segments), cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_ll_hls),       cmocka_unit_test(test_garbage),
-        cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_mutations),    cmocka_unit_test(test_vod_segment_maps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
