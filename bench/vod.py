@@ -463,7 +463,7 @@ def run_variants(o, h, ra, rb):
             r = f()
             log(f"variants run {i + 1}/{o.runs} {name}: cpu={r['cpu']:.3f} t={r['t']:.2f}")
             res[name].append(r)
-    report_variants(o, (rb - ra) / 60, hv, cv)
+    return hv, cv
 
 
 # ---- report --------------------------------------------------------------------
@@ -523,9 +523,10 @@ def main():
     h = Hlsd(o.hlsd, o.work, recs)
     if o.only == "variants":
         try:
-            run_variants(o, h, ra, rb)
+            variants = run_variants(o, h, ra, rb)
         finally:
             h.stop()
+        report_variants(o, (rb - ra) / 60, *variants)
         return
     try:
         first = alternate(o.runs, "first segment", lambda: hlsd_first(h, "range", ra, rb),
@@ -535,6 +536,7 @@ def main():
                          lambda: cli_seek(o.seek_clip, o.work, target, timeout=60 + 2 * sdur))
         whole = alternate(o.runs, "whole range", lambda: hlsd_whole(h, "range", ra, rb),
                           lambda: cli_whole(o.range_clip, o.work))
+        variants = run_variants(o, h, ra, rb)
     finally:
         h.stop()
 
@@ -594,6 +596,8 @@ def main():
     if any(r["workers"] != 1 for r in wh):
         print()
         print(f"(workers per hlsd run: {[r['workers'] for r in wh]}; peak RSS is the largest one)")
+    print()
+    report_variants(o, (rb - ra) / 60, *variants)
 
 
 if __name__ == "__main__":
