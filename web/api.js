@@ -92,16 +92,63 @@ export function clearAllErrors() {
   for (const k of [...toasts.keys()]) clearError(k);
 }
 
-// ---- formatting (all times UTC, as the recordings index stores them)
+// ---- formatting. The index stores epoch seconds; the page shows them in the
+// browser's local time zone (days of 23 or 25 hours across DST included) or,
+// when chosen, in UTC. The choice is kept in localStorage.
 const pad = (n) => String(n).padStart(2, '0');
+const TZ_KEY = 'hlsd.timezone';
+let utc = false;
+try { utc = localStorage.getItem(TZ_KEY) === 'utc'; } catch { /* storage disabled */ }
+
+export function useUtc() { return utc; }
+export function setUseUtc(on) {
+  utc = !!on;
+  try { localStorage.setItem(TZ_KEY, utc ? 'utc' : 'local'); } catch { /* storage disabled */ }
+}
+
+// What the times are in, for labels: "UTC" or the zone's name and offset at t.
+export function zoneLabel(epochSeconds = Date.now() / 1000) {
+  if (utc) return 'UTC';
+  const off = -new Date(epochSeconds * 1000).getTimezoneOffset();
+  const name = (Intl.DateTimeFormat().resolvedOptions().timeZone || 'local').replace(/_/g, ' ');
+  const sign = off < 0 ? '−' : '+';
+  return `${name}, UTC${sign}${pad(Math.floor(Math.abs(off) / 60))}:${pad(Math.abs(off) % 60)}`;
+}
+
+function parts(epochSeconds) {
+  const d = new Date(epochSeconds * 1000);
+  return utc
+    ? { y: d.getUTCFullYear(), mo: d.getUTCMonth() + 1, d: d.getUTCDate(), h: d.getUTCHours(), mi: d.getUTCMinutes(), s: d.getUTCSeconds() }
+    : { y: d.getFullYear(), mo: d.getMonth() + 1, d: d.getDate(), h: d.getHours(), mi: d.getMinutes(), s: d.getSeconds() };
+}
 
 export function fmtClock(epochSeconds) {
-  const d = new Date(epochSeconds * 1000);
-  return `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+  const p = parts(epochSeconds);
+  return `${pad(p.h)}:${pad(p.mi)}:${pad(p.s)}`;
 }
 
 export function fmtDate(epochSeconds) {
-  const d = new Date(epochSeconds * 1000);
+  const p = parts(epochSeconds);
+  return `${p.y}-${pad(p.mo)}-${pad(p.d)}`;
+}
+
+// Epoch seconds of a wall-clock time of a day ("YYYY-MM-DD", seconds after
+// its midnight as read on a clock). A local time skipped by DST lands after
+// the jump, a repeated one on its first occurrence (the Date rules).
+export function clockToEpoch(dateStr, secondsOfDay) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(dateStr || '');
+  if (!m || !Number.isFinite(secondsOfDay)) return NaN;
+  const h = Math.floor(secondsOfDay / 3600), mi = Math.floor((secondsOfDay % 3600) / 60);
+  const s = secondsOfDay - h * 3600 - mi * 60;
+  return (utc ? Date.UTC(+m[1], +m[2] - 1, +m[3], h, mi, s)
+    : new Date(+m[1], +m[2] - 1, +m[3], h, mi, s).getTime()) / 1000;
+}
+
+// "YYYY-MM-DD" moved by n calendar days.
+export function addDays(dateStr, n) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(dateStr || '');
+  if (!m) return '';
+  const d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3] + n));
   return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
 }
 
@@ -113,11 +160,6 @@ export function fmtDuration(seconds) {
   return h ? `${h}:${pad(m)}:${pad(r)}` : `${m}:${pad(r)}`;
 }
 
-export function fmtSecondsOfDay(sec) {
-  const s = Math.max(0, Math.min(86399, Math.round(sec)));
-  return `${pad(Math.floor(s / 3600))}:${pad(Math.floor((s % 3600) / 60))}:${pad(s % 60)}`;
-}
-
 // "HH:MM" or "HH:MM:SS" -> seconds of the day; NaN when malformed.
 export function parseTimeOfDay(v) {
   const m = /^(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?$/.exec(v || '');
@@ -127,11 +169,14 @@ export function parseTimeOfDay(v) {
   return h * 3600 + mi * 60 + s;
 }
 
-// "YYYY-MM-DD" (UTC) -> epoch seconds of its midnight; NaN when malformed.
+// "YYYY-MM-DD" -> epoch seconds of its midnight (local or UTC); NaN when malformed.
 export function dayStart(dateStr) {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(dateStr || '');
-  if (!m) return NaN;
-  return Date.UTC(+m[1], +m[2] - 1, +m[3]) / 1000;
+  return clockToEpoch(dateStr, 0);
+}
+
+// Seconds in that day: 86400, or 82800 / 90000 on local DST days.
+export function dayLength(dateStr) {
+  return dayStart(addDays(dateStr, 1)) - dayStart(dateStr);
 }
 
 export function fmtBitrate(v) {

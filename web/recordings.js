@@ -1,9 +1,10 @@
-// Recordings view: camera + UTC day, a 24 h timeline of recordings with gaps,
+// Recordings view: camera + day (local time, or UTC when chosen; a DST day
+// has 23 or 25 hours), a timeline of the day's recordings with gaps,
 // range selection (drag or time inputs), playback through a transcode session,
 // and its progress (admin: GET /api/transcode; otherwise from hls.js events).
 import {
-  $, api, showError, clearError, fmtClock, fmtDate, fmtDuration, fmtSecondsOfDay,
-  parseTimeOfDay, dayStart, pick,
+  $, api, showError, clearError, fmtClock, fmtDate, fmtDuration,
+  parseTimeOfDay, dayStart, dayLength, addDays, clockToEpoch, zoneLabel, useUtc, setUseUtc, pick,
 } from './api.js';
 import { createPlayer } from './player.js';
 
@@ -40,7 +41,10 @@ export function initRecordings(admin) {
   $('tl-zoom-in').onclick = () => zoom(1);
   $('tl-zoom-out').onclick = () => zoom(-1);
   $('tl-fit').onclick = () => fitSelection();
-  $('tl-day').onclick = () => setView(DAY / 2, DAY);
+  $('tl-day').onclick = () => setView(dayLen() / 2, dayLen());
+  $('rec-tz').value = useUtc() ? 'utc' : 'local';
+  $('rec-tz').onchange = () => switchZone($('rec-tz').value === 'utc');
+  showZone();
   $('tl-left').onclick = () => setView(view.from + view.span / 2 - view.span * 0.75, view.span);
   $('tl-right').onclick = () => setView(view.from + view.span / 2 + view.span * 0.75, view.span);
   initTimelineDrag();
@@ -125,7 +129,7 @@ function rememberDefaultDay() {
 
 function shiftDay(n) {
   const d = dayStart($('rec-date').value);
-  $('rec-date').value = fmtDate((Number.isFinite(d) ? d : Date.now() / 1000) + n * DAY);
+  $('rec-date').value = addDays(Number.isFinite(d) ? $('rec-date').value : fmtDate(Date.now() / 1000), n);
   $('rec-date').dataset.auto = '0';
   sel = null;
   loadDay();
@@ -133,15 +137,51 @@ function shiftDay(n) {
 
 function currentDay() { return dayStart($('rec-date').value); }
 
+// Length of the shown day in seconds (not always 86400 in local time).
+function dayLen() {
+  const n = dayLength($('rec-date').value);
+  return Number.isFinite(n) && n > 0 ? n : DAY;
+}
+
+function showZone() {
+  const z = zoneLabel(Number.isFinite(currentDay()) ? currentDay() + 43200 : undefined);
+  $('rec-zone').textContent = z;
+  $('rec-start').title = $('rec-end').title = `${z} time, HH:MM:SS`;
+  const name = (Intl.DateTimeFormat().resolvedOptions().timeZone || '').replace(/_/g, ' ');
+  $('rec-tz-local').textContent = name ? `Local (${name})` : 'Local';
+}
+
+// Local <-> UTC: the same instants stay selected, shown on the new clock.
+function switchZone(toUtc) {
+  const day = currentDay();
+  const abs = sel && Number.isFinite(day) ? { start: day + sel.start, end: day + sel.end } : null;
+  setUseUtc(toUtc);
+  if (abs) $('rec-date').value = fmtDate(abs.start);
+  showZone();
+  const nd = currentDay();
+  if (abs && Number.isFinite(nd)) {
+    sel = { start: abs.start - nd, end: abs.end - nd };
+    $('rec-start').value = fmtClock(abs.start);
+    $('rec-end').value = fmtClock(abs.end);
+  }
+  view = { from: 0, span: dayLen() };
+  loadDay();
+  updatePlayhead();
+  renderVodTitle();
+  pollSessions();
+}
+
 async function loadDay() {
   const cam = $('rec-camera').value;
   const day = currentDay();
+  showZone(); // the offset may differ from the previous day's (DST)
+  if (view.from === 0 && view.span >= 23 * 3600) view = { from: 0, span: dayLen() };
   if (!cam || !Number.isFinite(day)) { recordings = []; renderDay(); return; }
   const seq = ++loadSeq;
   const selAtStart = selVersion;
   let data;
   try {
-    data = await api('GET', `/api/recordings/${encodeURIComponent(cam)}?after=${day}&before=${day + DAY}`);
+    data = await api('GET', `/api/recordings/${encodeURIComponent(cam)}?after=${day}&before=${day + dayLen()}`);
   } catch (e) {
     if (seq !== loadSeq) return;
     showError(`Recordings of ${cam}: ${e.message}`, 'recordings');
@@ -191,8 +231,8 @@ function pct(sec) { return `${Math.max(-1, Math.min(101, pos(sec)))}%`; }
 function widthPct(a, b) { return `${Math.max(0, Math.min(101, pos(b)) - Math.max(-1, pos(a)))}%`; }
 
 function setView(center, span) {
-  span = Math.min(DAY, span);
-  const from = Math.max(0, Math.min(DAY - span, center - span / 2));
+  span = Math.min(dayLen(), span);
+  const from = Math.max(0, Math.min(dayLen() - span, center - span / 2));
   view = { from, span };
   renderDay(lastGaps);
 }
@@ -206,12 +246,13 @@ function zoom(dir) {
 }
 
 function fitSelection() {
-  if (!sel || !(sel.end > sel.start)) { setView(DAY / 2, DAY); return; }
+  if (!sel || !(sel.end > sel.start)) { setView(dayLen() / 2, dayLen()); return; }
   const len = sel.end - sel.start;
   setView((sel.start + sel.end) / 2, Math.max(60, len * 1.5));
 }
 
 function drawAxis() {
+  const day = Number.isFinite(currentDay()) ? currentDay() : 0, len = dayLen();
   const axis = $('timeline-axis');
   axis.replaceChildren();
   const steps = [10, 30, 60, 300, 600, 1800, 3600, 3 * 3600];
@@ -222,12 +263,15 @@ function drawAxis() {
     s.style.left = `${pos(t)}%`;
     if (pos(t) < 3) s.style.transform = 'none';
     else if (pos(t) > 97) s.style.transform = 'translateX(-100%)';
-    const txt = fmtSecondsOfDay(Math.min(t, DAY - 1));
-    s.textContent = t >= DAY ? '24:00' : step < 60 ? txt : txt.slice(0, 5);
+    // The clock at that instant: across a DST change the labels jump as the
+    // clock does (01:00, 03:00).
+    const txt = fmtClock(day + Math.min(t, len - 1));
+    s.textContent = t >= len ? '24:00' : step < 60 ? txt : txt.slice(0, 5);
     axis.append(s);
   }
-  const cut = (x) => (view.span < 3600 ? fmtSecondsOfDay(x) : fmtSecondsOfDay(x).slice(0, 5));
-  $('tl-view').textContent = view.span >= DAY ? 'whole day' : `${cut(view.from)}–${cut(view.from + view.span)}`;
+  const cut = (x) => (view.span < 3600 ? fmtClock(day + x) : fmtClock(day + x).slice(0, 5));
+  $('tl-view').textContent = view.span >= len ? `whole day (${Math.round(len / 3600)} h)`
+    : `${cut(view.from)}–${cut(Math.min(view.from + view.span, len - 1))}`;
 }
 
 function renderDay(gaps = []) {
@@ -278,7 +322,7 @@ function renderDay(gaps = []) {
     tbody.append(tr);
   }
   $('rec-empty').hidden = recordings.length > 0;
-  const total = recordings.reduce((a, r) => a + Math.min(r.end, day + DAY) - Math.max(r.start, day), 0);
+  const total = recordings.reduce((a, r) => a + Math.min(r.end, day + dayLen()) - Math.max(r.start, day), 0);
   $('rec-summary').textContent = cameras.length
     ? `${recordings.length} recording${recordings.length === 1 ? '' : 's'} · ${fmtDuration(total)} recorded · ${gaps.length} gap${gaps.length === 1 ? '' : 's'}`
     : 'No camera has recordings yet.';
@@ -288,29 +332,36 @@ function renderDay(gaps = []) {
 
 function selectRecording(r) {
   const day = currentDay();
-  setSelection(Math.max(0, r.start - day), Math.min(DAY - 1, r.end - day));
+  setSelection(Math.max(0, r.start - day), Math.min(dayLen() - 1, r.end - day));
 }
 
 function setSelection(a, b) {
-  const s = Math.max(0, Math.min(a, b)), e = Math.min(DAY - 1, Math.max(a, b));
+  const len = dayLen(), day = currentDay();
+  const s = Math.max(0, Math.min(a, b)), e = Math.min(len - 1, Math.max(a, b));
   sel = { start: Math.floor(s), end: Math.ceil(e) };
   selVersion += 1;
-  if (sel.end <= sel.start) sel.end = Math.min(DAY - 1, sel.start + 1);
-  $('rec-start').value = fmtSecondsOfDay(sel.start);
-  $('rec-end').value = fmtSecondsOfDay(sel.end);
+  if (sel.end <= sel.start) sel.end = Math.min(len - 1, sel.start + 1);
+  $('rec-start').value = fmtClock(day + sel.start);
+  $('rec-end').value = fmtClock(day + sel.end);
   drawSelection();
 }
 
 function selectionFromInputs() {
   const s = parseTimeOfDay($('rec-start').value.trim()), e = parseTimeOfDay($('rec-end').value.trim());
+  const date = $('rec-date').value, day = currentDay();
   selVersion += 1;
-  if (!Number.isFinite(s) || !Number.isFinite(e)) {
+  if (!Number.isFinite(s) || !Number.isFinite(e) || !Number.isFinite(day)) {
     sel = null;
     drawSelection();
-    $('range-length').textContent = 'times are UTC, as HH:MM:SS';
+    $('range-length').textContent = `times are ${zoneLabel()} clock times, as HH:MM:SS`;
     return false;
   }
-  sel = { start: s, end: e };
+  // Clock times of the shown day; an end at or before the start is on the
+  // next day (a range across midnight).
+  const a = clockToEpoch(date, s);
+  let b = clockToEpoch(date, e);
+  if (b <= a) b = clockToEpoch(addDays(date, 1), e);
+  sel = { start: a - day, end: b - day, nextDay: b - day >= dayLen() };
   drawSelection();
   return true;
 }
@@ -327,7 +378,7 @@ function drawSelection() {
   el.style.width = widthPct(sel.start, sel.end);
   const day = currentDay();
   const covered = recordings.reduce((a, r) => a + Math.max(0, Math.min(r.end, day + sel.end) - Math.max(r.start, day + sel.start)), 0);
-  $('range-length').textContent = `${fmtDuration(sel.end - sel.start)} selected, ${fmtDuration(covered)} recorded`;
+  $('range-length').textContent = `${fmtDuration(sel.end - sel.start)} selected${sel.nextDay ? ' (ends the next day)' : ''}, ${fmtDuration(covered)} recorded`;
 }
 
 function initTimelineDrag() {
@@ -368,7 +419,7 @@ function updatePlayhead() {
   const off = t - currentDay();
   ph.hidden = !(vod.camera === $('rec-camera').value && off >= view.from && off <= view.from + view.span);
   ph.style.left = pct(off);
-  $('vod-clock').textContent = `${fmtDate(t)} ${fmtClock(t)} UTC`;
+  $('vod-clock').textContent = `${fmtDate(t)} ${fmtClock(t)} ${zoneLabel(t)}`;
 }
 
 // ---------------------------------------------------------------- playback
@@ -377,7 +428,7 @@ async function play() {
   const day = currentDay();
   const valid = selectionFromInputs();
   if (!cam) { showError('Choose a camera first.'); return; }
-  if (!valid) { showError('Times must be UTC times of the day, as HH:MM:SS (for example 09:30:00).'); return; }
+  if (!valid) { showError(`Times must be ${zoneLabel()} clock times, as HH:MM:SS (for example 09:30:00).`); return; }
   if (!Number.isFinite(day)) { showError('Choose a day first.'); return; }
   if (!sel || !(sel.end > sel.start)) { showError('Choose a range: the end must be after the start.'); return; }
   const start = day + sel.start, end = day + sel.end;
@@ -403,7 +454,7 @@ function openVod(camera, start, end, res) {
     waiting: null, encoder: null, note: '' };
   $('vod-card').hidden = false;
   $('vod-card').dataset.sessionId = id || '';
-  $('vod-title').textContent = `${camera} · ${fmtDate(start)} ${fmtClock(start)} – ${fmtClock(end)} UTC · ${fmtDuration(Number.isFinite(duration) ? duration : end - start)}`;
+  renderVodTitle();
   $('passthrough-badge').hidden = !res.passthrough;
   $('hevc-badge').hidden = true;
   $('vod-card').dataset.variant = '';
@@ -448,6 +499,12 @@ function openVod(camera, start, end, res) {
   $('vod-card').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
   renderVodStatus();
   pollSessions();
+}
+
+function renderVodTitle() {
+  if (!vod) return;
+  const { camera, start, end, duration } = vod;
+  $('vod-title').textContent = `${camera} · ${fmtDate(start)} ${fmtClock(start)} – ${fmtClock(end)} ${zoneLabel(start)} · ${fmtDuration(Number.isFinite(duration) ? duration : end - start)}`;
 }
 
 function closeVod() {

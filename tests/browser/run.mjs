@@ -19,6 +19,10 @@ const DAY = '2024-01-15';
 const REC_START = Date.UTC(2024, 0, 15, 10, 0, 0) / 1000; // cam1: 30 s H.265 + AAC
 const REC_SECONDS = 30;
 const PASS_START = Date.UTC(2024, 0, 15, 11, 0, 0) / 1000; // cam2: 6 s H.264 + AAC
+// cam3: the 6 s clip on 2024-03-10 12:00 UTC, the day New York springs
+// forward (a 23-hour local day): 08:00 EDT.
+const DST_DAY = '2024-03-10';
+const DST_START = Date.UTC(2024, 2, 10, 12, 0, 0) / 1000;
 
 const TILE0 = '[data-testid="port-tile"][data-port-index="0"]';
 
@@ -58,8 +62,9 @@ const test = (name, fn) => tests.push({ name, fn });
 let daemon;
 let chrome;
 
-async function newPage(t) {
-  const ctx = await chrome.browser.newContext({ viewport: { width: 1280, height: 900 } });
+// Pages run in UTC unless a test says otherwise (the times they type are UTC).
+async function newPage(t, timezoneId = 'UTC') {
+  const ctx = await chrome.browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId });
   const page = await ctx.newPage();
   t.pageErrors = t.pageErrors || [];
   page.on('pageerror', (e) => t.pageErrors.push(e.message));
@@ -374,6 +379,49 @@ test('hevc_capable_browser_reads_only_the_copy', async (t) => {
   eq(await encodersStarted(), before, 'encoders started (hlsd_transcode_encoders_started_total)');
 });
 
+// The page shows the browser's local time: New York here, with a 23-hour
+// day at the DST change and a range across midnight; UTC on request.
+test('local_time_and_dst', async (t) => {
+  const page = await newPage(t, 'America/New_York');
+  await login(page, ADMIN_TOKEN, 'admin');
+  await openRecordings(page, 'cam1'); // 2024-01-15: EST, UTC-05:00
+  const zone = await page.textContent('#rec-zone');
+  ok(/America\/New York, UTC−05:00/.test(zone), `zone shown: "${zone}"`);
+  eq(await page.textContent('#rec-tbody tr td'), '05:00:00', 'recording start (10:00 UTC) in New York');
+  eq(await page.inputValue('#rec-start'), '05:00:00', 'selection start');
+  await page.fill('#rec-start', '05:00:02');
+  await page.fill('#rec-end', '05:00:10');
+  const resp = page.waitForResponse((r) => r.url().includes('/api/transcode/cam1/start/'), { timeout: 30000 });
+  await page.click('#rec-play');
+  const url = (await resp).url();
+  ok(url.includes(`/start/${REC_START + 2}/end/${REC_START + 10}`), `local times sent as ${url}`);
+  ok(/05:00:02 – 05:00:10 America\/New York/.test(await page.textContent('#vod-title')), 'player title');
+  // UTC on request: the same instants on the UTC clock.
+  await page.selectOption('#rec-tz', 'utc');
+  await waitFor(async () => (await page.inputValue('#rec-start')) === '10:00:02', 5000, 'the start in UTC');
+  eq(await page.inputValue('#rec-end'), '10:00:10', 'the end in UTC');
+  await waitFor(async () => (await page.textContent('#rec-tbody tr td')) === '10:00:00', 5000, 'the table in UTC');
+  eq(await page.textContent('#rec-zone'), 'UTC', 'zone label');
+  await page.selectOption('#rec-tz', 'local');
+
+  // The spring-forward day has 23 hours: the 08:00 EDT recording sits 7/23
+  // of the way along (midnight EST is 05:00 UTC), not 8/24.
+  await page.selectOption('#rec-camera', 'cam3');
+  await page.fill('#rec-date', DST_DAY);
+  await page.dispatchEvent('#rec-date', 'change');
+  await waitFor(async () => (await page.textContent('#rec-tbody tr td')) === '08:00:00', 10000, 'cam3 at 08:00 EDT');
+  eq(await page.textContent('#tl-view'), 'whole day (23 h)', 'length of the DST day');
+  const left = await page.$eval('[data-testid=rec-bar]', (e) => parseFloat(e.style.left));
+  ok(Math.abs(left - (700 / 23)) < 0.05, `bar at ${left}% of the day, expected ${(700 / 23).toFixed(2)}%`);
+  ok(/UTC−04:00/.test(await page.textContent('#rec-zone')), 'EDT offset after the change');
+  // Across midnight: 23:30 to 00:30 is one hour, ending the next day.
+  await page.fill('#rec-start', '23:30:00');
+  await page.fill('#rec-end', '00:30:00');
+  const len = await page.textContent('#range-length');
+  ok(/^1:00:00 selected \(ends the next day\)/.test(len), `range across midnight: "${len}"`);
+  await shot(page, 'local-time.png');
+});
+
 test('passthrough_badge', async (t) => {
   const page = await newPage(t);
   await login(page, ADMIN_TOKEN, 'admin');
@@ -452,6 +500,10 @@ async function setup() {
   daemon = new Daemon({ hlsd: opt.hlsd, dir: freshDir(path.join(WORK, 'run')), config: config() });
   daemon.addRecording(h265, 'cam1', REC_START);
   daemon.addRecording(h264, 'cam2', PASS_START);
+  // The index keys recordings by path: cam3 gets a copy of its own.
+  const h264b = path.join(media, 'h264_320x180_6s_cam3.mp4');
+  fs.copyFileSync(h264, h264b);
+  daemon.addRecording(h264b, 'cam3', DST_START);
   await daemon.start();
   log(`# hlsd on ${daemon.base}, log ${daemon.logPath}`);
   chrome = await launchChromium(chromium);
