@@ -12,7 +12,7 @@ tmp=$(mktemp)
   echo "Produced by \`make bench\` (\`bench/run-all.sh $BUILD\`). Each section names its own command."
   echo "hlsd and the ffmpeg CLI (nginx for HTTP serving) run the same job with the same settings in the same run, alternating."
   echo
-  for b in bench/transcode.sh bench/vod.sh bench/live.sh bench/serve.sh bench/latency.sh; do
+  for b in bench/transcode.sh bench/vod.sh bench/seek.sh bench/live.sh bench/serve.sh bench/latency.sh; do
     [[ -x $b ]] || continue
     "$b" "$BUILD" || echo "($b failed)"
     echo

@@ -71,8 +71,9 @@ struct cfg_vod {
         *shared_dir; /* NULL; a folder shared by the nodes of a cluster: session key and registry */
     int lookahead;   /* 10 segments */
     int nice;        /* 10 */
-    double segment_seconds; /* 6 */
-    double *fast_start;     /* first segment lengths: 1, 2, 3 */
+    double segment_seconds;           /* 6: copies (passthrough, HEVC rendition) */
+    double transcode_segment_seconds; /* 1: transcoded renditions (instant seek) */
+    double *fast_start;               /* first segment lengths: 1, 2, 3 */
     size_t n_fast_start;
     int max_height;      /* 720 */
     int crf;             /* 26 */

@@ -133,6 +133,36 @@ static int plan_keyframes(struct builder *b, const struct grid_params *p, bool f
     return push_pos(b, end);
 }
 
+/* Splits every span between the boundaries in b->pos into parts of about
+ * `split` seconds, each new boundary on the frame grid when fps > 0; the
+ * existing boundaries are kept. */
+static int split_positions(struct builder *b, double split, double fps)
+{
+    size_t n = b->n_pos;
+    double *old = malloc(n * sizeof(*old));
+    int ret = 0;
+    if (!old)
+        return -ENOMEM;
+    memcpy(old, b->pos, n * sizeof(*old));
+    b->n_pos = 0;
+    for (size_t j = 0; j < n && ret == 0; j++) {
+        ret = push_pos(b, old[j]);
+        if (j + 1 == n)
+            break;
+        double len = old[j + 1] - old[j];
+        long parts = lround(len / split);
+        for (long k = 1; k < parts && ret == 0; k++) {
+            double t = old[j] + len * (double)k / (double)parts;
+            if (fps > 0)
+                t = (double)grid_frame_slot(t, fps) / fps;
+            if (t > b->pos[b->n_pos - 1] + EPS && t < old[j + 1] - EPS)
+                ret = push_pos(b, t);
+        }
+    }
+    free(old);
+    return ret;
+}
+
 static bool finite_pos(double v)
 {
     return isfinite(v) && v > 0;
@@ -142,7 +172,8 @@ static int check_params(const struct grid_source *src, size_t n, const struct gr
 {
     if (!finite_pos(p->segment_seconds) || !isfinite(p->range_start) || !isfinite(p->range_end) ||
         p->range_end <= p->range_start || !isfinite(p->gap_tolerance) || p->gap_tolerance < 0 ||
-        !isfinite(p->min_segment) || p->min_segment < 0 || (p->n_fast_start && !p->fast_start))
+        !isfinite(p->min_segment) || p->min_segment < 0 || (p->n_fast_start && !p->fast_start) ||
+        !isfinite(p->split_seconds) || p->split_seconds < 0)
         return -EINVAL;
     for (size_t j = 0; j < p->n_fast_start; j++)
         if (!finite_pos(p->fast_start[j]))
@@ -206,6 +237,8 @@ int grid_plan(const struct grid_source *sources, size_t n_sources,
             else if ((e = src_len) > 0 && s->fps > 0) /* the last frame ends on the frame grid */
                 e = start + (double)grid_frame_ceil(e - start, s->fps) / s->fps;
             ret = plan_keyframes(&b, &p, first_piece, s->keyframes, s->n_keyframes, start, e);
+            if (ret == 0 && p.split_seconds > 0)
+                ret = split_positions(&b, p.split_seconds, s->fps);
         } else if (frames) {
             k0 = grid_frame_ceil(a, s->fps);
             int64_t kend = grid_frame_ceil(e, s->fps);

@@ -49,6 +49,12 @@ struct grid_params {
     double min_segment;   /* a final piece shorter merges into the previous segment
                              (default 0.5 s when 0) */
     bool discontinuity_every_source; /* passthrough: codec parameters may change per file */
+    /* Keyframe grid only, > 0: each keyframe-to-keyframe segment is split
+     * further into parts of about this length on the source's frame grid
+     * (the H.264 rendition of a two-rendition session: short segments make a
+     * seek cheap to encode, and every boundary of the copy stays one of its
+     * boundaries). 0: no split. */
+    double split_seconds;
 };
 
 struct grid_segment {

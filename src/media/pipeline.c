@@ -343,7 +343,7 @@ static int process_video_frame(struct media_pipeline *p, AVFrame *f, char *err, 
             .rotation = p->rotation,
             .pix_fmt = p->venc->sw_format,
             .deinterlace = p->field_interlaced,
-            .scale_flags = p->cfg.scale_flags ? p->cfg.scale_flags : "bicubic",
+            .scale_flags = p->cfg.scale_flags ? p->cfg.scale_flags : MEDIA_SCALE_FLAGS,
         };
         /* A graph that cannot be built is the input's fault (odd format). */
         if ((r = media_vfilter_create(&p->vf, f, MEDIA_VIDEO_TB, p->v_rate, &vc, err, errlen)) < 0)

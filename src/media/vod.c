@@ -155,9 +155,27 @@ static int probe_sources(struct vod *v, double rs, double re, bool want_pass, ch
     return 0;
 }
 
+/* A transcode playlist holds at most this many segments: a longer range gets
+ * proportionally longer segments (a seek there waits for more encoding). */
+#define MAX_TRANSCODE_SEGMENTS 7200
+
 static int make_plan(struct vod *v, double rs, double re, double seg_s, const double *fast,
                      size_t n_fast, char *err, size_t errlen)
 {
+    /* Transcodes are cut short (tseg): a seek waits for one short segment's
+     * encoding. Copies keep seg_s (no encoding; fewer, larger requests). The
+     * H.264 variant splits the copy's keyframe grid, so each of the copy's
+     * boundaries stays one of its own and switching remains exact. */
+    double tseg = fmax(v->job.transcode_segment_seconds, (re - rs) / MAX_TRANSCODE_SEGMENTS);
+    double split = v->variant == VOD_VARIANT_H264 ? tseg : 0;
+    if (!v->passthrough && !v->keyframe_grid) {
+        /* fast-start lengths exist to start fast: only the shorter ones stay */
+        size_t k = 0;
+        while (k < n_fast && fast[k] < tseg)
+            k++;
+        n_fast = k;
+        seg_s = tseg;
+    }
     struct grid_source *gs = calloc(v->n_src, sizeof(*gs));
     if (!gs)
         return -ENOMEM;
@@ -178,7 +196,8 @@ static int make_plan(struct vod *v, double rs, double re, double seg_s, const do
                             .segment_seconds = seg_s,
                             .fast_start = fast,
                             .n_fast_start = n_fast,
-                            .discontinuity_every_source = v->passthrough || v->keyframe_grid};
+                            .discontinuity_every_source = v->passthrough || v->keyframe_grid,
+                            .split_seconds = split};
     int ret = grid_plan(gs, v->n_src, &p, &v->plan);
     free(gs);
     if (ret == -ENOENT)

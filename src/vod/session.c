@@ -90,6 +90,7 @@ static int build_job(struct vod_track *t, const struct vod_recording *recs, size
     j.range_start = s->start;
     j.range_end = s->end;
     j.segment_seconds = v->segment_seconds;
+    j.transcode_segment_seconds = v->transcode_segment_seconds;
     /* the config refuses longer lists */
     j.n_fast_start =
         v->n_fast_start < JOBSPEC_MAX_FAST_START ? v->n_fast_start : JOBSPEC_MAX_FAST_START;

@@ -465,7 +465,9 @@ static void rewant(struct vod_track *t)
 static int plan_limit(const struct vod_session *s)
 {
     const struct cfg_vod *v = &s->m->cfg->vod;
-    double seg = v->segment_seconds > 0 ? v->segment_seconds : 1;
+    double seg = fmin(v->segment_seconds, v->transcode_segment_seconds);
+    if (!(seg > 0))
+        seg = 0.5;
     double n =
         (double)v->n_fast_start + ceil((s->end - s->start) / seg) + 2.0 * (double)s->n_sources + 2;
     return n > 1e7 ? 10000000 : (int)n;

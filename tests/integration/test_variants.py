@@ -110,12 +110,24 @@ def test_master_offers_both_renditions_on_one_keyframe_grid():
         assert int(hevc["BANDWIDTH"]) > 0 and int(h264["BANDWIDTH"]) > 0, variants
         assert 0 < int(hevc["AVERAGE-BANDWIDTH"]) <= int(hevc["BANDWIDTH"]), hevc
 
-        # One grid: the same EXTINF and times in both, each boundary on a
-        # source keyframe, so switching renditions is exact.
+        # One grid: the copy cut on source keyframes (segment_seconds 2), the
+        # transcode splitting each of its segments into 1 s parts
+        # (transcode_segment_seconds), so every boundary of the copy is one
+        # of the transcode's, at the same time and PROGRAM-DATE-TIME, and
+        # switching renditions there is exact.
         tags_h, segs_h = parse_playlist(_text(dm, sid, "hevc.m3u8"))
         tags_a, segs_a = parse_playlist(_text(dm, sid, "h264.m3u8"))
-        assert [s["duration"] for s in segs_h] == [s["duration"] for s in segs_a], (segs_h, segs_a)
-        assert [s.get("pdt") for s in segs_h] == [s.get("pdt") for s in segs_a]
+        assert [s["duration"] for s in segs_h] == [2.0] * 4, segs_h
+        assert [s["duration"] for s in segs_a] == [1.0] * 8, segs_a
+        assert [s.get("pdt") for s in segs_h] == [s.get("pdt") for s in segs_a[::2]]
+        bounds_a, t = set(), 0.0
+        for s in segs_a:
+            bounds_a.add(round(t, 3))
+            t += s["duration"]
+        t = 0.0
+        for s in segs_h:
+            assert round(t, 3) in bounds_a, (t, bounds_a)
+            t += s["duration"]
         assert all(s["uri"].endswith(".m4s") for s in segs_h), segs_h
         assert all(s["uri"].endswith(".ts") for s in segs_a), segs_a
         assert tags_h.get("EXT-X-MAP"), tags_h
@@ -159,7 +171,7 @@ def test_only_the_rendition_read_costs_work():
         assert _metric(dm, "hlsd_transcode_workers_encoding") == 0  # a copy takes no slot
         assert "libx264" not in dm.log_text()
         # The other rendition starts its encoder only when asked for.
-        assert _text(dm, sid, "h264.m3u8").count(".ts") == 3
+        assert _text(dm, sid, "h264.m3u8").count(".ts") == 6  # 1 s parts of the copy's 2 s
         seg = [s["uri"] for s in parse_playlist(_text(dm, sid, "h264.m3u8"))[1]][0]
         r = dm.get(f"/stream/transcode/{sid}/{seg}", timeout=60)
         assert r.status == 200 and r.body[:1] == b"\x47", r

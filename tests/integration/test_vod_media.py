@@ -130,11 +130,13 @@ class VodWorker:
 
 
 def vod_job(out_dir, sources, start, end, seg=3, fast=(1, 2), lookahead=10, passthrough=False,
-            prefix="seg-t1-"):
+            prefix="seg-t1-", tseg=None):
+    """tseg: transcode_segment_seconds (default: seg, one length for both)."""
     return {
         "kind": "vod", "name": "vod test", "out_dir": out_dir, "playlist": "master.m3u8",
         "segment_prefix": prefix, "sources": sources, "range_start": start, "range_end": end,
-        "segment_seconds": seg, "fast_start": list(fast), "lookahead": lookahead,
+        "segment_seconds": seg, "transcode_segment_seconds": seg if tseg is None else tseg,
+        "fast_start": list(fast), "lookahead": lookahead,
         "passthrough": passthrough,
         "video": {"encoder": "libx264", "preset": "ultrafast", "tune": None, "bitrate": None,
                   "crf": 30, "max_width": 0, "max_height": 720},
@@ -276,6 +278,53 @@ def test_seek_far_segment_first():
         assert steps == {0.2}, f"timestamp steps {sorted(steps)[:10]}"
         assert abs(pts[0] - 10.0) < 0.01 and abs(pts[-1] - (10.0 + 150 - 0.2)) < 0.01, (pts[0], pts[-1])
         harness.ffmpeg_decode(os.path.join(out, "master.m3u8"))
+    finally:
+        w.close()
+
+
+def test_transcodes_cut_short_segments_by_default():
+    """transcode_segment_seconds (default 1 s): a seek waits for one short
+    segment's encoding; segment_seconds (6) and fast-start lengths that are not
+    shorter no longer apply to what is transcoded."""
+    rec = h265_rec("vod_h265_12s.mp4", 12, gop=50)
+    out = os.path.join(tmpdir("vodshort"), "out")
+    os.makedirs(out)
+    job = vod_job(out, [{"path": rec, "start_time": T0, "end_time": T0 + 12}], T0, T0 + 12,
+                  seg=6, fast=(1, 2, 3), prefix="seg-q1-")
+    del job["transcode_segment_seconds"]  # the worker's default
+    w = VodWorker(job, "short")
+    try:
+        plan = w.wait_for(lambda e: e["type"] == "plan", 30, "plan")
+        assert plan["durations"] == [1] * 12, plan
+        w.want(7)  # far ahead: the encoder starts there, mid-GOP (keyframes every 2 s)
+        w.wait_for(lambda e: e["type"] == "segment" and e["index"] == 7, 60, "segment 7")
+        m = segment_video_info(os.path.join(out, "seg-q1-7.ts"))
+        assert m["first_is_key"], m
+        assert abs(m["duration"] - 1.0) <= 1 / 25 + 0.001, m
+        assert abs(m["start"] - 17.0) <= 1 / 25 + 0.001, m  # the VOD timeline: 10 s + 7
+        harness.ffmpeg_decode(os.path.join(out, "seg-q1-7.ts"))
+    finally:
+        w.close()
+
+
+def test_long_ranges_get_longer_transcode_segments():
+    """At most 7200 transcode segments per playlist: a longer range gets
+    proportionally longer ones (a day's playlist stays small)."""
+    rec = make_media("vod_h264_7300s_1fps.mp4", [
+        "-f", "lavfi", "-i", "testsrc=size=64x64:rate=1:duration=7300",
+        "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv420p"])
+    out = os.path.join(tmpdir("vodlong"), "out")
+    os.makedirs(out)
+    job = vod_job(out, [{"path": rec, "start_time": T0, "end_time": T0 + 7300}], T0, T0 + 7300,
+                  seg=6, fast=(), lookahead=1, prefix="seg-l1-")
+    del job["transcode_segment_seconds"]
+    w = VodWorker(job, "long")
+    try:
+        plan = w.wait_for(lambda e: e["type"] == "plan", 60, "plan")
+        assert 7100 <= plan["segments"] <= 7200, plan["segments"]
+        assert abs(plan["duration"] - 7300) < 1.5, plan["duration"]
+        assert min(plan["durations"][:-1]) >= 1.0 and max(plan["durations"]) <= 2.0, \
+            (min(plan["durations"]), max(plan["durations"]))
     finally:
         w.close()
 

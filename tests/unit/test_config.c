@@ -96,6 +96,7 @@ static void test_embedded_defaults(void **state)
     assert_int_equal(cfg->vod.lookahead, 10);
     assert_int_equal(cfg->vod.nice, 10);
     assert_float_equal(cfg->vod.segment_seconds, 6, 1e-9);
+    assert_float_equal(cfg->vod.transcode_segment_seconds, 1, 1e-9);
     assert_int_equal(cfg->vod.n_fast_start, 3);
     assert_float_equal(cfg->vod.fast_start[0], 1, 1e-9);
     assert_float_equal(cfg->vod.fast_start[1], 2, 1e-9);
@@ -235,6 +236,7 @@ static void test_full_file(void **state)
     assert_int_equal(cfg->vod.lookahead, 4);
     assert_int_equal(cfg->vod.nice, 5);
     assert_float_equal(cfg->vod.segment_seconds, 4, 1e-9);
+    assert_float_equal(cfg->vod.transcode_segment_seconds, 2, 1e-9);
     assert_int_equal(cfg->vod.n_fast_start, 2);
     assert_float_equal(cfg->vod.fast_start[0], 0.5, 1e-9);
     assert_int_equal(cfg->vod.max_height, 480);

@@ -315,6 +315,60 @@ static void test_keyframes(void **state)
     assert_int_equal(plan.n, 0);
 }
 
+/* The H.264 rendition's grid: the copy's keyframe boundaries, each span
+ * split into parts of about split_seconds on the frame grid. */
+static void test_keyframes_split(void **state)
+{
+    (void)state;
+    double kf[] = {0, 2, 4, 6, 8, 10, 12};
+    struct grid_source src = {
+        .wall_start = 1000, .wall_end = 1014, .fps = 25, .keyframes = kf, .n_keyframes = 7};
+    struct grid_params p = params(1000, 1014, 6);
+    struct grid_plan copy, split;
+    assert_int_equal(grid_plan(&src, 1, &p, &copy), 0);
+    expect_durations(&copy, (double[]){6, 6, 2}, 3);
+    p.split_seconds = 1;
+    assert_int_equal(grid_plan(&src, 1, &p, &split), 0);
+    expect_durations(&split, (double[]){1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, 14);
+    /* every boundary of the copy is one of the split plan's */
+    for (size_t i = 0; i < copy.n; i++) {
+        bool found = false;
+        for (size_t k = 0; k < split.n; k++)
+            found = found || NEAR(split.segs[k].start, copy.segs[i].start);
+        assert_true(found);
+    }
+    assert_true(NEAR(split.duration, copy.duration));
+    grid_plan_free(&split);
+    grid_plan_free(&copy);
+
+    /* Odd spans land on whole frames (25 fps: 0.04 s). */
+    double kf2[] = {0, 2.6, 3.8};
+    src = (struct grid_source){
+        .wall_start = 1000, .wall_end = 1005, .fps = 25, .keyframes = kf2, .n_keyframes = 3};
+    p = params(1000, 1005, 2.6);
+    p.split_seconds = 1;
+    assert_int_equal(grid_plan(&src, 1, &p, &split), 0);
+    expect_durations(&split, (double[]){0.88, 0.84, 0.88, 1.2, 1.2}, 5);
+    for (size_t k = 0; k < split.n; k++) {
+        double f = split.segs[k].src_start * 25;
+        assert_true(fabs(f - round(f)) < 1e-6);
+    }
+    grid_plan_free(&split);
+
+    /* A span under 1.5 parts stays whole. */
+    double kf3[] = {0, 1.4};
+    src = (struct grid_source){
+        .wall_start = 1000, .wall_end = 1002.8, .fps = 25, .keyframes = kf3, .n_keyframes = 2};
+    p = params(1000, 1002.8, 1.4);
+    p.split_seconds = 1;
+    assert_int_equal(grid_plan(&src, 1, &p, &split), 0);
+    expect_durations(&split, (double[]){1.4, 1.4}, 2);
+    grid_plan_free(&split);
+
+    p.split_seconds = -1;
+    assert_int_equal(grid_plan(&src, 1, &p, &split), -EINVAL);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -436,6 +490,7 @@ int main(void)
         cmocka_unit_test(test_gaps),
         cmocka_unit_test(test_contiguous_and_overlap),
         cmocka_unit_test(test_keyframes),
+        cmocka_unit_test(test_keyframes_split),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_invariants),
     };
