@@ -81,7 +81,7 @@ struct jobspec_vod {
     struct jobspec_source *sources; /* owned: see the top of this file */
     size_t n_sources;
     double range_start, range_end; /* epoch seconds */
-    double segment_seconds; /* copies: passthrough and the hevc variant */
+    double segment_seconds;        /* copies: passthrough and the hevc variant */
     /* Transcoded tracks ("auto" that transcodes, "h264"): short segments so
      * a seek waits for little encoding; longer for long ranges (see vod.c). */
     double transcode_segment_seconds;
