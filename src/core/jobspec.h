@@ -23,6 +23,9 @@
 #define JOBSPEC_MAX_BACKOFF 32
 #define JOBSPEC_MAX_FAST_START 16
 #define JOBSPEC_MAX_SOURCES 100000
+/* A vod worker's lookahead in segments of its plan, after scaling for short
+ * transcode segments (reported in its plan message). */
+#define JOBSPEC_VOD_MAX_PLAN_LOOKAHEAD 1000000
 
 enum jobspec_kind { JOBSPEC_LIVE, JOBSPEC_VOD, JOBSPEC_TRANSCODE };
 

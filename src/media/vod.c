@@ -168,7 +168,12 @@ static int make_plan(struct vod *v, double rs, double re, double seg_s, const do
      * boundaries stays one of its own and switching remains exact. */
     double tseg = fmax(v->job.transcode_segment_seconds, (re - rs) / MAX_TRANSCODE_SEGMENTS);
     double split = v->variant == VOD_VARIANT_H264 ? tseg : 0;
-    if (!v->passthrough && !v->keyframe_grid) {
+    bool transcode_grid = !v->passthrough && !v->keyframe_grid;
+    if ((transcode_grid || split > 0) && tseg < seg_s)
+        /* lookahead counts segments of segment_seconds: shorter transcode
+         * segments look ahead the same time (reported in the plan). */
+        v->lookahead = (int)fmin(ceil(v->lookahead * seg_s / tseg), JOBSPEC_VOD_MAX_PLAN_LOOKAHEAD);
+    if (transcode_grid) {
         /* fast-start lengths exist to start fast: only the shorter ones stay */
         size_t k = 0;
         while (k < n_fast && fast[k] < tseg)
@@ -338,6 +343,7 @@ static void emit_plan(struct vod *v)
     cJSON_AddNumberToObject(o, "segments", (double)v->plan.n);
     cJSON_AddNumberToObject(o, "duration", round(v->plan.duration * 1000) / 1000);
     cJSON_AddBoolToObject(o, "passthrough", v->passthrough);
+    cJSON_AddNumberToObject(o, "lookahead", v->lookahead);
     for (size_t i = 0; d && i < v->plan.n; i++)
         cJSON_AddItemToArray(d, cJSON_CreateNumber(round(v->plan.segs[i].duration * 1000) / 1000));
     if (v->keyframe_grid)

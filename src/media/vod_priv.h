@@ -43,7 +43,7 @@ struct vod {
     bool audio_copy;    /* passthrough with AAC copied (else re-encoded) */
     struct media_video_settings video;
     struct media_audio_settings audio;
-    int lookahead;
+    int lookahead; /* in segments of the plan (scaled for short transcode segments) */
 
     bool *have; /* segment file exists */
     size_t n_have;

@@ -71,6 +71,7 @@ struct vod_track {
     unsigned char *have; /* n_segments flags: written */
     int n_have;
     int max_wanted;
+    int lookahead; /* segments of its plan (the worker scales vod.lookahead) */
     int encoded_up_to;
     double percent, speed, fps;
     double last_access; /* monotonic: requests for this track */

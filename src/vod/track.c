@@ -3,6 +3,7 @@
  * init segments, and what /metrics counts of them. */
 #include "vod/session_priv.h"
 
+#include "core/jobspec.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "http/metrics.h"
@@ -55,7 +56,7 @@ const char *vod_track_state(const struct vod_track *t)
     if (t->w) {
         if (!t->planned)
             return "starting";
-        int limit = t->max_wanted + t->s->m->cfg->vod.lookahead;
+        int limit = t->max_wanted + (t->lookahead > 0 ? t->lookahead : t->s->m->cfg->vod.lookahead);
         if (t->n_have >= t->n_segments || (t->encoded_up_to >= limit && t->speed == 0) ||
             (t->kind != VOD_TRACK_AUTO && t->max_wanted < 0))
             return "paused";
@@ -494,6 +495,15 @@ static void mark_on_disk(struct vod_track *t)
     closedir(d);
 }
 
+/* A finite number within [lo, hi], else dflt. */
+static double bounded(const cJSON *v, double lo, double hi, double dflt)
+{
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < lo ||
+        v->valuedouble > hi)
+        return dflt;
+    return v->valuedouble;
+}
+
 static void on_plan(struct vod_track *t, const cJSON *msg)
 {
     struct vod_session *s = t->s;
@@ -520,21 +530,14 @@ static void on_plan(struct vod_track *t, const cJSON *msg)
     /* passthrough may start up to a GOP early: bounded loosely */
     t->duration = isfinite(d) && d >= 0 && d <= 2 * (s->end - s->start) + 60 ? d : 0;
     t->passthrough = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "passthrough"));
+    t->lookahead = (int)bounded(cJSON_GetObjectItemCaseSensitive(msg, "lookahead"), 1,
+                                JOBSPEC_VOD_MAX_PLAN_LOOKAHEAD, 0);
     t->planned = t->n_segments > 0;
     LOG_INFO(t->name, "plan: %d segments, %.3f s%s", t->n_segments, t->duration,
              t->passthrough ? ", passthrough" : "");
     if (s->dual && t->planned && !s->master_ready)
         vod_session_write_master(s, cJSON_GetObjectItemCaseSensitive(msg, "variants"));
     flush_track(t, 0, NULL);
-}
-
-/* A finite number within [lo, hi], else dflt. */
-static double bounded(const cJSON *v, double lo, double hi, double dflt)
-{
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < lo ||
-        v->valuedouble > hi)
-        return dflt;
-    return v->valuedouble;
 }
 
 static void on_segment(struct vod_track *t, const cJSON *msg)

@@ -395,7 +395,9 @@ test('local_time_and_dst', async (t) => {
   await page.click('#rec-play');
   const url = (await resp).url();
   ok(url.includes(`/start/${REC_START + 2}/end/${REC_START + 10}`), `local times sent as ${url}`);
-  ok(/05:00:02 – 05:00:10 America\/New York/.test(await page.textContent('#vod-title')), 'player title');
+  // The title is set once the page has handled the answer (after the response event).
+  await waitFor(async () => /05:00:02 – 05:00:10 America\/New York/.test(await page.textContent('#vod-title')),
+    10000, 'player title');
   // UTC on request: the same instants on the UTC clock.
   await page.selectOption('#rec-tz', 'utc');
   await waitFor(async () => (await page.inputValue('#rec-start')) === '10:00:02', 5000, 'the start in UTC');
