@@ -15,31 +15,12 @@ RANGE_S=${VOD_RANGE_SECONDS:-60}
 SEEK_S=${VOD_SEEK_SECONDS:-600}
 source bench/lib.sh
 
-# A long 1080p30 H.265 + AAC recording, made once and cached: libx265 ultrafast
-# at 1 Mbit/s with a 2 s closed GOP and no B-frames, like a typical camera.
-# Its generation time is kept next to it for the report.
-clip_long() {
-  local s=$1 f="$BENCH_MEDIA/h265_1080p30_${1}s_cam.mp4"
-  if [[ ! -s $f ]]; then
-    echo "vod: generating a ${s} s 1080p30 H.265 clip (slow on 2 cores, once)" >&2
-    local t0=$SECONDS
-    ffmpeg -hide_banner -loglevel error -y -f lavfi -i "testsrc2=size=1920x1080:rate=30:duration=$s" \
-      -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=$s" \
-      -c:v libx265 -preset ultrafast -b:v 1M \
-      -x265-params log-level=error:keyint=60:min-keyint=60:open-gop=0:bframes=0 \
-      -pix_fmt yuv420p -tag:v hvc1 -c:a aac -b:a 128k -shortest "$f.tmp.mp4" >&2
-    mv "$f.tmp.mp4" "$f"
-    echo $((SECONDS - t0)) >"$f.gen-seconds"
-  fi
-  echo "$f"
-}
-
 ONLY=${VOD_ONLY:-}
 range_clip=$(bench_clip_h265 "$RANGE_S")
 if [[ $ONLY == variants ]]; then
   seek_clip=$range_clip # not used by section (d)
 else
-  seek_clip=$(clip_long "$SEEK_S")
+  seek_clip=$(bench_clip_cam "$SEEK_S")
 fi
 gen=$(cat "$seek_clip.gen-seconds" 2>/dev/null || echo "?")
 work=$(mktemp -d)
