@@ -239,6 +239,9 @@ static int open_x264(struct thumbs *T)
     T->x264->pix_fmt = AV_PIX_FMT_YUV420P;
     T->x264->color_range = AVCOL_RANGE_JPEG; /* the tiles are full range */
     T->x264->time_base = ((AVRational){1, 90000});
+    /* One picture a second or slower: the real rate keeps x264's rate
+     * control and level checks sane (1/90000 would read as 90000 fps). */
+    T->x264->framerate = (AVRational){1, 1};
     T->x264->gop_size = 1;
     T->x264->max_b_frames = 0;
     T->x264->thread_count = 1;

@@ -366,6 +366,10 @@ void vod_session_write_master(struct vod_session *s, const cJSON *variants)
         len += snprintf(text + len, sizeof(text) - (size_t)len, "%s", line);
         n++;
     }
+    /* For players that scrub with I-frames: the range's thumbnails. */
+    if (n > 0 && len < (int)sizeof(text) &&
+        vod_thumbs_iframe_inf(s->m, s->camera, s->start, s->end, line, sizeof(line)) == 0)
+        len += snprintf(text + len, sizeof(text) - (size_t)len, "%s", line);
     if (n == 0 || len >= (int)sizeof(text) ||
         util_fmt(path, sizeof(path), "%s/%s", s->dir, VOD_PLAYLIST) < 0 ||
         util_write_file_atomic(path, text, (size_t)len) < 0) {

@@ -1,0 +1,796 @@
+/* Scrub thumbnails of a camera's range: /api/thumbnails/{camera}/start/…/end/…
+ * and /stream/thumbs/{id}/{file}. The VTT track and the I-frame playlist are
+ * known before anything is decoded (core/thumbgrid.h), so the daemon writes
+ * them at once; a `thumbs` worker (media/thumbs.c) makes the JPEG sheets
+ * (and the I-frame TS files) in order, and a request for a sheet not made yet
+ * waits in the set's queue until the worker's `sheet` event. Sets are cached
+ * in <state>/thumbs/<id>/ across requests and restarts (meta.json holds the
+ * job, so a set can be reloaded from its id alone), at most THUMBS_MAX_SETS
+ * of them, least recently used first out. */
+#include "vod/session_priv.h"
+
+#include "core/digest.h"
+#include "core/jobspec.h"
+#include "core/log.h"
+#include "core/thumbgrid.h"
+#include "core/util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define THUMBS_MAX_SETS 32   /* sets cached (in memory and on disk) */
+#define THUMBS_MAX_WORKERS 2 /* thumbs workers at once; more sets wait for a slot */
+#define THUMBS_VTT "thumbs.vtt"
+#define THUMBS_IFRAMES "iframes.m3u8"
+#define THUMBS_META "meta.json"
+#define THUMBS_SHEET_PREFIX "sheet-"
+#define THUMBS_IFRAME_PREFIX "iframe-"
+#define THUMBS_MAX_FILE_INDEX 9999999
+/* Upper bound of one I-frame TS file (a 160x90 IDR at crf 30 plus PAT/PMT
+ * and PES overhead is 2-5 kB): the I-frame playlist's BANDWIDTH. */
+#define THUMBS_IFRAME_MAX_BYTES 12000
+/* What the I-frame files are: x264 baseline, level 1.1 (media/thumbs.c). */
+#define THUMBS_IFRAME_CODECS "avc1.42c00b"
+
+static const struct thumbgrid_layout layout = {160, 90, 10, 10};
+
+struct thumbs_set {
+    struct thumbs_set *next;
+    struct vod_thumbs *th;
+    char id[VOD_ID_LEN + 1];
+    char name[24]; /* log prefix "thumbs <id8>" */
+    char camera[VOD_CAMERA_MAX + 1];
+    char dir[PATH_MAX];
+    double start, end, interval;
+    size_t count, sheets;
+    double iframe_bandwidth;
+    double *times;       /* count epoch times, for the API */
+    unsigned char *have; /* sheets flags: on disk */
+    cJSON *job;
+    struct proc *w;
+    bool failed;
+    char error[256];
+    double last_access;             /* monotonic */
+    struct http_wait_queue waiters; /* key: the sheet; name: the file to serve */
+};
+
+struct vod_thumbs {
+    struct vod_manager *m;
+    char dir[PATH_MAX]; /* <state>/thumbs */
+    struct thumbs_set *sets;
+    int n_sets;
+    bool shutting_down;
+};
+
+static void on_worker_message(void *arg, struct proc *w, const cJSON *msg);
+static void on_worker_exit(void *arg, struct proc *w, int wstatus, bool requested);
+
+/* ---- ids and sets ------------------------------------------------------- */
+
+/* Keyed hash of everything the files depend on: the range, the interval
+ * and the recordings (a new recording in the range is another set). */
+static int set_id(const struct vod_manager *m, const char *camera, const struct jobspec_thumbs *j,
+                  char id[VOD_ID_LEN + 1])
+{
+    size_t cap = 256, len;
+    char *buf = malloc(cap), hex[65];
+    int r = 0;
+    if (!buf)
+        return -ENOMEM;
+    len = (size_t)snprintf(buf, cap, "thumbs|%s|%.6f|%.6f|%.3f|%dx%d|%dx%d", camera, j->range_start,
+                           j->range_end, j->interval, layout.tile_width, layout.tile_height,
+                           layout.columns, layout.rows);
+    for (size_t i = 0; i < j->n_sources; i++) {
+        const struct jobspec_source *s = &j->sources[i];
+        int w = snprintf(NULL, 0, "|%s|%.6f|%.6f", s->path, s->start_time, s->end_time);
+        size_t need = w > 0 ? (size_t)w + 1 : 1;
+        if (len + need >= cap) {
+            char *nb = realloc(buf, cap = (len + need) * 2);
+            if (!nb) {
+                r = -ENOMEM;
+                goto out;
+            }
+            buf = nb;
+        }
+        len += (size_t)snprintf(buf + len, cap - len, "|%s|%.6f|%.6f", s->path, s->start_time,
+                                s->end_time);
+    }
+    if ((r = digest_hmac_sha256_hex(m->key, sizeof(m->key), buf, len, hex)) == 0) {
+        memcpy(id, hex, VOD_ID_LEN);
+        id[VOD_ID_LEN] = '\0';
+    }
+out:
+    free(buf);
+    return r;
+}
+
+static struct thumbs_set *set_find(struct vod_thumbs *th, const char *id)
+{
+    for (struct thumbs_set *s = th->sets; s; s = s->next)
+        if (strcmp(s->id, id) == 0)
+            return s;
+    return NULL;
+}
+
+static void set_free(struct thumbs_set *s)
+{
+    proc_free(&s->w);
+    cJSON_Delete(s->job);
+    free(s->times);
+    free(s->have);
+    free(s);
+}
+
+static void set_unlink(struct thumbs_set *s)
+{
+    for (struct thumbs_set **pp = &s->th->sets; *pp; pp = &(*pp)->next)
+        if (*pp == s) {
+            *pp = s->next;
+            s->th->n_sets--;
+            return;
+        }
+}
+
+static bool sheet_on_disk(const struct thumbs_set *s, size_t k)
+{
+    char path[PATH_MAX];
+    return util_fmt(path, sizeof(path), "%s/%s%zu.jpg", s->dir, THUMBS_SHEET_PREFIX, k) == 0 &&
+           access(path, F_OK) == 0;
+}
+
+static bool file_on_disk(const struct thumbs_set *s, const char *name)
+{
+    char path[PATH_MAX];
+    struct stat sb;
+    return util_fmt(path, sizeof(path), "%s/%s", s->dir, name) == 0 && stat(path, &sb) == 0 &&
+           S_ISREG(sb.st_mode);
+}
+
+static int workers_running(const struct vod_thumbs *th)
+{
+    int n = 0;
+    for (const struct thumbs_set *s = th->sets; s; s = s->next)
+        n += s->w != NULL;
+    return n;
+}
+
+/* Beyond THUMBS_MAX_SETS the least recently used set without a worker or a
+ * waiting request goes, files and all. */
+static void make_room(struct vod_thumbs *th)
+{
+    while (th->n_sets >= THUMBS_MAX_SETS) {
+        struct thumbs_set *lru = NULL;
+        for (struct thumbs_set *s = th->sets; s; s = s->next)
+            if (!s->w && !http_wait_count(&s->waiters) &&
+                (!lru || s->last_access < lru->last_access))
+                lru = s;
+        if (!lru)
+            return;
+        LOG_INFO(lru->name, "removed from the cache to make room");
+        set_unlink(lru);
+        util_rm_rf(lru->dir);
+        set_free(lru);
+    }
+}
+
+static void waiter_timeout(void *arg, struct http_waiter *w)
+{
+    struct thumbs_set *s = arg;
+    http_respond_error(w->req, 504, "thumbnails %s: %s not ready after %.0f s", s->id, w->name,
+                       s->th->m->cfg->vod.ready_timeout);
+}
+
+static int write_text(const struct thumbs_set *s, const char *name, const char *text, size_t len)
+{
+    char path[PATH_MAX];
+    int r = util_fmt(path, sizeof(path), "%s/%s", s->dir, name);
+    return r < 0 ? r : util_write_file_atomic(path, text, len);
+}
+
+/* The files known before decoding: the VTT, the I-frame playlist, meta.json. */
+static int write_plan_files(struct thumbs_set *s, const struct thumbgrid_cue *cues)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int r = thumbgrid_write_vtt(cues, s->count, &layout, THUMBS_SHEET_PREFIX, &text, &len);
+    if (r == 0)
+        r = write_text(s, THUMBS_VTT, text, len);
+    free(text);
+    text = NULL;
+    if (r == 0 &&
+        (r = thumbgrid_write_iframes(cues, s->count, THUMBS_IFRAME_PREFIX, &text, &len)) == 0)
+        r = write_text(s, THUMBS_IFRAMES, text, len);
+    free(text);
+    if (r == 0) {
+        cJSON *meta = cJSON_Duplicate(s->job, true);
+        char *js = NULL;
+        if (meta && cJSON_AddStringToObject(meta, "camera", s->camera))
+            js = cJSON_PrintUnformatted(meta);
+        r = js ? write_text(s, THUMBS_META, js, strlen(js)) : -ENOMEM;
+        cJSON_free(js);
+        cJSON_Delete(meta);
+    }
+    return r;
+}
+
+/* A new set from a job whose sources, range and interval are filled (other
+ * keys are set here); registers it. id was derived from the same job. */
+static int set_create(struct vod_thumbs *th, const char *camera, struct jobspec_thumbs *j,
+                      const char *id, bool reuse_files, struct thumbs_set **out)
+{
+    struct thumbgrid_span *spans = NULL;
+    struct thumbgrid_cue *cues = NULL;
+    struct thumbs_set *s = NULL;
+    char err[160] = "";
+    size_t n = 0;
+    int r;
+
+    spans = calloc(j->n_sources ? j->n_sources : 1, sizeof(*spans));
+    s = calloc(1, sizeof(*s));
+    if (!spans || !s) {
+        r = -ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < j->n_sources; i++)
+        spans[i] = (struct thumbgrid_span){j->sources[i].start_time, j->sources[i].end_time};
+    r = thumbgrid_plan(spans, j->n_sources, j->range_start, j->range_end, j->interval,
+                       THUMBGRID_MAX_CUES, &cues, &n);
+    if (r < 0)
+        goto out;
+    if (n == 0) {
+        r = -ENOENT;
+        goto out;
+    }
+    s->th = th;
+    snprintf(s->id, sizeof(s->id), "%s", id);
+    snprintf(s->name, sizeof(s->name), "thumbs %.8s", id);
+    snprintf(s->camera, sizeof(s->camera), "%s", camera);
+    s->start = j->range_start;
+    s->end = j->range_end;
+    s->interval = j->interval;
+    s->count = n;
+    s->sheets = thumbgrid_sheets(&layout, n);
+    s->last_access = util_now_mono();
+    http_wait_init(&s->waiters, waiter_timeout, s);
+    s->times = malloc(n * sizeof(double));
+    s->have = calloc(s->sheets, 1);
+    if (!s->times || !s->have) {
+        r = -ENOMEM;
+        goto out;
+    }
+    double min_span = INFINITY;
+    for (size_t k = 0; k < n; k++) {
+        s->times[k] = cues[k].t;
+        min_span = fmin(min_span, fmax(cues[k].out_end - cues[k].out_start, 0.1));
+    }
+    s->iframe_bandwidth = ceil(THUMBS_IFRAME_MAX_BYTES * 8.0 / min_span);
+    if ((r = util_fmt(s->dir, sizeof(s->dir), "%s/%s", th->dir, id)) < 0)
+        goto out;
+    j->name = s->name;
+    j->out_dir = s->dir;
+    j->playlist = THUMBS_VTT;
+    j->segment_prefix = THUMBS_SHEET_PREFIX;
+    j->tile_width = layout.tile_width;
+    j->tile_height = layout.tile_height;
+    j->columns = layout.columns;
+    j->rows = layout.rows;
+    j->iframes = true;
+    if ((r = jobspec_thumbs_to_json(j, &s->job, err, sizeof(err))) < 0) {
+        LOG_ERROR(s->name, "cannot build the job: %s", err);
+        goto out;
+    }
+    make_room(th);
+    if (!reuse_files)
+        util_rm_rf(s->dir);
+    if ((r = util_mkdir_p(s->dir, 0755)) < 0 || (r = write_plan_files(s, cues)) < 0) {
+        LOG_ERROR(s->name, "cannot write %s: %s", s->dir, strerror(-r));
+        util_rm_rf(s->dir);
+        goto out;
+    }
+    for (size_t k = 0; k < s->sheets; k++)
+        s->have[k] = sheet_on_disk(s, k);
+    s->next = th->sets;
+    th->sets = s;
+    th->n_sets++;
+    LOG_INFO(s->name, "%s %.3f..%.3f every %g s: %zu thumbnails, %zu sheets", camera, s->start,
+             s->end, s->interval, s->count, s->sheets);
+    *out = s;
+    s = NULL;
+out:
+    if (s)
+        set_free(s);
+    free(cues);
+    free(spans);
+    return r;
+}
+
+/* The set of (camera, range, interval) from the index: found, or created.
+ * 0, -ENOENT (no recording in the range), -E2BIG (too many thumbnails or
+ * recordings), -errno. */
+static int set_get(struct vod_thumbs *th, const char *camera, double start, double end,
+                   double interval, struct thumbs_set **out)
+{
+    struct vod_manager *m = th->m;
+    struct vod_recording *recs = NULL;
+    struct jobspec_thumbs j;
+    char id[VOD_ID_LEN + 1];
+    size_t n = 0, used = 0;
+    bool truncated = false;
+    int r;
+
+    jobspec_thumbs_defaults(&j);
+    r = vod_index_range(m->ix, camera, start, end, VOD_MAX_SOURCES, &recs, &n, &truncated);
+    if (r < 0) {
+        LOG_ERROR(NULL, "recordings index: %s", vod_index_errmsg(m->ix));
+        return r;
+    }
+    if (truncated) {
+        r = -E2BIG;
+        goto out;
+    }
+    j.sources = calloc(n ? n : 1, sizeof(*j.sources));
+    if (!j.sources) {
+        r = -ENOMEM;
+        goto out;
+    }
+    /* Only recordings whose end is known: the plan needs their coverage. */
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(recs[i].end_time) && recs[i].end_time > recs[i].start_time)
+            j.sources[used++] =
+                (struct jobspec_source){recs[i].path, recs[i].start_time, recs[i].end_time};
+    j.n_sources = used;
+    j.range_start = start;
+    j.range_end = end;
+    j.interval = interval;
+    if (used == 0) {
+        r = -ENOENT;
+        goto out;
+    }
+    if ((r = set_id(m, camera, &j, id)) < 0)
+        goto out;
+    *out = set_find(th, id);
+    if (!*out)
+        r = set_create(th, camera, &j, id, true, out);
+out:
+    jobspec_thumbs_clear(&j);
+    vod_recordings_free(&recs, n);
+    return r;
+}
+
+/* A set of an earlier run, from <dir>/<id>/meta.json; its content must hash
+ * to the id. */
+static int set_load(struct vod_thumbs *th, const char *id, struct thumbs_set **out)
+{
+    char path[PATH_MAX], err[160], check[VOD_ID_LEN + 1];
+    char *text = NULL;
+    size_t len = 0;
+    cJSON *meta = NULL;
+    struct jobspec_thumbs j;
+    int r;
+
+    jobspec_thumbs_defaults(&j);
+    if ((r = util_fmt(path, sizeof(path), "%s/%s/%s", th->dir, id, THUMBS_META)) < 0 ||
+        (r = util_read_file(path, 1 << 24, &text, &len)) < 0)
+        return r == -ENOENT ? r : -ENOENT;
+    meta = cJSON_ParseWithLength(text, len);
+    const char *camera = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "camera"));
+    if (!meta || !camera || !util_is_safe_name(camera) ||
+        jobspec_thumbs_from_json(meta, &j, err, sizeof(err)) < 0 ||
+        set_id(th->m, camera, &j, check) < 0 || strcmp(check, id) != 0) {
+        LOG_WARN(NULL, "thumbnails %s: %s does not match its id: ignored", id, path);
+        r = -ENOENT;
+        goto out;
+    }
+    r = set_create(th, camera, &j, id, true, out);
+out:
+    jobspec_thumbs_clear(&j);
+    cJSON_Delete(meta);
+    free(text);
+    return r;
+}
+
+/* ---- worker ------------------------------------------------------------- */
+
+static int set_ensure_worker(struct thumbs_set *s)
+{
+    const struct hlsd_config *cfg = s->th->m->cfg;
+    struct proc_callbacks cb = {on_worker_message, on_worker_exit};
+    struct proc_opts o = {0};
+    if (s->w)
+        return 0;
+    if (s->th->shutting_down)
+        return -ESHUTDOWN;
+    /* A cheap worker (one keyframe per thumbnail, no encoder for the
+     * sheets): not counted in vod.max_concurrent, but bounded on its own. */
+    if (workers_running(s->th) >= THUMBS_MAX_WORKERS)
+        return -EBUSY;
+    o.name = s->name;
+    o.job = s->job;
+    o.nice = cfg->vod.nice;
+    o.memory_mb = cfg->workers.memory_mb;
+    o.cpu_seconds = cfg->workers.cpu_seconds;
+    int r = proc_spawn(&o, &cb, s, &s->w);
+    if (r < 0) {
+        s->w = NULL;
+        return r;
+    }
+    s->failed = false;
+    s->error[0] = '\0';
+    return 0;
+}
+
+static bool all_made(const struct thumbs_set *s)
+{
+    for (size_t k = 0; k < s->sheets; k++)
+        if (!s->have[k])
+            return false;
+    return true;
+}
+
+static void serve_waiter(void *arg, struct http_waiter *w)
+{
+    struct thumbs_set *s = arg;
+    if (file_on_disk(s, w->name))
+        http_respond_file(w->req, s->dir, w->name);
+    else
+        http_respond_error(w->req, 404, "thumbnails %s: %s was not made", s->id, w->name);
+}
+
+struct flush_ctx {
+    struct thumbs_set *s;
+    unsigned status;
+    const char *why;
+};
+
+static bool try_flush(void *arg, struct http_waiter *w)
+{
+    const struct flush_ctx *c = arg;
+    if ((size_t)w->key < c->s->sheets && c->s->have[w->key]) {
+        serve_waiter(c->s, w);
+        return true;
+    }
+    if (!c->status)
+        return false;
+    http_respond_error(w->req, c->status, "thumbnails %s: %s", c->s->id, c->why);
+    return true;
+}
+
+static void flush(struct thumbs_set *s, unsigned status, const char *why)
+{
+    struct flush_ctx c = {s, status, why};
+    http_wait_wake_if(&s->waiters, try_flush, &c);
+}
+
+static void on_worker_message(void *arg, struct proc *w, const cJSON *msg)
+{
+    struct thumbs_set *s = arg;
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "type"));
+    (void)w;
+    if (!type)
+        return;
+    if (strcmp(type, "sheet") == 0) {
+        const cJSON *idx = cJSON_GetObjectItemCaseSensitive(msg, "index");
+        if (!cJSON_IsNumber(idx) || !(idx->valuedouble >= 0) ||
+            idx->valuedouble >= (double)s->sheets || idx->valuedouble != floor(idx->valuedouble))
+            return; /* not a sheet of the plan */
+        size_t k = (size_t)idx->valuedouble;
+        if (!sheet_on_disk(s, k))
+            return;
+        s->have[k] = 1;
+        http_wait_wake_key(&s->waiters, (long long)k, serve_waiter, s);
+    } else if (strcmp(type, "error") == 0) {
+        const char *m = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "message"));
+        snprintf(s->error, sizeof(s->error), "%s", m ? m : "worker error");
+        LOG_WARN(s->name, "worker error: %s", s->error);
+    }
+}
+
+/* A set whose requests wait for a worker slot gets the one just freed. */
+static void start_next(struct vod_thumbs *th)
+{
+    for (struct thumbs_set *s = th->sets; s && !th->shutting_down; s = s->next)
+        if (!s->w && http_wait_count(&s->waiters) && set_ensure_worker(s) == -EBUSY)
+            return;
+}
+
+static void on_worker_exit(void *arg, struct proc *w, int wstatus, bool requested)
+{
+    struct thumbs_set *s = arg;
+    bool clean = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
+    proc_free(&w);
+    s->w = NULL;
+    if (!clean && !requested) {
+        s->failed = true;
+        if (!s->error[0])
+            snprintf(s->error, sizeof(s->error), "worker failed (status 0x%x)", wstatus);
+        LOG_WARN(s->name, "worker failed: %s", s->error);
+    }
+    /* Viewers are not told the worker's message (it names recording paths). */
+    if (requested || s->th->shutting_down)
+        flush(s, 503, "stopped");
+    else
+        flush(s, 502,
+              s->failed ? "making the thumbnails failed (details in the server log)"
+                        : "the worker finished without making it");
+    start_next(s->th);
+}
+
+/* ---- HTTP --------------------------------------------------------------- */
+
+static int parse_number(struct http_request *req, const char *what, const char *s, double lo,
+                        double hi, double *out)
+{
+    double v;
+    if (util_parse_double(s, &v) < 0 || v < lo || v > hi) {
+        http_respond_error(req, 400, "%s must be a number from %g to %g", what, lo, hi);
+        return -EINVAL;
+    }
+    *out = v;
+    return 0;
+}
+
+static int respond_set(struct thumbs_set *s, struct http_request *req)
+{
+    char url[128];
+    cJSON *o = cJSON_CreateObject(), *times;
+    if (!o)
+        return http_respond_error(req, 500, "out of memory");
+    cJSON_AddBoolToObject(o, "success", true);
+    cJSON_AddStringToObject(o, "id", s->id);
+    snprintf(url, sizeof(url), "/stream/thumbs/%s/%s", s->id, THUMBS_VTT);
+    cJSON_AddStringToObject(o, "vtt", url);
+    snprintf(url, sizeof(url), "/stream/thumbs/%s/%s", s->id, THUMBS_IFRAMES);
+    cJSON_AddStringToObject(o, "iframes", url);
+    cJSON_AddStringToObject(o, "camera", s->camera);
+    cJSON_AddNumberToObject(o, "start", s->start);
+    cJSON_AddNumberToObject(o, "end", s->end);
+    cJSON_AddNumberToObject(o, "interval", s->interval);
+    cJSON_AddNumberToObject(o, "count", (double)s->count);
+    cJSON_AddNumberToObject(o, "sheets", (double)s->sheets);
+    cJSON_AddNumberToObject(o, "width", layout.tile_width);
+    cJSON_AddNumberToObject(o, "height", layout.tile_height);
+    cJSON_AddNumberToObject(o, "columns", layout.columns);
+    cJSON_AddNumberToObject(o, "rows", layout.rows);
+    /* Epoch time of each cue, in VTT order: the timeline maps wall-clock
+     * times to cues without knowing the gaps. */
+    times = cJSON_AddArrayToObject(o, "times");
+    for (size_t k = 0; times && k < s->count; k++)
+        cJSON_AddItemToArray(times, cJSON_CreateNumber(s->times[k]));
+    int r = http_respond_json(req, 200, o);
+    cJSON_Delete(o);
+    return r;
+}
+
+static int h_api(void *arg, struct http_request *req)
+{
+    struct vod_thumbs *th = arg;
+    struct vod_manager *m = th->m;
+    const char *camera = http_req_param(req, "camera");
+    const char *iv = http_req_query(req, "interval");
+    struct thumbs_set *s = NULL;
+    double start, end, interval;
+    long count = 0;
+    int r;
+
+    if (!util_is_safe_name(camera))
+        return http_respond_error(req, 400, "invalid camera name");
+    if (!http_req_may_see(req, camera))
+        return http_respond_error(req, 403, "not allowed to watch camera %s", camera);
+    if (parse_number(req, "start_ts", http_req_param(req, "start_ts"), 0, 1e11, &start) < 0 ||
+        parse_number(req, "end_ts", http_req_param(req, "end_ts"), 0, 1e11, &end) < 0)
+        return 0;
+    if (end <= start)
+        return http_respond_error(req, 400, "end_ts must be after start_ts");
+    if (end - start > m->cfg->vod.max_range)
+        return http_respond_error(req, 400, "the range is longer than %.0f s",
+                                  m->cfg->vod.max_range);
+    if (iv) {
+        if (parse_number(req, "interval", iv, THUMBGRID_MIN_INTERVAL, THUMBGRID_MAX_INTERVAL,
+                         &interval) < 0)
+            return 0;
+    } else {
+        interval = thumbgrid_default_interval(end - start);
+    }
+    if ((r = vod_index_count(m->ix, camera, &count)) < 0)
+        return http_respond_error(req, 503, "recordings index unavailable");
+    if (count == 0)
+        return http_respond_error(req, 404, "unknown camera %s", camera);
+    r = set_get(th, camera, start, end, interval, &s);
+    if (r == -ENOENT)
+        return http_respond_error(req, 404, "no recording of camera %s in this range", camera);
+    if (r == -E2BIG)
+        return http_respond_error(req, 400,
+                                  "more than %d thumbnails or %d recordings: choose a longer "
+                                  "interval or a shorter range",
+                                  THUMBGRID_MAX_CUES, VOD_MAX_SOURCES);
+    if (r < 0)
+        return http_respond_error(req, 500, "cannot make the thumbnails: %s", strerror(-r));
+    s->last_access = util_now_mono();
+    /* The sheets will be asked for next: start on them now (a busy slot
+     * is not an error, the sheet requests will wait for one). */
+    if (!all_made(s))
+        set_ensure_worker(s);
+    return respond_set(s, req);
+}
+
+/* "<prefix><N><ext>" -> N, or -1 (no sign, no leading zero). */
+static long file_number(const char *file, const char *prefix, const char *ext)
+{
+    size_t pl = strlen(prefix);
+    long n = 0;
+    const char *p = file + pl;
+    if (strncmp(file, prefix, pl) != 0 || *p < '0' || *p > '9' || (p[0] == '0' && p[1] != '.'))
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++)
+        if ((n = n * 10 + (*p - '0')) > THUMBS_MAX_FILE_INDEX)
+            return -1;
+    return strcmp(p, ext) == 0 ? n : -1;
+}
+
+static int h_stream(void *arg, struct http_request *req)
+{
+    struct vod_thumbs *th = arg;
+    const char *id = http_req_param(req, "id");
+    const char *file = http_req_param(req, "file");
+    struct thumbs_set *s;
+    long n, sheet;
+
+    /* The id is checked before it is part of any path. */
+    if (!vod_valid_id(id))
+        return http_respond_error(req, 400, "malformed thumbnails id");
+    s = set_find(th, id);
+    if (!s && set_load(th, id, &s) < 0)
+        return http_respond_error(req, 404, "unknown thumbnails");
+    if (!http_req_may_see(req, s->camera))
+        return http_respond_error(req, 403, "not allowed to watch camera %s", s->camera);
+    s->last_access = util_now_mono();
+    if (strcmp(file, THUMBS_VTT) == 0 || strcmp(file, THUMBS_IFRAMES) == 0)
+        return http_respond_file(req, s->dir, file);
+    if ((n = file_number(file, THUMBS_SHEET_PREFIX, ".jpg")) >= 0 && (size_t)n < s->sheets)
+        sheet = n;
+    else if ((n = file_number(file, THUMBS_IFRAME_PREFIX, ".ts")) >= 0 && (size_t)n < s->count)
+        sheet = (long)((size_t)n / thumbgrid_per_sheet(&layout));
+    else
+        return http_respond_error(req, 404, "no such file in thumbnails %s", s->id);
+    if (s->have[sheet] || (s->have[sheet] = sheet_on_disk(s, (size_t)sheet)))
+        return file_on_disk(s, file) ? http_respond_file(req, s->dir, file)
+                                     : http_respond_error(req, 404, "%s was not made", file);
+    int r = set_ensure_worker(s);
+    if (r < 0 && r != -EBUSY)
+        return http_respond_error(req, 502, "thumbnails %s: %s", s->id, strerror(-r));
+    struct http_waiter tmpl = {.key = sheet, .sub = -1};
+    snprintf(tmpl.name, sizeof(tmpl.name), "%s", file);
+    if ((r = http_wait_add(&s->waiters, req, th->m->cfg->vod.ready_timeout, &tmpl)) < 0)
+        return http_respond_error(req, 503, "cannot wait for %s: %s", file, strerror(-r));
+    return 0;
+}
+
+/* ---- the module --------------------------------------------------------- */
+
+struct dir_entry {
+    char name[VOD_ID_LEN + 1];
+    double mtime;
+};
+
+static int cmp_mtime(const void *a, const void *b)
+{
+    const struct dir_entry *x = a, *y = b;
+    return x->mtime > y->mtime ? -1 : x->mtime < y->mtime ? 1 : 0;
+}
+
+/* Sets of earlier runs: the THUMBS_MAX_SETS most recent stay (loaded when
+ * asked for), the rest and anything that is not a set go. */
+static void prune_disk(struct vod_thumbs *th)
+{
+    struct dir_entry *e = NULL;
+    size_t n = 0, cap = 0;
+    DIR *d = opendir(th->dir);
+    struct dirent *de;
+    char path[PATH_MAX];
+    if (!d)
+        return;
+    while ((de = readdir(d))) {
+        struct stat sb;
+        if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+            continue;
+        if (util_fmt(path, sizeof(path), "%s/%s", th->dir, de->d_name) < 0)
+            continue;
+        if (!vod_valid_id(de->d_name) || lstat(path, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+            util_rm_rf(path);
+            continue;
+        }
+        if (n == cap) {
+            struct dir_entry *ne = realloc(e, (cap = cap ? 2 * cap : 64) * sizeof(*e));
+            if (!ne)
+                break;
+            e = ne;
+        }
+        memcpy(e[n].name, de->d_name, VOD_ID_LEN + 1); /* valid: VOD_ID_LEN characters */
+        e[n++].mtime = (double)sb.st_mtime;
+    }
+    closedir(d);
+    qsort(e, n, sizeof(*e), cmp_mtime);
+    for (size_t i = THUMBS_MAX_SETS; i < n; i++)
+        if (util_fmt(path, sizeof(path), "%s/%s", th->dir, e[i].name) == 0)
+            util_rm_rf(path);
+    free(e);
+}
+
+int vod_thumbs_new(struct vod_manager *m, struct vod_thumbs **out)
+{
+    struct vod_thumbs *th = calloc(1, sizeof(*th));
+    int r;
+    *out = NULL;
+    if (!th)
+        return -ENOMEM;
+    th->m = m;
+    if ((r = util_fmt(th->dir, sizeof(th->dir), "%s/thumbs", m->cfg->state_dir)) < 0 ||
+        (r = util_mkdir_p(th->dir, 0755)) < 0) {
+        LOG_ERROR(NULL, "cannot create %s: %s", th->dir, strerror(-r));
+        goto fail;
+    }
+    prune_disk(th);
+    if ((r = http_route(m->http, "GET", "/api/thumbnails/{camera}/start/{start_ts}/end/{end_ts}", 0,
+                        h_api, th)) < 0 ||
+        (r = http_route(m->http, "GET", "/stream/thumbs/{id}/{file}", 0, h_stream, th)) < 0) {
+        LOG_ERROR(NULL, "cannot register the thumbnails routes: %s", strerror(-r));
+        goto fail;
+    }
+    *out = th;
+    return 0;
+fail:
+    free(th);
+    return r;
+}
+
+void vod_thumbs_shutdown(struct vod_thumbs *th)
+{
+    if (!th)
+        return;
+    th->shutting_down = true;
+    for (struct thumbs_set *s = th->sets; s; s = s->next) {
+        flush(s, 503, "the server is shutting down");
+        if (s->w)
+            proc_stop(s->w);
+    }
+}
+
+void vod_thumbs_free(struct vod_thumbs **thp)
+{
+    struct vod_thumbs *th = thp ? *thp : NULL;
+    if (!th)
+        return;
+    th->shutting_down = true;
+    while (th->sets) {
+        struct thumbs_set *s = th->sets;
+        th->sets = s->next;
+        proc_free(&s->w); /* files are complete or temp: the cache stays valid */
+        flush(s, 503, "the server is shutting down");
+        set_free(s);
+    }
+    free(th);
+    *thp = NULL;
+}
+
+int vod_thumbs_iframe_inf(struct vod_manager *m, const char *camera, double start, double end,
+                          char *buf, size_t size)
+{
+    struct thumbs_set *s = NULL;
+    if (!m->thumbs)
+        return -ENOENT;
+    int r = set_get(m->thumbs, camera, start, end, thumbgrid_default_interval(end - start), &s);
+    if (r < 0)
+        return r;
+    return util_fmt(buf, size,
+                    "#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=%.0f,CODECS=\"%s\",RESOLUTION=%dx%d,"
+                    "URI=\"/stream/thumbs/%s/%s\"\n",
+                    s->iframe_bandwidth, THUMBS_IFRAME_CODECS, layout.tile_width,
+                    layout.tile_height, s->id, THUMBS_IFRAMES);
+}

@@ -1,0 +1,282 @@
+"""Scrub thumbnails (issue 13): /api/thumbnails/{camera}/start/…/end/… gives
+a WebVTT thumbnails track over JPEG sprite sheets and an I-frame playlist,
+made from keyframes by a worker and cached. Checked with ffprobe/ffmpeg on
+what the daemon serves."""
+import math
+import os
+import re
+import shutil
+import subprocess
+import time
+
+import harness
+from harness import ADMIN_TOKEN, VIEWER_TOKEN, Daemon
+
+T0 = 1704067200  # 2024-01-01
+AUTH = f"Authorization: Bearer {ADMIN_TOKEN}\r\n"
+SECONDS = 60     # each of the two recordings; a 10 s gap between them
+GAP = 10
+TW, TH, COLS, ROWS = 160, 90, 10, 10
+
+
+def _clip():
+    """320x240 (4:3) H.264, a keyframe every second, frames that change
+    (testsrc's counter and moving bar), no audio."""
+    return harness.make_media(f"thumbs_testsrc_320x240_{SECONDS}s.mp4", [
+        "-f", "lavfi", "-i", f"testsrc=size=320x240:rate=25:duration={SECONDS}",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "25",
+        "-keyint_min", "25", "-sc_threshold", "0"])
+
+
+def _daemon(name):
+    d = harness.tmpdir(name)
+    state = os.path.join(d, "state")
+    a = os.path.join(d, "a.mp4")
+    b = os.path.join(d, "b.mp4")
+    shutil.copy(_clip(), a)
+    shutil.copy(_clip(), b)
+    clips = [(a, "cam1", T0), (b, "cam1", T0 + SECONDS + GAP),
+             (harness.clip_rec_h265(4), "cam2", T0)]
+    for path, cam, start in clips:
+        p = harness.run([harness.HLSD, "recordings", "add", path, "--camera", cam, "--start",
+                         str(start), "--state-dir", state], timeout=60)
+        assert p.returncode == 0, p.stderr
+    config = ("ports: []\n" + harness.auth_users_yaml(viewer_cameras=("cam2",)) +
+              "vod:\n  sample_recording: false\n  segment_seconds: 2\n  fast_start: []\n")
+    return Daemon(config, name=name, state_dir=state, hevc_variant=True), state
+
+
+def _vtt(text):
+    """[(start, end, payload)] of a WebVTT file."""
+    lines = text.split("\n")
+    assert lines[0] == "WEBVTT", text[:100]
+
+    def secs(s):
+        h, m, rest = s.split(":")
+        return int(h) * 3600 + int(m) * 60 + float(rest)
+    cues = []
+    for i, l in enumerate(lines):
+        if "-->" in l:
+            a, b = [x.strip() for x in l.split("-->")]
+            cues.append((secs(a), secs(b), lines[i + 1]))
+    return cues
+
+
+def _gray(jpeg_path):
+    """(width, height, bytes) of a JPEG decoded to 8-bit gray."""
+    j = harness.ffprobe(jpeg_path, "-show_entries", "stream=width,height")
+    w, h = j["streams"][0]["width"], j["streams"][0]["height"]
+    p = subprocess.run(["ffmpeg", "-v", "error", "-i", jpeg_path, "-f", "rawvideo", "-pix_fmt",
+                        "gray", "-"], capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert len(p.stdout) == w * h
+    return w, h, p.stdout
+
+
+def _tile(img, x, y, w, h):
+    W, _, data = img
+    return b"".join(data[(y + r) * W + x:(y + r) * W + x + w] for r in range(h))
+
+
+def _get(dm, path, token=None, timeout=60):
+    return dm.get(path, token=token, timeout=timeout)
+
+
+def test_thumbnails_track_sheets_and_iframes():
+    dm, state = _daemon("thumbs")
+    with dm:
+        base = f"/api/thumbnails/cam1/start/{T0}/end/{T0 + 2 * SECONDS + GAP}"
+        r = _get(dm, base + "?interval=1")
+        assert r.status == 200, r
+        j = r.json()
+        sid = j["id"]
+        folder = os.path.join(state, "thumbs", sid)
+        # 60 thumbnails in each recording, none in the 10 s gap.
+        assert j["count"] == 2 * SECONDS and j["interval"] == 1, j
+        assert j["sheets"] == math.ceil(j["count"] / (COLS * ROWS)) == 2, j
+        assert (j["width"], j["height"]) == (TW, TH), j
+        expect_times = [T0 + k for k in range(SECONDS)] + \
+            [T0 + SECONDS + GAP + k for k in range(SECONDS)]
+        assert j["times"] == expect_times, j["times"]
+        assert j["vtt"] == f"/stream/thumbs/{sid}/thumbs.vtt"
+        assert j["iframes"] == f"/stream/thumbs/{sid}/iframes.m3u8"
+
+        # The last sheet, asked for before the worker made it: the request
+        # waits and gets the sheet (never a 404).
+        last = os.path.join(folder, "sheet-1.jpg")
+        made_before = os.path.exists(last)
+        r = _get(dm, f"/stream/thumbs/{sid}/sheet-1.jpg")
+        assert r.status == 200 and r.headers["Content-Type"] == "image/jpeg", r
+        assert not made_before, "the worker was faster than the request: nothing waited"
+
+        # The VTT: one cue per thumbnail, on the session timeline (the gap
+        # removed), each pointing into a sheet.
+        r = _get(dm, j["vtt"])
+        assert r.status == 200 and r.headers["Content-Type"].startswith("text/vtt"), r
+        cues = _vtt(r.body.decode())
+        assert len(cues) == j["count"]
+        sheets = {}
+        for K in range(j["sheets"]):
+            path = os.path.join(harness.tmpdir("sheet"), f"sheet-{K}.jpg")
+            rr = _get(dm, f"/stream/thumbs/{sid}/sheet-{K}.jpg")
+            assert rr.status == 200, rr
+            with open(path, "wb") as f:
+                f.write(rr.body)
+            sheets[K] = _gray(path)
+        assert sheets[0][:2] == (COLS * TW, ROWS * TH), sheets[0][:2]
+        assert sheets[1][:2] == (COLS * TW, 2 * TH), sheets[1][:2]  # 20 tiles: 2 rows
+        for k, (a, b, payload) in enumerate(cues):
+            assert abs(a - k) < 0.002 and abs(b - (k + 1)) < 0.002, (k, a, b)
+            m = re.fullmatch(r"sheet-(\d+)\.jpg#xywh=(\d+),(\d+),(\d+),(\d+)", payload)
+            assert m, payload
+            K, x, y, w, h = map(int, m.groups())
+            assert K == k // (COLS * ROWS) and (w, h) == (TW, TH), payload
+            W, H, _ = sheets[K]
+            assert 0 <= x and x + w <= W and 0 <= y and y + h <= H, (payload, W, H)
+
+        # Real, different pictures: 4:3 fitted into 16:9 leaves black bars
+        # (20 px each side), the picture is not black, and consecutive
+        # thumbnails differ (testsrc's counter changes every second).
+        tiles = []
+        for k in range(j["count"]):
+            m = re.fullmatch(r"sheet-(\d+)\.jpg#xywh=(\d+),(\d+),(\d+),(\d+)", cues[k][2])
+            K, x, y, w, h = map(int, m.groups())
+            tiles.append((_tile(sheets[K], x, y, w, h), sheets[K], x, y))
+        for k in (0, 59, 60, 119):
+            img, x, y = tiles[k][1], tiles[k][2], tiles[k][3]
+            bar = _tile(img, x + 2, y + 5, 12, 80)
+            pic = _tile(img, x + 30, y + 5, 100, 80)
+            assert sum(bar) / len(bar) < 24, (k, sum(bar) / len(bar))
+            assert sum(pic) / len(pic) > 60, (k, sum(pic) / len(pic))
+        distinct = len({t[0] for t in tiles[:SECONDS]})
+        assert distinct == SECONDS, f"only {distinct} of {SECONDS} thumbnails differ"
+        # the same recording again after the gap: the same pictures
+        assert tiles[0][0] != tiles[1][0]
+
+        # The I-frame playlist: one single-IDR TS per thumbnail.
+        r = _get(dm, j["iframes"])
+        assert r.status == 200, r
+        text = r.body.decode()
+        for tag in ("#EXT-X-VERSION:4", "#EXT-X-I-FRAMES-ONLY", "#EXT-X-PLAYLIST-TYPE:VOD",
+                    "#EXT-X-ENDLIST"):
+            assert tag in text, (tag, text[:300])
+        entries = re.findall(r"#EXTINF:([0-9.]+),\n(\S+)", text)
+        assert len(entries) == j["count"], len(entries)
+        assert all(abs(float(d) - 1) < 0.002 for d, _ in entries)
+        url = dm.base + j["iframes"]
+        p = harness.run(["ffprobe", "-v", "error", "-headers", AUTH, "-count_frames",
+                         "-show_entries", "stream=codec_name,width,height,nb_read_frames",
+                         "-of", "csv=p=0", url], timeout=180)
+        assert p.returncode == 0, p.stderr[-1500:]
+        # (the HLS demuxer prints the program's stream and the stream)
+        assert p.stdout.split()[0] == f"h264,{TW},{TH},{j['count']}", p.stdout
+        # What the master playlist's CODECS says: baseline, level 1.1.
+        body = _get(dm, f"/stream/thumbs/{sid}/{entries[0][1]}").body
+        i = body.find(b"\x00\x00\x01\x67")
+        assert i >= 0 and body[i + 4:i + 7] == bytes([0x42, 0xC0, 0x0B]), body[i:i + 8].hex()
+        sizes = [os.path.getsize(os.path.join(folder, f)) for _, f in entries]
+        assert max(sizes) <= 12000, max(sizes)
+
+        # Cached: the same call gives the same set, no new worker.
+        started = f"[thumbs {sid[:8]}] worker started"
+        assert dm.log_text().count(started) == 1, dm.log_text()[-3000:]
+        assert _get(dm, base + "?interval=1").json()["id"] == sid
+        assert dm.log_text().count(started) == 1
+
+    # Across a restart: served from the cache by id alone, no worker.
+    dm2 = Daemon(dm_config(), name="thumbs2", state_dir=state, hevc_variant=True)
+    with dm2:
+        r = _get(dm2, f"/stream/thumbs/{sid}/sheet-0.jpg")
+        assert r.status == 200 and len(r.body) > 1000, r
+        assert _get(dm2, f"/stream/thumbs/{sid}/thumbs.vtt").status == 200
+        assert "worker started" not in dm2.log_text()
+
+
+def dm_config():
+    return ("ports: []\n" + harness.auth_users_yaml(viewer_cameras=("cam2",)) +
+            "vod:\n  sample_recording: false\n  segment_seconds: 2\n  fast_start: []\n")
+
+
+def test_thumbnails_refusals():
+    dm, state = _daemon("thumbs-refuse")
+    with dm:
+        ok = f"/api/thumbnails/cam1/start/{T0}/end/{T0 + 20}"
+        r = _get(dm, ok)
+        assert r.status == 200, r
+        j = r.json()
+        sid = j["id"]
+        # default interval: a round step, at most 300 thumbnails
+        assert j["interval"] == 1 and j["count"] == 20, j
+        day = _get(dm, f"/api/thumbnails/cam1/start/{T0}/end/{T0 + 86400}").json()
+        assert day["interval"] == 300 and day["count"] == 1, day
+
+        # A viewer of cam2 only: 403 for cam1's thumbnails and files.
+        r = _get(dm, ok, token=VIEWER_TOKEN)
+        assert r.status == 403, r
+        assert _get(dm, j["vtt"], token=VIEWER_TOKEN).status == 403
+        assert _get(dm, f"/stream/thumbs/{sid}/sheet-0.jpg", token=VIEWER_TOKEN).status == 403
+        assert _get(dm, f"/api/thumbnails/cam2/start/{T0}/end/{T0 + 4}",
+                    token=VIEWER_TOKEN).status == 200
+        assert _get(dm, ok, token="").status == 401
+
+        # Bad numbers: 400.
+        for q in (f"/api/thumbnails/cam1/start/abc/end/{T0 + 20}",
+                  f"/api/thumbnails/cam1/start/{T0}/end/nan",
+                  f"/api/thumbnails/cam1/start/-5/end/{T0 + 20}",
+                  f"/api/thumbnails/cam1/start/{T0 + 20}/end/{T0}",
+                  ok + "?interval=0", ok + "?interval=0.5", ok + "?interval=3601",
+                  ok + "?interval=x", ok + "?interval=1e9",
+                  f"/api/thumbnails/cam1/start/{T0}/end/{T0 + 90000}"):
+            r = _get(dm, q)
+            assert r.status == 400, (q, r)
+        # Unknown camera, or no recording in the range: 404.
+        assert _get(dm, f"/api/thumbnails/nosuch/start/{T0}/end/{T0 + 20}").status == 404
+        assert _get(dm, f"/api/thumbnails/cam1/start/{T0 + 5000}/end/{T0 + 6000}").status == 404
+        assert _get(dm, f"/api/thumbnails/..%2fcam1/start/{T0}/end/{T0 + 20}").status in (400, 404)
+
+        # Ids and file names: only what the set has.
+        for bad in ("xyz", sid.upper(), sid + "0", sid[:-1], "g" * 24, "..", f"{sid[:-1]}%2f"):
+            assert _get(dm, f"/stream/thumbs/{bad}/thumbs.vtt").status == 400, bad
+        assert _get(dm, f"/stream/thumbs/{'0' * 24}/thumbs.vtt").status == 404
+        for name in ("meta.json", "sheet-1.jpg", "sheet-01.jpg", "sheet--1.jpg", "sheet-0.jpg.tmp",
+                     "iframe-20.ts", "iframe-00.ts", "thumbs.vtt.tmp", "evil.jpg",
+                     "sheet-99999999999.jpg"):
+            r = _get(dm, f"/stream/thumbs/{sid}/{name}")
+            assert r.status == 404, (name, r)
+        for raw in (f"/stream/thumbs/{sid}/..%2f..%2frecordings.db",
+                    f"/stream/thumbs/..%2f..%2f{sid}/thumbs.vtt",
+                    f"/stream/thumbs/{sid}/%2e%2e/meta.json"):
+            resp = harness.raw_request(dm.port, (f"GET {raw} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                                 f"{AUTH}Connection: close\r\n\r\n").encode())
+            assert resp.startswith(b"HTTP/1.1 4"), (raw, resp[:200])
+
+
+def test_dual_master_names_iframe_playlist():
+    dm, _ = _daemon("thumbs-dual")
+    with dm:
+        r = _get(dm, f"/api/transcode/cam2/start/{T0}/end/{T0 + 4}")
+        assert r.status == 200, r
+        sid = r.json()["session_id"]
+        text = _get(dm, f"/stream/transcode/{sid}/master.m3u8").body.decode()
+        lines = [l for l in text.splitlines() if l.startswith("#EXT-X-I-FRAME-STREAM-INF:")]
+        assert len(lines) == 1, text
+        attrs = dict(re.findall(r'([A-Z-]+)=("[^"]*"|[^,]*)', lines[0].split(":", 1)[1]))
+        assert attrs["CODECS"] == '"avc1.42c00b"' and attrs["RESOLUTION"] == f"{TW}x{TH}", attrs
+        assert int(attrs["BANDWIDTH"]) > 0
+        uri = attrs["URI"].strip('"')
+        assert re.fullmatch(r"/stream/thumbs/[0-9a-f]{24}/iframes\.m3u8", uri), uri
+        assert text.count("#EXT-X-STREAM-INF:") == 2, text
+        # The playlist it names plays: one frame per entry (the worker
+        # starts at the first file asked for).
+        pl = _get(dm, uri).body.decode()
+        n = pl.count("#EXTINF:")
+        assert n == 4, pl
+        p = harness.run(["ffprobe", "-v", "error", "-headers", AUTH, "-count_frames",
+                         "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0",
+                         dm.base + uri], timeout=180)
+        assert p.returncode == 0 and p.stdout.split()[0] == str(n), (p.stdout, p.stderr[-1000:])
+        # A single-rendition session's master stays a media playlist.
+        r = _get(dm, f"/api/transcode/cam1/start/{T0}/end/{T0 + 6}")
+        assert r.status == 200, r
+        one = _get(dm, r.json()["playlist"]).body.decode()
+        assert "#EXTINF:" in one and "I-FRAME" not in one, one
