@@ -716,7 +716,8 @@ static void prune_disk(struct vod_thumbs *th)
         e[n++].mtime = (double)sb.st_mtime;
     }
     closedir(d);
-    qsort(e, n, sizeof(*e), cmp_mtime);
+    if (n)
+        qsort(e, n, sizeof(*e), cmp_mtime);
     for (size_t i = THUMBS_MAX_SETS; i < n; i++)
         if (util_fmt(path, sizeof(path), "%s/%s", th->dir, e[i].name) == 0)
             util_rm_rf(path);
