@@ -46,8 +46,10 @@ struct thumbs {
     size_t src;
     struct media_input *in;
     struct media_decoder *dec;
+    int rotation; /* clockwise degrees to apply for display */
     struct SwsContext *sws;
     AVFrame *frame;
+    AVFrame *upright; /* a rotated source's scaled picture, before rotation */
     AVPacket *pkt;
 
     AVCodecContext *x264; /* the I-frame encoder, opened at the first tile */
@@ -88,6 +90,7 @@ static int open_source(struct thumbs *T, size_t i)
     }
     /* Only keyframes are decoded: each one stands alone. */
     T->dec->ctx->skip_frame = AVDISCARD_NONKEY;
+    T->rotation = media_input_rotation(T->in->fmt->streams[T->in->video_index]);
     T->src = i;
     return 0;
 }
@@ -128,8 +131,37 @@ static int decode_keyframe(struct thumbs *T, size_t i, double t)
     return AVERROR_INVALIDDATA;
 }
 
-/* Scales T->frame into the tile at (x, y) of sheet: fit inside, display
- * aspect kept (sample aspect ratio applied), centred on black. */
+/* Copies plane src (w x h) into dst turned clockwise by rot (90/180/270). */
+static void rotate_plane(uint8_t *dst, int dls, const uint8_t *src, int sls, int w, int h, int rot)
+{
+    int dw = rot == 180 ? w : h, dh = rot == 180 ? h : w;
+    for (int dy = 0; dy < dh; dy++)
+        for (int dx = 0; dx < dw; dx++) {
+            int sx = rot == 90 ? dy : rot == 180 ? w - 1 - dx : w - 1 - dy;
+            int sy = rot == 90 ? h - 1 - dx : rot == 180 ? h - 1 - dy : dx;
+            dst[(ptrdiff_t)dy * dls + dx] = src[(ptrdiff_t)sy * sls + sx];
+        }
+}
+
+/* Scales T->frame to w x h into dst planes (full range 4:2:0). */
+static int scale_to(struct thumbs *T, uint8_t *const dst[4], const int dls[4], int w, int h)
+{
+    AVFrame *f = T->frame;
+    T->sws = sws_getCachedContext(T->sws, f->width, f->height, f->format, w, h, AV_PIX_FMT_YUV420P,
+                                  SWS_BICUBIC, NULL, NULL, NULL);
+    if (!T->sws)
+        return AVERROR(EINVAL);
+    /* Full-range output (JPEG), from whatever range the source has. */
+    const int *coefs = sws_getCoefficients(SWS_CS_DEFAULT);
+    sws_setColorspaceDetails(T->sws, coefs, f->color_range == AVCOL_RANGE_JPEG, coefs, 1, 0,
+                             1 << 16, 1 << 16);
+    int r = sws_scale(T->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst, dls);
+    return r > 0 ? 0 : AVERROR(EINVAL);
+}
+
+/* Scales T->frame into the tile at (x, y) of sheet: upright (the display
+ * matrix's rotation), fit inside, display aspect kept (sample aspect ratio
+ * applied), centred on black. */
 static int draw_tile(struct thumbs *T, AVFrame *sheet, int x, int y)
 {
     AVFrame *f = T->frame;
@@ -137,7 +169,9 @@ static int draw_tile(struct thumbs *T, AVFrame *sheet, int x, int y)
                      ? av_q2d(f->sample_aspect_ratio)
                      : 1.0;
     double dar = (double)f->width * sar / f->height;
-    int tw = T->l.tile_width, th = T->l.tile_height, w, h;
+    int rot = T->rotation, tw = T->l.tile_width, th = T->l.tile_height, w, h;
+    if (rot == 90 || rot == 270)
+        dar = 1.0 / dar;
     if (dar > (double)tw / th) {
         w = tw;
         h = (int)lround(tw / dar / 2) * 2;
@@ -148,20 +182,33 @@ static int draw_tile(struct thumbs *T, AVFrame *sheet, int x, int y)
     w = w < 2 ? 2 : w > tw ? tw : w;
     h = h < 2 ? 2 : h > th ? th : h;
     int ox = x + (tw - w) / 4 * 2, oy = y + (th - h) / 4 * 2; /* even: 4:2:0 chroma */
-    T->sws = sws_getCachedContext(T->sws, f->width, f->height, f->format, w, h, AV_PIX_FMT_YUV420P,
-                                  SWS_BICUBIC, NULL, NULL, NULL);
-    if (!T->sws)
-        return AVERROR(EINVAL);
-    /* Full-range output (JPEG), from whatever range the source has. */
-    const int *coefs = sws_getCoefficients(SWS_CS_DEFAULT);
-    sws_setColorspaceDetails(T->sws, coefs, f->color_range == AVCOL_RANGE_JPEG, coefs, 1, 0,
-                             1 << 16, 1 << 16);
     uint8_t *dst[4] = {sheet->data[0] + (ptrdiff_t)oy * sheet->linesize[0] + ox,
                        sheet->data[1] + (ptrdiff_t)(oy / 2) * sheet->linesize[1] + ox / 2,
                        sheet->data[2] + (ptrdiff_t)(oy / 2) * sheet->linesize[2] + ox / 2, NULL};
-    int r = sws_scale(T->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst,
-                      sheet->linesize);
-    return r > 0 ? 0 : AVERROR(EINVAL);
+    if (rot != 90 && rot != 180 && rot != 270)
+        return scale_to(T, dst, sheet->linesize, w, h);
+    /* Rotated: scale to the picture's own orientation, then turn it (a
+     * thumbnail is a few thousand pixels: a plain loop is enough). */
+    int uw = rot == 180 ? w : h, uh = rot == 180 ? h : w;
+    if (!T->upright || T->upright->width != uw || T->upright->height != uh) {
+        av_frame_free(&T->upright);
+        if (!(T->upright = av_frame_alloc()))
+            return AVERROR(ENOMEM);
+        T->upright->width = uw;
+        T->upright->height = uh;
+        T->upright->format = AV_PIX_FMT_YUV420P;
+        if (av_frame_get_buffer(T->upright, 0) < 0) {
+            av_frame_free(&T->upright);
+            return AVERROR(ENOMEM);
+        }
+    }
+    int r = scale_to(T, T->upright->data, T->upright->linesize, uw, uh);
+    if (r < 0)
+        return r;
+    for (int p = 0; p < 3; p++)
+        rotate_plane(dst[p], sheet->linesize[p], T->upright->data[p], T->upright->linesize[p],
+                     p ? uw / 2 : uw, p ? uh / 2 : uh, rot);
+    return 0;
 }
 
 static AVFrame *black_frame(int w, int h)
@@ -461,6 +508,7 @@ out:
     sws_freeContext(T.sws);
     avcodec_free_context(&T.x264);
     av_frame_free(&T.frame);
+    av_frame_free(&T.upright);
     av_packet_free(&T.pkt);
     free(T.cues);
     free(spans);

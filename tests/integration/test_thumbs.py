@@ -28,6 +28,15 @@ def _clip():
         "-keyint_min", "25", "-sc_threshold", "0"])
 
 
+def _rotated_clip():
+    """testsrc 320x240 with a display matrix: shown turned by 90 degrees (240x320)."""
+    plain = harness.make_media("thumbs_testsrc_320x240_3s.mp4", [
+        "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=3",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "25"])
+    return harness.make_media("thumbs_testsrc_320x240_3s_rot90.mp4", [
+        "-i", plain, "-c", "copy", "-metadata:s:v:0", "rotate=90"])
+
+
 def _daemon(name):
     d = harness.tmpdir(name)
     state = os.path.join(d, "state")
@@ -36,7 +45,7 @@ def _daemon(name):
     shutil.copy(_clip(), a)
     shutil.copy(_clip(), b)
     clips = [(a, "cam1", T0), (b, "cam1", T0 + SECONDS + GAP),
-             (harness.clip_rec_h265(4), "cam2", T0)]
+             (harness.clip_rec_h265(4), "cam2", T0), (_rotated_clip(), "cam3", T0)]
     for path, cam, start in clips:
         p = harness.run([harness.HLSD, "recordings", "add", path, "--camera", cam, "--start",
                          str(start), "--state-dir", state], timeout=60)
@@ -280,3 +289,34 @@ def test_dual_master_names_iframe_playlist():
         assert r.status == 200, r
         one = _get(dm, r.json()["playlist"]).body.decode()
         assert "#EXTINF:" in one and "I-FRAME" not in one, one
+
+
+def test_thumbnails_follow_rotation():
+    """A recording with a display matrix: its thumbnails are upright, as
+    ffmpeg (autorotate) shows them, fitted as a portrait picture."""
+    dm, _ = _daemon("thumbs-rot")
+    with dm:
+        j = _get(dm, f"/api/thumbnails/cam3/start/{T0}/end/{T0 + 3}").json()
+        assert j["count"] == 3, j
+        path = os.path.join(harness.tmpdir("rot"), "sheet.jpg")
+        r = _get(dm, f"/stream/thumbs/{j['id']}/sheet-0.jpg")
+        assert r.status == 200, r
+        with open(path, "wb") as f:
+            f.write(r.body)
+        img = _gray(path)
+    # 240x320 shown: 68x90 in the 160x90 tile, 46 px bars
+    mine = _tile(img, 46, 0, 68, 90)
+    bars = _tile(img, 0, 0, 40, 90) + _tile(img, 120, 0, 40, 90)
+    assert sum(bars) / len(bars) < 24, sum(bars) / len(bars)
+
+    def ref(extra):
+        p = subprocess.run(["ffmpeg", "-v", "error", "-i", _rotated_clip(), "-frames:v", "1", "-vf",
+                            f"scale=68:90{extra}", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+                           capture_output=True, timeout=60)
+        assert p.returncode == 0 and len(p.stdout) == 68 * 90, p.stderr
+        return p.stdout
+
+    def diff(a, b):
+        return sum(abs(x - y) for x, y in zip(a, b)) / len(a)
+    right, wrong = diff(mine, ref("")), diff(mine, ref(",hflip,vflip"))
+    assert right < 12 and right < wrong / 2, (right, wrong)
