@@ -447,11 +447,28 @@ static void emit_sheet(struct thumbs *T, size_t K)
     jobutil_emit(T->ctl, "sheet", ev);
 }
 
+/* Reads the commands queued now: the last {"cmd":"want","sheet":K} with K
+ * valid, else `wanted` unchanged. */
+static size_t take_want(const struct media_ctl *ctl, size_t sheets, size_t wanted)
+{
+    cJSON *cmd;
+    while (ctl && ctl->next_command && (cmd = ctl->next_command(ctl->arg, 0))) {
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cmd, "cmd"));
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(cmd, "sheet");
+        if (name && strcmp(name, "want") == 0 && cJSON_IsNumber(k) && k->valuedouble >= 0 &&
+            k->valuedouble < (double)sheets && k->valuedouble == floor(k->valuedouble))
+            wanted = (size_t)k->valuedouble;
+        cJSON_Delete(cmd);
+    }
+    return wanted;
+}
+
 int media_thumbs_run(const cJSON *job, const struct media_ctl *ctl, char *err, size_t errlen)
 {
     struct jobspec_thumbs j;
     struct thumbgrid_span *spans = NULL;
     struct thumbs T = {.ctl = ctl};
+    unsigned char *done = NULL;
     int r = jobspec_thumbs_from_json(job, &j, err, errlen);
     if (r < 0)
         return r;
@@ -484,9 +501,23 @@ int media_thumbs_run(const cJSON *job, const struct media_ctl *ctl, char *err, s
     cJSON_AddNumberToObject(ev, "thumbnails", (double)T.n_cues);
     cJSON_AddNumberToObject(ev, "sheets", (double)sheets);
     jobutil_emit(ctl, "started", ev);
-    for (size_t K = 0; K < sheets; K++) {
+    done = calloc(sheets ? sheets : 1, 1);
+    if (!done) {
+        snprintf(err, errlen, "out of memory");
+        r = AVERROR(ENOMEM);
+        goto out;
+    }
+    for (size_t n = 0, next = 0, wanted = SIZE_MAX; n < sheets; n++) {
         if (jobutil_should_stop(ctl))
             break;
+        /* A request waits for `wanted`: make it next (between sheets only,
+         * so no work is thrown away), then go on in order. */
+        wanted = take_want(ctl, sheets, wanted);
+        while (next < sheets && done[next])
+            next++;
+        size_t K = wanted < sheets && !done[wanted] ? wanted : next;
+        if (K == wanted)
+            wanted = SIZE_MAX;
         char fmt[64];
         snprintf(fmt, sizeof(fmt), "%s%%zu.jpg", j.segment_prefix);
         if (!file_exists(j.out_dir, fmt, K)) {
@@ -500,6 +531,7 @@ int media_thumbs_run(const cJSON *job, const struct media_ctl *ctl, char *err, s
                 goto out;
             }
         }
+        done[K] = 1;
         emit_sheet(&T, K);
     }
     r = 0;
@@ -512,6 +544,7 @@ out:
     av_packet_free(&T.pkt);
     free(T.cues);
     free(spans);
+    free(done);
     jobspec_thumbs_clear(&j);
     return r;
 }

@@ -426,6 +426,24 @@ static int set_ensure_worker(struct thumbs_set *s)
     return 0;
 }
 
+/* {"cmd":"want","sheet":k}: the worker makes that sheet next. */
+static void send_want(struct thumbs_set *s, long long k)
+{
+    cJSON *msg = cJSON_CreateObject();
+    if (!s->w || !msg || !cJSON_AddStringToObject(msg, "cmd", "want") ||
+        !cJSON_AddNumberToObject(msg, "sheet", (double)k) || proc_send(s->w, msg) < 0)
+        LOG_DEBUG(s->name, "want %lld not sent", k);
+    cJSON_Delete(msg);
+}
+
+/* A new worker: ask again for what requests wait for (the oldest first). */
+static void rewant(struct thumbs_set *s)
+{
+    const struct http_waiter *w = http_wait_first(&s->waiters);
+    if (w)
+        send_want(s, w->key);
+}
+
 static bool all_made(const struct thumbs_set *s)
 {
     for (size_t k = 0; k < s->sheets; k++)
@@ -496,8 +514,13 @@ static void on_worker_message(void *arg, struct proc *w, const cJSON *msg)
 static void start_next(struct vod_thumbs *th)
 {
     for (struct thumbs_set *s = th->sets; s && !th->shutting_down; s = s->next)
-        if (!s->w && http_wait_count(&s->waiters) && set_ensure_worker(s) == -EBUSY)
-            return;
+        if (!s->w && http_wait_count(&s->waiters)) {
+            int r = set_ensure_worker(s);
+            if (r == -EBUSY)
+                return;
+            if (r == 0)
+                rewant(s);
+        }
 }
 
 static void on_worker_exit(void *arg, struct proc *w, int wstatus, bool requested)
@@ -665,6 +688,12 @@ static int h_stream(void *arg, struct http_request *req)
     int r = set_ensure_worker(s);
     if (r < 0 && r != -EBUSY)
         return http_respond_error(req, 502, "thumbnails %s: %s", s->id, strerror(-r));
+    /* Only the first request for a sheet moves the worker. */
+    bool asked = false;
+    for (const struct http_waiter *w = http_wait_first(&s->waiters); w; w = http_wait_next(w))
+        asked = asked || w->key == sheet;
+    if (!asked)
+        send_want(s, sheet);
     struct http_waiter tmpl = {.key = sheet, .sub = -1};
     snprintf(tmpl.name, sizeof(tmpl.name), "%s", file);
     if ((r = http_wait_add(&s->waiters, req, th->m->cfg->vod.ready_timeout, &tmpl)) < 0)

@@ -200,6 +200,20 @@ def test_thumbnails_track_sheets_and_iframes():
         assert _get(dm2, f"/stream/thumbs/{sid}/thumbs.vtt").status == 200
         assert "worker started" not in dm2.log_text()
 
+    # A request for a later sheet moves the worker there: with the sheets
+    # gone, asking for sheet 1 gets it made before sheet 0.
+    for K in range(2):
+        os.unlink(os.path.join(folder, f"sheet-{K}.jpg"))
+    dm3 = Daemon(dm_config(), name="thumbs3", state_dir=state, hevc_variant=True)
+    with dm3:
+        r = _get(dm3, f"/stream/thumbs/{sid}/sheet-1.jpg")
+        assert r.status == 200, r
+        assert _get(dm3, f"/stream/thumbs/{sid}/sheet-0.jpg").status == 200
+        m0 = os.stat(os.path.join(folder, "sheet-0.jpg")).st_mtime_ns
+        m1 = os.stat(os.path.join(folder, "sheet-1.jpg")).st_mtime_ns
+        assert m1 < m0, (m1, m0)
+        assert dm3.log_text().count("worker started") == 1
+
 
 def dm_config():
     return ("ports: []\n" + harness.auth_users_yaml(viewer_cameras=("cam2",)) +
