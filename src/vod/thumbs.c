@@ -7,7 +7,7 @@
  * in <state>/thumbs/<id>/ across requests and restarts (meta.json holds the
  * job, so a set can be reloaded from its id alone), at most THUMBS_MAX_SETS
  * of them, least recently used first out. */
-#include "vod/session_priv.h"
+#include "vod/thumbs_priv.h"
 
 #include "core/digest.h"
 #include "core/jobspec.h"
@@ -25,52 +25,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define THUMBS_MAX_SETS 32   /* sets cached (in memory and on disk) */
-#define THUMBS_MAX_WORKERS 2 /* thumbs workers at once; more sets wait for a slot */
-#define THUMBS_VTT "thumbs.vtt"
-#define THUMBS_IFRAMES "iframes.m3u8"
-#define THUMBS_META "meta.json"
-#define THUMBS_SHEET_PREFIX "sheet-"
-#define THUMBS_IFRAME_PREFIX "iframe-"
-#define THUMBS_MAX_FILE_INDEX 9999999
-/* Upper bound of one I-frame TS file (a 160x90 IDR at crf 30 plus PAT/PMT
- * and PES overhead is 2-5 kB): the I-frame playlist's BANDWIDTH. */
-#define THUMBS_IFRAME_MAX_BYTES 12000
-/* What the I-frame files are: x264 baseline, level 1.1 (media/thumbs.c). */
-#define THUMBS_IFRAME_CODECS "avc1.42c00b"
-
-static const struct thumbgrid_layout layout = {160, 90, 10, 10};
-
-struct thumbs_set {
-    struct thumbs_set *next;
-    struct vod_thumbs *th;
-    char id[VOD_ID_LEN + 1];
-    char name[24]; /* log prefix "thumbs <id8>" */
-    char camera[VOD_CAMERA_MAX + 1];
-    char dir[PATH_MAX];
-    double start, end, interval;
-    size_t count, sheets;
-    double iframe_bandwidth;
-    double *times;       /* count epoch times, for the API */
-    unsigned char *have; /* sheets flags: on disk */
-    cJSON *job;
-    struct proc *w;
-    bool failed;
-    char error[256];
-    double last_access;             /* monotonic */
-    struct http_wait_queue waiters; /* key: the sheet; name: the file to serve */
-};
-
-struct vod_thumbs {
-    struct vod_manager *m;
-    char dir[PATH_MAX]; /* <state>/thumbs */
-    struct thumbs_set *sets;
-    int n_sets;
-    bool shutting_down;
-};
-
 static void on_worker_message(void *arg, struct proc *w, const cJSON *msg);
 static void on_worker_exit(void *arg, struct proc *w, int wstatus, bool requested);
+
+const struct thumbgrid_layout vod_thumbs_layout = {160, 90, 10, 10};
 
 /* ---- ids and sets ------------------------------------------------------- */
 
@@ -85,8 +43,9 @@ static int set_id(const struct vod_manager *m, const char *camera, const struct 
     if (!buf)
         return -ENOMEM;
     len = (size_t)snprintf(buf, cap, "thumbs|%s|%.6f|%.6f|%.3f|%dx%d|%dx%d", camera, j->range_start,
-                           j->range_end, j->interval, layout.tile_width, layout.tile_height,
-                           layout.columns, layout.rows);
+                           j->range_end, j->interval, vod_thumbs_layout.tile_width,
+                           vod_thumbs_layout.tile_height, vod_thumbs_layout.columns,
+                           vod_thumbs_layout.rows);
     for (size_t i = 0; i < j->n_sources; i++) {
         const struct jobspec_source *s = &j->sources[i];
         int w = snprintf(NULL, 0, "|%s|%.6f|%.6f", s->path, s->start_time, s->end_time);
@@ -111,7 +70,7 @@ out:
     return r;
 }
 
-static struct thumbs_set *set_find(struct vod_thumbs *th, const char *id)
+struct thumbs_set *vod_thumbs_find(struct vod_thumbs *th, const char *id)
 {
     for (struct thumbs_set *s = th->sets; s; s = s->next)
         if (strcmp(s->id, id) == 0)
@@ -138,14 +97,14 @@ static void set_unlink(struct thumbs_set *s)
         }
 }
 
-static bool sheet_on_disk(const struct thumbs_set *s, size_t k)
+bool vod_thumbs_sheet_on_disk(const struct thumbs_set *s, size_t k)
 {
     char path[PATH_MAX];
     return util_fmt(path, sizeof(path), "%s/%s%zu.jpg", s->dir, THUMBS_SHEET_PREFIX, k) == 0 &&
            access(path, F_OK) == 0;
 }
 
-static bool file_on_disk(const struct thumbs_set *s, const char *name)
+bool vod_thumbs_file_on_disk(const struct thumbs_set *s, const char *name)
 {
     char path[PATH_MAX];
     struct stat sb;
@@ -199,7 +158,8 @@ static int write_plan_files(struct thumbs_set *s, const struct thumbgrid_cue *cu
 {
     char *text = NULL;
     size_t len = 0;
-    int r = thumbgrid_write_vtt(cues, s->count, &layout, THUMBS_SHEET_PREFIX, &text, &len);
+    int r =
+        thumbgrid_write_vtt(cues, s->count, &vod_thumbs_layout, THUMBS_SHEET_PREFIX, &text, &len);
     if (r == 0)
         r = write_text(s, THUMBS_VTT, text, len);
     free(text);
@@ -256,7 +216,7 @@ static int set_create(struct vod_thumbs *th, const char *camera, struct jobspec_
     s->end = j->range_end;
     s->interval = j->interval;
     s->count = n;
-    s->sheets = thumbgrid_sheets(&layout, n);
+    s->sheets = thumbgrid_sheets(&vod_thumbs_layout, n);
     s->last_access = util_now_mono();
     http_wait_init(&s->waiters, waiter_timeout, s);
     s->times = malloc(n * sizeof(double));
@@ -277,10 +237,10 @@ static int set_create(struct vod_thumbs *th, const char *camera, struct jobspec_
     j->out_dir = s->dir;
     j->playlist = THUMBS_VTT;
     j->segment_prefix = THUMBS_SHEET_PREFIX;
-    j->tile_width = layout.tile_width;
-    j->tile_height = layout.tile_height;
-    j->columns = layout.columns;
-    j->rows = layout.rows;
+    j->tile_width = vod_thumbs_layout.tile_width;
+    j->tile_height = vod_thumbs_layout.tile_height;
+    j->columns = vod_thumbs_layout.columns;
+    j->rows = vod_thumbs_layout.rows;
     j->iframes = true;
     if ((r = jobspec_thumbs_to_json(j, &s->job, err, sizeof(err))) < 0) {
         LOG_ERROR(s->name, "cannot build the job: %s", err);
@@ -295,7 +255,7 @@ static int set_create(struct vod_thumbs *th, const char *camera, struct jobspec_
         goto out;
     }
     for (size_t k = 0; k < s->sheets; k++)
-        s->have[k] = sheet_on_disk(s, k);
+        s->have[k] = vod_thumbs_sheet_on_disk(s, k);
     s->next = th->sets;
     th->sets = s;
     th->n_sets++;
@@ -314,7 +274,7 @@ out:
 /* The set of (camera, range, interval) from the index: found, or created.
  * 0, -ENOENT (no recording in the range), -E2BIG (too many thumbnails or
  * recordings), -errno. */
-static int set_get(struct vod_thumbs *th, const char *camera, double start, double end,
+int vod_thumbs_get(struct vod_thumbs *th, const char *camera, double start, double end,
                    double interval, struct thumbs_set **out)
 {
     struct vod_manager *m = th->m;
@@ -355,7 +315,7 @@ static int set_get(struct vod_thumbs *th, const char *camera, double start, doub
     }
     if ((r = set_id(m, camera, &j, id)) < 0)
         goto out;
-    *out = set_find(th, id);
+    *out = vod_thumbs_find(th, id);
     if (!*out)
         r = set_create(th, camera, &j, id, true, out);
 out:
@@ -366,7 +326,7 @@ out:
 
 /* A set of an earlier run, from <dir>/<id>/meta.json; its content must hash
  * to the id. */
-static int set_load(struct vod_thumbs *th, const char *id, struct thumbs_set **out)
+int vod_thumbs_load(struct vod_thumbs *th, const char *id, struct thumbs_set **out)
 {
     char path[PATH_MAX], err[160], check[VOD_ID_LEN + 1];
     char *text = NULL;
@@ -398,7 +358,7 @@ out:
 
 /* ---- worker ------------------------------------------------------------- */
 
-static int set_ensure_worker(struct thumbs_set *s)
+int vod_thumbs_ensure_worker(struct thumbs_set *s)
 {
     const struct hlsd_config *cfg = s->th->m->cfg;
     struct proc_callbacks cb = {on_worker_message, on_worker_exit};
@@ -427,7 +387,7 @@ static int set_ensure_worker(struct thumbs_set *s)
 }
 
 /* {"cmd":"want","sheet":k}: the worker makes that sheet next. */
-static void send_want(struct thumbs_set *s, long long k)
+void vod_thumbs_want(struct thumbs_set *s, long long k)
 {
     cJSON *msg = cJSON_CreateObject();
     if (!s->w || !msg || !cJSON_AddStringToObject(msg, "cmd", "want") ||
@@ -441,10 +401,10 @@ static void rewant(struct thumbs_set *s)
 {
     const struct http_waiter *w = http_wait_first(&s->waiters);
     if (w)
-        send_want(s, w->key);
+        vod_thumbs_want(s, w->key);
 }
 
-static bool all_made(const struct thumbs_set *s)
+bool vod_thumbs_all_made(const struct thumbs_set *s)
 {
     for (size_t k = 0; k < s->sheets; k++)
         if (!s->have[k])
@@ -455,7 +415,7 @@ static bool all_made(const struct thumbs_set *s)
 static void serve_waiter(void *arg, struct http_waiter *w)
 {
     struct thumbs_set *s = arg;
-    if (file_on_disk(s, w->name))
+    if (vod_thumbs_file_on_disk(s, w->name))
         http_respond_file(w->req, s->dir, w->name);
     else
         http_respond_error(w->req, 404, "thumbnails %s: %s was not made", s->id, w->name);
@@ -499,7 +459,7 @@ static void on_worker_message(void *arg, struct proc *w, const cJSON *msg)
             idx->valuedouble >= (double)s->sheets || idx->valuedouble != floor(idx->valuedouble))
             return; /* not a sheet of the plan */
         size_t k = (size_t)idx->valuedouble;
-        if (!sheet_on_disk(s, k))
+        if (!vod_thumbs_sheet_on_disk(s, k))
             return;
         s->have[k] = 1;
         http_wait_wake_key(&s->waiters, (long long)k, serve_waiter, s);
@@ -515,7 +475,7 @@ static void start_next(struct vod_thumbs *th)
 {
     for (struct thumbs_set *s = th->sets; s && !th->shutting_down; s = s->next)
         if (!s->w && http_wait_count(&s->waiters)) {
-            int r = set_ensure_worker(s);
+            int r = vod_thumbs_ensure_worker(s);
             if (r == -EBUSY)
                 return;
             if (r == 0)
@@ -543,162 +503,6 @@ static void on_worker_exit(void *arg, struct proc *w, int wstatus, bool requeste
               s->failed ? "making the thumbnails failed (details in the server log)"
                         : "the worker finished without making it");
     start_next(s->th);
-}
-
-/* ---- HTTP --------------------------------------------------------------- */
-
-static int parse_number(struct http_request *req, const char *what, const char *s, double lo,
-                        double hi, double *out)
-{
-    double v;
-    if (util_parse_double(s, &v) < 0 || v < lo || v > hi) {
-        http_respond_error(req, 400, "%s must be a number from %g to %g", what, lo, hi);
-        return -EINVAL;
-    }
-    *out = v;
-    return 0;
-}
-
-static int respond_set(struct thumbs_set *s, struct http_request *req)
-{
-    char url[128];
-    cJSON *o = cJSON_CreateObject(), *times;
-    if (!o)
-        return http_respond_error(req, 500, "out of memory");
-    cJSON_AddBoolToObject(o, "success", true);
-    cJSON_AddStringToObject(o, "id", s->id);
-    snprintf(url, sizeof(url), "/stream/thumbs/%s/%s", s->id, THUMBS_VTT);
-    cJSON_AddStringToObject(o, "vtt", url);
-    snprintf(url, sizeof(url), "/stream/thumbs/%s/%s", s->id, THUMBS_IFRAMES);
-    cJSON_AddStringToObject(o, "iframes", url);
-    cJSON_AddStringToObject(o, "camera", s->camera);
-    cJSON_AddNumberToObject(o, "start", s->start);
-    cJSON_AddNumberToObject(o, "end", s->end);
-    cJSON_AddNumberToObject(o, "interval", s->interval);
-    cJSON_AddNumberToObject(o, "count", (double)s->count);
-    cJSON_AddNumberToObject(o, "sheets", (double)s->sheets);
-    cJSON_AddNumberToObject(o, "width", layout.tile_width);
-    cJSON_AddNumberToObject(o, "height", layout.tile_height);
-    cJSON_AddNumberToObject(o, "columns", layout.columns);
-    cJSON_AddNumberToObject(o, "rows", layout.rows);
-    /* Epoch time of each cue, in VTT order: the timeline maps wall-clock
-     * times to cues without knowing the gaps. */
-    times = cJSON_AddArrayToObject(o, "times");
-    for (size_t k = 0; times && k < s->count; k++)
-        cJSON_AddItemToArray(times, cJSON_CreateNumber(s->times[k]));
-    int r = http_respond_json(req, 200, o);
-    cJSON_Delete(o);
-    return r;
-}
-
-static int h_api(void *arg, struct http_request *req)
-{
-    struct vod_thumbs *th = arg;
-    struct vod_manager *m = th->m;
-    const char *camera = http_req_param(req, "camera");
-    const char *iv = http_req_query(req, "interval");
-    struct thumbs_set *s = NULL;
-    double start, end, interval;
-    long count = 0;
-    int r;
-
-    if (!util_is_safe_name(camera))
-        return http_respond_error(req, 400, "invalid camera name");
-    if (!http_req_may_see(req, camera))
-        return http_respond_error(req, 403, "not allowed to watch camera %s", camera);
-    if (parse_number(req, "start_ts", http_req_param(req, "start_ts"), 0, 1e11, &start) < 0 ||
-        parse_number(req, "end_ts", http_req_param(req, "end_ts"), 0, 1e11, &end) < 0)
-        return 0;
-    if (end <= start)
-        return http_respond_error(req, 400, "end_ts must be after start_ts");
-    if (end - start > m->cfg->vod.max_range)
-        return http_respond_error(req, 400, "the range is longer than %.0f s",
-                                  m->cfg->vod.max_range);
-    if (iv) {
-        if (parse_number(req, "interval", iv, THUMBGRID_MIN_INTERVAL, THUMBGRID_MAX_INTERVAL,
-                         &interval) < 0)
-            return 0;
-    } else {
-        interval = thumbgrid_default_interval(end - start);
-    }
-    if ((r = vod_index_count(m->ix, camera, &count)) < 0)
-        return http_respond_error(req, 503, "recordings index unavailable");
-    if (count == 0)
-        return http_respond_error(req, 404, "unknown camera %s", camera);
-    r = set_get(th, camera, start, end, interval, &s);
-    if (r == -ENOENT)
-        return http_respond_error(req, 404, "no recording of camera %s in this range", camera);
-    if (r == -E2BIG)
-        return http_respond_error(req, 400,
-                                  "more than %d thumbnails or %d recordings: choose a longer "
-                                  "interval or a shorter range",
-                                  THUMBGRID_MAX_CUES, VOD_MAX_SOURCES);
-    if (r < 0)
-        return http_respond_error(req, 500, "cannot make the thumbnails: %s", strerror(-r));
-    s->last_access = util_now_mono();
-    /* The sheets will be asked for next: start on them now (a busy slot
-     * is not an error, the sheet requests will wait for one). */
-    if (!all_made(s))
-        set_ensure_worker(s);
-    return respond_set(s, req);
-}
-
-/* "<prefix><N><ext>" -> N, or -1 (no sign, no leading zero). */
-static long file_number(const char *file, const char *prefix, const char *ext)
-{
-    size_t pl = strlen(prefix);
-    long n = 0;
-    const char *p = file + pl;
-    if (strncmp(file, prefix, pl) != 0 || *p < '0' || *p > '9' || (p[0] == '0' && p[1] != '.'))
-        return -1;
-    for (; *p >= '0' && *p <= '9'; p++)
-        if ((n = n * 10 + (*p - '0')) > THUMBS_MAX_FILE_INDEX)
-            return -1;
-    return strcmp(p, ext) == 0 ? n : -1;
-}
-
-static int h_stream(void *arg, struct http_request *req)
-{
-    struct vod_thumbs *th = arg;
-    const char *id = http_req_param(req, "id");
-    const char *file = http_req_param(req, "file");
-    struct thumbs_set *s;
-    long n, sheet;
-
-    /* The id is checked before it is part of any path. */
-    if (!vod_valid_id(id))
-        return http_respond_error(req, 400, "malformed thumbnails id");
-    s = set_find(th, id);
-    if (!s && set_load(th, id, &s) < 0)
-        return http_respond_error(req, 404, "unknown thumbnails");
-    if (!http_req_may_see(req, s->camera))
-        return http_respond_error(req, 403, "not allowed to watch camera %s", s->camera);
-    s->last_access = util_now_mono();
-    if (strcmp(file, THUMBS_VTT) == 0 || strcmp(file, THUMBS_IFRAMES) == 0)
-        return http_respond_file(req, s->dir, file);
-    if ((n = file_number(file, THUMBS_SHEET_PREFIX, ".jpg")) >= 0 && (size_t)n < s->sheets)
-        sheet = n;
-    else if ((n = file_number(file, THUMBS_IFRAME_PREFIX, ".ts")) >= 0 && (size_t)n < s->count)
-        sheet = (long)((size_t)n / thumbgrid_per_sheet(&layout));
-    else
-        return http_respond_error(req, 404, "no such file in thumbnails %s", s->id);
-    if (s->have[sheet] || (s->have[sheet] = sheet_on_disk(s, (size_t)sheet)))
-        return file_on_disk(s, file) ? http_respond_file(req, s->dir, file)
-                                     : http_respond_error(req, 404, "%s was not made", file);
-    int r = set_ensure_worker(s);
-    if (r < 0 && r != -EBUSY)
-        return http_respond_error(req, 502, "thumbnails %s: %s", s->id, strerror(-r));
-    /* Only the first request for a sheet moves the worker. */
-    bool asked = false;
-    for (const struct http_waiter *w = http_wait_first(&s->waiters); w; w = http_wait_next(w))
-        asked = asked || w->key == sheet;
-    if (!asked)
-        send_want(s, sheet);
-    struct http_waiter tmpl = {.key = sheet, .sub = -1};
-    snprintf(tmpl.name, sizeof(tmpl.name), "%s", file);
-    if ((r = http_wait_add(&s->waiters, req, th->m->cfg->vod.ready_timeout, &tmpl)) < 0)
-        return http_respond_error(req, 503, "cannot wait for %s: %s", file, strerror(-r));
-    return 0;
 }
 
 /* ---- the module --------------------------------------------------------- */
@@ -767,9 +571,7 @@ int vod_thumbs_new(struct vod_manager *m, struct vod_thumbs **out)
         goto fail;
     }
     prune_disk(th);
-    if ((r = http_route(m->http, "GET", "/api/thumbnails/{camera}/start/{start_ts}/end/{end_ts}", 0,
-                        h_api, th)) < 0 ||
-        (r = http_route(m->http, "GET", "/stream/thumbs/{id}/{file}", 0, h_stream, th)) < 0) {
+    if ((r = vod_thumbs_register_routes(th)) < 0) {
         LOG_ERROR(NULL, "cannot register the thumbnails routes: %s", strerror(-r));
         goto fail;
     }
@@ -815,12 +617,13 @@ int vod_thumbs_iframe_inf(struct vod_manager *m, const char *camera, double star
     struct thumbs_set *s = NULL;
     if (!m->thumbs)
         return -ENOENT;
-    int r = set_get(m->thumbs, camera, start, end, thumbgrid_default_interval(end - start), &s);
+    int r =
+        vod_thumbs_get(m->thumbs, camera, start, end, thumbgrid_default_interval(end - start), &s);
     if (r < 0)
         return r;
     return util_fmt(buf, size,
                     "#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=%.0f,CODECS=\"%s\",RESOLUTION=%dx%d,"
                     "URI=\"/stream/thumbs/%s/%s\"\n",
-                    s->iframe_bandwidth, THUMBS_IFRAME_CODECS, layout.tile_width,
-                    layout.tile_height, s->id, THUMBS_IFRAMES);
+                    s->iframe_bandwidth, THUMBS_IFRAME_CODECS, vod_thumbs_layout.tile_width,
+                    vod_thumbs_layout.tile_height, s->id, THUMBS_IFRAMES);
 }
