@@ -93,8 +93,11 @@ int thumbgrid_plan(const struct thumbgrid_span *spans, size_t n, double start, d
         return -EINVAL;
     if ((r = merge(spans, n, start, end, &c, &m)) < 0)
         return r;
-    for (double steps = 0;; steps++) {
-        double t = start + steps * interval;
+    /* An integer step counter that only moves forward: recomputing the step
+     * from a float quotient could land on the same step again (a gap's
+     * ceil() rounding down) and loop forever. */
+    for (long long step = 0;; step++) {
+        double t = start + (double)step * interval;
         if (t >= end)
             break;
         while (j < m && c[j].end <= t)
@@ -103,7 +106,11 @@ int thumbgrid_plan(const struct thumbgrid_span *spans, size_t n, double start, d
             break;
         if (t < c[j].start) {
             /* in a gap: jump to the first step inside the next coverage */
-            steps = ceil((c[j].start - start) / interval) - 1;
+            double first = ceil((c[j].start - start) / interval);
+            if (first > (double)step + 1 && first < 1e15)
+                step = (long long)first - 1;
+            /* rounding may leave the jump just short of the coverage:
+             * the loop's next passes step on until t reaches it */
             continue;
         }
         if (k == max) {

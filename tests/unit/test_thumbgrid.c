@@ -84,6 +84,56 @@ static void test_plan_edges(void **state)
     free(c);
 }
 
+/* What thumbgrid_plan must give: every grid step start + k * interval
+ * (same formula) that some span covers, in order. */
+static void check_against_brute_force(const struct thumbgrid_span *spans, size_t n, double start,
+                                      double end, double iv)
+{
+    struct thumbgrid_cue *c = NULL;
+    size_t count = 0, k = 0;
+    assert_int_equal(thumbgrid_plan(spans, n, start, end, iv, THUMBGRID_MAX_CUES, &c, &count), 0);
+    for (long long step = 0;; step++) {
+        double t = start + (double)step * iv;
+        bool covered = false;
+        if (t >= end)
+            break;
+        for (size_t i = 0; i < n; i++)
+            covered = covered || (spans[i].start <= t && t < spans[i].end);
+        if (!covered)
+            continue;
+        assert_true(k < count);
+        assert_true(c[k].t == t);
+        assert_true(spans[c[k].source].start <= t && t < spans[c[k].source].end);
+        assert_true(c[k].out_end >= c[k].out_start);
+        k++;
+    }
+    assert_int_equal(k, count);
+    free(c);
+}
+
+/* A gap whose first grid step the float quotient rounds back onto the
+ * step already taken: this looped forever (the daemon's only thread). */
+static void test_plan_gap_rounding(void **state)
+{
+    (void)state;
+    struct thumbgrid_span spans[] = {{9000, 9500}, {29956.508191240388, 40000}};
+    check_against_brute_force(spans, 2, 9451.6666666666661, 40000, 28.518555667001003);
+    /* fractional intervals, gaps of every size */
+    struct thumbgrid_span many[] = {{1000.1, 1003.7},
+                                    {1010.05, 1010.06},
+                                    {1020.3, 1100.9},
+                                    {1100.9, 1200},
+                                    {1500.333, 1777.777}};
+    for (double iv = 1.0; iv < 40; iv += 0.7071)
+        for (double off = 0; off < 3; off += 0.37)
+            check_against_brute_force(many, 5, 990 + off, 1800, iv);
+    /* near 1970: tiny times, the grid starting at 0 */
+    struct thumbgrid_span tiny[] = {{0.001, 0.5}, {3.3, 10}, {1e-9, 2e-9}, {11.0000001, 20}};
+    check_against_brute_force(tiny, 4, 0, 20, 1.1);
+    check_against_brute_force(tiny, 4, 1e-6, 19.5, 1.0000001);
+    check_against_brute_force(tiny, 4, 0.4, 20, 3.3);
+}
+
 static void test_layout(void **state)
 {
     (void)state;
@@ -184,11 +234,9 @@ static void test_jobspec_thumbs(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_default_interval),
-        cmocka_unit_test(test_plan_gaps),
-        cmocka_unit_test(test_plan_edges),
-        cmocka_unit_test(test_layout),
-        cmocka_unit_test(test_vtt),
+        cmocka_unit_test(test_default_interval), cmocka_unit_test(test_plan_gaps),
+        cmocka_unit_test(test_plan_edges),       cmocka_unit_test(test_plan_gap_rounding),
+        cmocka_unit_test(test_layout),           cmocka_unit_test(test_vtt),
         cmocka_unit_test(test_jobspec_thumbs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
