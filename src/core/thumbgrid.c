@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 double thumbgrid_default_interval(double duration)
 {
@@ -206,10 +207,22 @@ int thumbgrid_write_vtt(const struct thumbgrid_cue *cues, size_t n,
     return 0;
 }
 
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ" (RFC 8216 EXT-X-PROGRAM-DATE-TIME). */
+static int pdt_time(char *buf, size_t size, double t)
+{
+    long long ms = llround(t * 1000.0);
+    time_t sec = (time_t)(ms / 1000);
+    struct tm tm;
+    if (ms < 0 || !gmtime_r(&sec, &tm))
+        return snprintf(buf, size, "1970-01-01T00:00:00.000Z");
+    return snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03lldZ", tm.tm_year + 1900,
+                    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+}
+
 int thumbgrid_write_iframes(const struct thumbgrid_cue *cues, size_t n, const char *iframe_prefix,
                             char **out, size_t *len)
 {
-    size_t cap = 256 + n * (48 + strlen(iframe_prefix)), used = 0;
+    size_t cap = 256 + n * (96 + strlen(iframe_prefix)), used = 0;
     char *buf = malloc(cap);
     double target = 1;
     if (!buf)
@@ -222,7 +235,12 @@ int thumbgrid_write_iframes(const struct thumbgrid_cue *cues, size_t n, const ch
                             "#EXT-X-I-FRAMES-ONLY\n",
                             target);
     for (size_t k = 0; k < n; k++) {
-        int w = snprintf(buf + used, cap - used, "#EXTINF:%.3f,\n%s%zu.ts\n",
+        char pdt[48];
+        /* Each entry's wall clock (the picture's time), as the media
+         * playlists have: players that sync by PDT agree with the PTS. */
+        pdt_time(pdt, sizeof(pdt), cues[k].t);
+        int w = snprintf(buf + used, cap - used,
+                         "#EXT-X-PROGRAM-DATE-TIME:%s\n#EXTINF:%.3f,\n%s%zu.ts\n", pdt,
                          cues[k].out_end - cues[k].out_start, iframe_prefix, k);
         if (w < 0 || (size_t)w >= cap - used) {
             free(buf);

@@ -65,7 +65,8 @@ int thumbgrid_write_vtt(const struct thumbgrid_cue *cues, size_t n,
                         size_t *len);
 
 /* The I-frame playlist (RFC 8216 EXT-X-I-FRAMES-ONLY, version 4): entry k is
- * "<iframe_prefix><k>.ts", EXTINF its cue's span. Ownership as above. */
+ * "<iframe_prefix><k>.ts", EXTINF its cue's span, EXT-X-PROGRAM-DATE-TIME its
+ * cue's t. Ownership as above. */
 int thumbgrid_write_iframes(const struct thumbgrid_cue *cues, size_t n, const char *iframe_prefix,
                             char **out, size_t *len);
 
