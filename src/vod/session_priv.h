@@ -142,7 +142,12 @@ void vod_session_destroy(struct vod_session *s, unsigned status, const char *why
 void vod_session_touch(struct vod_session *s, struct http_request *req);
 /* Dual: writes master.m3u8 from a plan's "variants" (both renditions'
  * CODECS, RESOLUTION, BANDWIDTH) and answers the waiters of the master. */
-void vod_session_write_master(struct vod_session *s, const cJSON *variants);
+/* media_start: wall clock of session time 0 (the first segment's first
+ * frame), what the I-frame playlist's cues are aligned to. */
+void vod_session_write_master(struct vod_session *s, const cJSON *variants, double media_start);
+/* How far before the range start a worker may say session time 0 is (a
+ * copied rendition starts at the keyframe at or before it: a GOP). */
+#define VOD_MAX_START_EARLY 60.0
 
 /* track.c */
 /* Sessions with a track whose worker encodes (or plans): what
