@@ -54,6 +54,8 @@ struct thumbs {
 
     AVCodecContext *x264; /* the I-frame encoder, opened at the first tile */
     bool x264_failed;
+    unsigned char *warned; /* per source: its failure was logged once */
+    bool warned_colorspace;
 };
 
 static void close_source(struct thumbs *T)
@@ -83,8 +85,11 @@ static int open_source(struct thumbs *T, size_t i)
         (T->in->video_index < 0 && (r = AVERROR_STREAM_NOT_FOUND)) ||
         (r = media_decoder_open(&T->dec, T->in->fmt->streams[T->in->video_index], 1, err,
                                 sizeof(err))) < 0) {
-        LOG_WARN(T->j->name, "%s: %s: its thumbnails stay black", T->j->sources[i].path,
-                 err[0] ? err : "no video stream");
+        /* Once per source, not once per thumbnail of it. */
+        if (!T->warned[i])
+            LOG_WARN(T->j->name, "%s: %s: its thumbnails stay black", T->j->sources[i].path,
+                     err[0] ? err : "no video stream");
+        T->warned[i] = 1;
         close_source(T);
         return r;
     }
@@ -151,10 +156,20 @@ static int scale_to(struct thumbs *T, uint8_t *const dst[4], const int dls[4], i
                                   SWS_BICUBIC, NULL, NULL, NULL);
     if (!T->sws)
         return AVERROR(EINVAL);
-    /* Full-range output (JPEG), from whatever range the source has. */
-    const int *coefs = sws_getCoefficients(SWS_CS_DEFAULT);
-    sws_setColorspaceDetails(T->sws, coefs, f->color_range == AVCOL_RANGE_JPEG, coefs, 1, 0,
-                             1 << 16, 1 << 16);
+    /* Full-range BT.601 output (what JPEG decoders assume), from the
+     * source's own matrix (BT.709 for HD when untagged) and range: a wrong
+     * matrix shifts the colours of every HD camera. */
+    int cs = f->colorspace;
+    if (cs == AVCOL_SPC_UNSPECIFIED || cs == AVCOL_SPC_RGB || cs > AVCOL_SPC_BT2020_CL)
+        cs = f->height >= 720 ? SWS_CS_ITU709 : SWS_CS_ITU601;
+    if (sws_setColorspaceDetails(T->sws, sws_getCoefficients(cs),
+                                 f->color_range == AVCOL_RANGE_JPEG,
+                                 sws_getCoefficients(SWS_CS_ITU601), 1, 0, 1 << 16, 1 << 16) < 0 &&
+        !T->warned_colorspace) {
+        /* not fatal: the default conversion is still a picture */
+        LOG_WARN(T->j->name, "colorspace %d: not supported by swscale, default used", cs);
+        T->warned_colorspace = true;
+    }
     int r = sws_scale(T->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst, dls);
     return r > 0 ? 0 : AVERROR(EINVAL);
 }
@@ -241,7 +256,7 @@ static int encode_one(AVCodecContext *c, AVFrame *frame, AVPacket *pkt)
     return avcodec_receive_packet(c, pkt);
 }
 
-static int write_jpeg(struct thumbs *T, AVFrame *sheet, const char *path)
+static int write_jpeg(AVFrame *sheet, const char *path)
 {
     const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_MJPEG);
     AVCodecContext *c = codec ? avcodec_alloc_context3(codec) : NULL;
@@ -264,10 +279,19 @@ static int write_jpeg(struct thumbs *T, AVFrame *sheet, const char *path)
     if (r < 0)
         r = AVERROR(-r);
 out:
-    (void)T;
     av_packet_free(&pkt);
     avcodec_free_context(&c);
     return r;
+}
+
+bool media_thumbs_iframes_available(void)
+{
+    /* Test hook: a build without libx264 (tests/integration/test_thumbs.py).
+     * Never set in production. */
+    const char *no = getenv("HLSD_TEST_NO_X264");
+    if (no && strcmp(no, "1") == 0)
+        return false;
+    return avcodec_find_encoder_by_name("libx264") != NULL;
 }
 
 /* The I-frame encoder: libx264, every frame an IDR with SPS/PPS in front
@@ -367,15 +391,17 @@ static int write_iframe(struct thumbs *T, AVFrame *sheet, int x, int y, size_t k
     pkt->duration = llround((T->cues[k].out_end - T->cues[k].out_start) * 90000.0);
     if ((r = av_write_frame(oc, pkt)) < 0 || (r = av_write_trailer(oc)) < 0)
         goto out;
-    avio_closep(&oc->pb);
+    /* Closing flushes the last bytes: its error is a short file. */
+    if ((r = avio_closep(&oc->pb)) < 0)
+        goto out;
     if (rename(tmp, path) < 0)
         r = AVERROR(errno);
 out:
     if (oc) {
-        if (oc->pb) {
+        if (oc->pb)
             avio_closep(&oc->pb);
-            unlink(tmp);
-        }
+        if (r < 0)
+            unlink(tmp); /* whatever failed: no half file left behind */
         avformat_free_context(oc);
     }
     av_packet_free(&pkt);
@@ -390,8 +416,9 @@ static bool file_exists(const char *dir, const char *fmt, size_t n)
     return util_fmt(path, sizeof(path), "%s/%s", dir, name) == 0 && access(path, F_OK) == 0;
 }
 
-/* Sheet K and (with iframes) the TS files of its tiles. */
-static int make_sheet(struct thumbs *T, size_t K)
+/* Sheet K and (with iframes) the TS files of its tiles. *failed: tiles left
+ * black because their recording could not be read. */
+static int make_sheet(struct thumbs *T, size_t K, size_t *failed)
 {
     const struct jobspec_thumbs *j = T->j;
     size_t per = thumbgrid_per_sheet(&T->l), first = K * per;
@@ -419,9 +446,13 @@ static int make_sheet(struct thumbs *T, size_t K)
             av_frame_free(&sheet);
             return r;
         }
-        if (r < 0)
-            LOG_WARN(j->name, "thumbnail %zu (%.3f): %s: left black", k, T->cues[k].t,
-                     av_err2str(r));
+        if (r < 0) {
+            (*failed)++;
+            if (!T->warned[T->cues[k].source])
+                LOG_WARN(j->name, "thumbnail %zu (%.3f): %s: left black", k, T->cues[k].t,
+                         av_err2str(r));
+            T->warned[T->cues[k].source] = 1;
+        }
     }
     for (size_t k = first; j->iframes && k < last; k++) {
         size_t s;
@@ -432,17 +463,21 @@ static int make_sheet(struct thumbs *T, size_t K)
     }
     r = util_fmt(path, sizeof(path), "%s/%s%zu.jpg", j->out_dir, j->segment_prefix, K);
     if (r == 0)
-        r = write_jpeg(T, sheet, path);
+        r = write_jpeg(sheet, path);
     av_frame_free(&sheet);
     return r;
 }
 
-static void emit_sheet(struct thumbs *T, size_t K)
+/* failed > 0: some tiles are black for a recording that could not be read;
+ * the daemon serves the sheet to who waits and does not keep it. */
+static void emit_sheet(struct thumbs *T, size_t K, size_t failed)
 {
     char name[64];
     cJSON *ev = cJSON_CreateObject();
     snprintf(name, sizeof(name), "%s%zu.jpg", T->j->segment_prefix, K);
     cJSON_AddNumberToObject(ev, "index", (double)K);
+    if (failed)
+        cJSON_AddNumberToObject(ev, "failed", (double)failed);
     cJSON_AddStringToObject(ev, "file", name);
     jobutil_emit(T->ctl, "sheet", ev);
 }
@@ -502,12 +537,17 @@ int media_thumbs_run(const cJSON *job, const struct media_ctl *ctl, char *err, s
     cJSON_AddNumberToObject(ev, "sheets", (double)sheets);
     jobutil_emit(ctl, "started", ev);
     done = calloc(sheets ? sheets : 1, 1);
-    if (!done) {
+    T.warned = calloc(j.n_sources ? j.n_sources : 1, 1);
+    if (!done || !T.warned) {
         snprintf(err, errlen, "out of memory");
         r = AVERROR(ENOMEM);
         goto out;
     }
-    for (size_t n = 0, next = 0, wanted = SIZE_MAX; n < sheets; n++) {
+    char fmt[64];
+    snprintf(fmt, sizeof(fmt), "%s%%zu.jpg", j.segment_prefix);
+    /* Each sheet once in order; a wanted sheet made before but gone from
+     * disk (the daemon drops sheets with failed tiles) is made again. */
+    for (size_t next = 0, wanted = SIZE_MAX;;) {
         if (jobutil_should_stop(ctl))
             break;
         /* A request waits for `wanted`: make it next (between sheets only,
@@ -515,13 +555,15 @@ int media_thumbs_run(const cJSON *job, const struct media_ctl *ctl, char *err, s
         wanted = take_want(ctl, sheets, wanted);
         while (next < sheets && done[next])
             next++;
-        size_t K = wanted < sheets && !done[wanted] ? wanted : next;
-        if (K == wanted)
-            wanted = SIZE_MAX;
-        char fmt[64];
-        snprintf(fmt, sizeof(fmt), "%s%%zu.jpg", j.segment_prefix);
+        size_t K = wanted < sheets && (!done[wanted] || !file_exists(j.out_dir, fmt, wanted))
+                       ? wanted
+                       : next;
+        wanted = SIZE_MAX;
+        if (K >= sheets)
+            break;
+        size_t failed = 0;
         if (!file_exists(j.out_dir, fmt, K)) {
-            r = make_sheet(&T, K);
+            r = make_sheet(&T, K, &failed);
             if (r == AVERROR_EXIT) {
                 r = 0;
                 break;
@@ -532,7 +574,7 @@ int media_thumbs_run(const cJSON *job, const struct media_ctl *ctl, char *err, s
             }
         }
         done[K] = 1;
-        emit_sheet(&T, K);
+        emit_sheet(&T, K, failed);
     }
     r = 0;
 out:
@@ -545,6 +587,7 @@ out:
     free(T.cues);
     free(spans);
     free(done);
+    free(T.warned);
     jobspec_thumbs_clear(&j);
     return r;
 }
