@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/thumbgrid.h"
 #include "core/util.h"
+#include "media/thumbs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -120,23 +121,44 @@ static int workers_running(const struct vod_thumbs *th)
     return n;
 }
 
-/* Beyond THUMBS_MAX_SETS the least recently used set without a worker or a
- * waiting request goes, files and all. */
-static void make_room(struct vod_thumbs *th)
+/* Forgets id from the sets of earlier runs (it is being loaded). */
+static void old_forget(struct vod_thumbs *th, const char *id)
 {
-    while (th->n_sets >= THUMBS_MAX_SETS) {
+    for (int i = 0; i < th->n_old; i++)
+        if (strcmp(th->old[i], id) == 0) {
+            memmove(th->old[i], th->old[i + 1], (size_t)(th->n_old - i - 1) * sizeof(*th->old));
+            th->n_old--;
+            return;
+        }
+}
+
+/* Room for one more set: beyond THUMBS_MAX_SETS (on disk, whatever run made
+ * them) the oldest set of an earlier run goes, then the least recently used
+ * set without a worker or a waiting request, files and all. 0, or -EBUSY
+ * when every set is in use. */
+static int make_room(struct vod_thumbs *th)
+{
+    char path[PATH_MAX];
+    while (th->n_sets + th->n_old >= THUMBS_MAX_SETS) {
         struct thumbs_set *lru = NULL;
+        if (th->n_old > 0) {
+            th->n_old--;
+            if (util_fmt(path, sizeof(path), "%s/%s", th->dir, th->old[th->n_old]) == 0)
+                util_rm_rf(path);
+            continue;
+        }
         for (struct thumbs_set *s = th->sets; s; s = s->next)
             if (!s->w && !http_wait_count(&s->waiters) &&
                 (!lru || s->last_access < lru->last_access))
                 lru = s;
         if (!lru)
-            return;
+            return -EBUSY;
         LOG_INFO(lru->name, "removed from the cache to make room");
         set_unlink(lru);
         util_rm_rf(lru->dir);
         set_free(lru);
     }
+    return 0;
 }
 
 static void waiter_timeout(void *arg, struct http_waiter *w)
@@ -183,7 +205,7 @@ static int write_plan_files(struct thumbs_set *s, const struct thumbgrid_cue *cu
 /* A new set from a job whose sources, range and interval are filled (other
  * keys are set here); registers it. id was derived from the same job. */
 static int set_create(struct vod_thumbs *th, const char *camera, struct jobspec_thumbs *j,
-                      const char *id, bool reuse_files, struct thumbs_set **out)
+                      const char *id, struct thumbs_set **out)
 {
     struct thumbgrid_span *spans = NULL;
     struct thumbgrid_cue *cues = NULL;
@@ -241,14 +263,16 @@ static int set_create(struct vod_thumbs *th, const char *camera, struct jobspec_
     j->tile_height = vod_thumbs_layout.tile_height;
     j->columns = vod_thumbs_layout.columns;
     j->rows = vod_thumbs_layout.rows;
-    j->iframes = true;
+    j->iframes = th->iframes;
     if ((r = jobspec_thumbs_to_json(j, &s->job, err, sizeof(err))) < 0) {
         LOG_ERROR(s->name, "cannot build the job: %s", err);
         goto out;
     }
-    make_room(th);
-    if (!reuse_files)
-        util_rm_rf(s->dir);
+    old_forget(th, id); /* its files are this set's own: not room to make */
+    if ((r = make_room(th)) < 0) {
+        LOG_WARN(s->name, "the cache is full of sets in use: not made");
+        goto out;
+    }
     if ((r = util_mkdir_p(s->dir, 0755)) < 0 || (r = write_plan_files(s, cues)) < 0) {
         LOG_ERROR(s->name, "cannot write %s: %s", s->dir, strerror(-r));
         util_rm_rf(s->dir);
@@ -317,7 +341,7 @@ int vod_thumbs_get(struct vod_thumbs *th, const char *camera, double start, doub
         goto out;
     *out = vod_thumbs_find(th, id);
     if (!*out)
-        r = set_create(th, camera, &j, id, true, out);
+        r = set_create(th, camera, &j, id, out);
 out:
     jobspec_thumbs_clear(&j);
     vod_recordings_free(&recs, n);
@@ -338,7 +362,7 @@ int vod_thumbs_load(struct vod_thumbs *th, const char *id, struct thumbs_set **o
     jobspec_thumbs_defaults(&j);
     if ((r = util_fmt(path, sizeof(path), "%s/%s/%s", th->dir, id, THUMBS_META)) < 0 ||
         (r = util_read_file(path, 1 << 24, &text, &len)) < 0)
-        return r == -ENOENT ? r : -ENOENT;
+        return r == -ENOMEM ? r : -ENOENT; /* unreadable is unknown; memory is not */
     meta = cJSON_ParseWithLength(text, len);
     const char *camera = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "camera"));
     if (!meta || !camera || !util_is_safe_name(camera) ||
@@ -348,7 +372,7 @@ int vod_thumbs_load(struct vod_thumbs *th, const char *id, struct thumbs_set **o
         r = -ENOENT;
         goto out;
     }
-    r = set_create(th, camera, &j, id, true, out);
+    r = set_create(th, camera, &j, id, out);
 out:
     jobspec_thumbs_clear(&j);
     cJSON_Delete(meta);
@@ -421,6 +445,29 @@ static void serve_waiter(void *arg, struct http_waiter *w)
         http_respond_error(w->req, 404, "thumbnails %s: %s was not made", s->id, w->name);
 }
 
+/* A sheet with failed tiles: served if there, else 502 with the reason. */
+static void serve_failed_waiter(void *arg, struct http_waiter *w)
+{
+    struct thumbs_set *s = arg;
+    if (vod_thumbs_file_on_disk(s, w->name))
+        http_respond_file(w->req, s->dir, w->name); /* open now: unlinking next is safe */
+    else
+        http_respond_error(w->req, 502, "thumbnails %s: the recordings of %s could not be read",
+                           s->id, w->name);
+}
+
+/* Removes sheet k and its I-frame files (they hold the same black tiles). */
+static void drop_sheet(struct thumbs_set *s, size_t k)
+{
+    size_t per = thumbgrid_per_sheet(&vod_thumbs_layout);
+    char path[PATH_MAX];
+    if (util_fmt(path, sizeof(path), "%s/%s%zu.jpg", s->dir, THUMBS_SHEET_PREFIX, k) == 0)
+        unlink(path);
+    for (size_t i = k * per; i < (k + 1) * per && i < s->count; i++)
+        if (util_fmt(path, sizeof(path), "%s/%s%zu.ts", s->dir, THUMBS_IFRAME_PREFIX, i) == 0)
+            unlink(path);
+}
+
 struct flush_ctx {
     struct thumbs_set *s;
     unsigned status;
@@ -459,13 +506,26 @@ static void on_worker_message(void *arg, struct proc *w, const cJSON *msg)
             idx->valuedouble >= (double)s->sheets || idx->valuedouble != floor(idx->valuedouble))
             return; /* not a sheet of the plan */
         size_t k = (size_t)idx->valuedouble;
+        const cJSON *failed = cJSON_GetObjectItemCaseSensitive(msg, "failed");
+        if (cJSON_IsNumber(failed) && failed->valuedouble > 0) {
+            /* Tiles black for a recording that could not be read (gone,
+             * unreadable for now): who waits gets the sheet if it exists,
+             * but it is not kept, so a later request tries again. */
+            LOG_WARN(s->name, "sheet %zu: %.0f thumbnails failed: not cached", k,
+                     fmin(failed->valuedouble, 1e9));
+            s->have[k] = 0;
+            http_wait_wake_key(&s->waiters, (long long)k, serve_failed_waiter, s);
+            drop_sheet(s, k);
+            return;
+        }
         if (!vod_thumbs_sheet_on_disk(s, k))
             return;
         s->have[k] = 1;
         http_wait_wake_key(&s->waiters, (long long)k, serve_waiter, s);
     } else if (strcmp(type, "error") == 0) {
         const char *m = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "message"));
-        snprintf(s->error, sizeof(s->error), "%s", m ? m : "worker error");
+        /* The worker's text goes to the log: its controls escaped. */
+        util_escape_text(m ? m : "worker error", s->error, sizeof(s->error));
         LOG_WARN(s->name, "worker error: %s", s->error);
     }
 }
@@ -518,6 +578,23 @@ static int cmp_mtime(const void *a, const void *b)
     return x->mtime > y->mtime ? -1 : x->mtime < y->mtime ? 1 : 0;
 }
 
+/* Files a killed worker or daemon left half written (util_write_file_atomic's
+ * "<name>.tmp.<pid>", the worker's "<name>.tmp"): never served, never
+ * renamed now. */
+static void remove_temps(struct vod_thumbs *th, const char *id)
+{
+    char path[PATH_MAX];
+    struct dirent *de;
+    DIR *d;
+    if (util_fmt(path, sizeof(path), "%s/%s", th->dir, id) < 0 || !(d = opendir(path)))
+        return;
+    while ((de = readdir(d)))
+        if (strstr(de->d_name, ".tmp") &&
+            util_fmt(path, sizeof(path), "%s/%s/%s", th->dir, id, de->d_name) == 0)
+            unlink(path);
+    closedir(d);
+}
+
 /* Sets of earlier runs: the THUMBS_MAX_SETS most recent stay (loaded when
  * asked for), the rest and anything that is not a set go. */
 static void prune_disk(struct vod_thumbs *th)
@@ -554,6 +631,17 @@ static void prune_disk(struct vod_thumbs *th)
     for (size_t i = THUMBS_MAX_SETS; i < n; i++)
         if (util_fmt(path, sizeof(path), "%s/%s", th->dir, e[i].name) == 0)
             util_rm_rf(path);
+    if (n > THUMBS_MAX_SETS)
+        n = THUMBS_MAX_SETS;
+    th->old = n ? calloc(n, sizeof(*th->old)) : NULL;
+    for (size_t i = 0; th->old && i < n; i++) {
+        memcpy(th->old[th->n_old++], e[i].name, VOD_ID_LEN + 1);
+        remove_temps(th, e[i].name);
+    }
+    if (n && !th->old) /* cannot count them: do not keep them either */
+        for (size_t i = 0; i < n; i++)
+            if (util_fmt(path, sizeof(path), "%s/%s", th->dir, e[i].name) == 0)
+                util_rm_rf(path);
     free(e);
 }
 
@@ -571,6 +659,9 @@ int vod_thumbs_new(struct vod_manager *m, struct vod_thumbs **out)
         goto fail;
     }
     prune_disk(th);
+    th->iframes = media_thumbs_iframes_available();
+    if (!th->iframes)
+        LOG_WARN(NULL, "no libx264: thumbnails without an I-frame playlist");
     if ((r = vod_thumbs_register_routes(th)) < 0) {
         LOG_ERROR(NULL, "cannot register the thumbnails routes: %s", strerror(-r));
         goto fail;
@@ -607,6 +698,7 @@ void vod_thumbs_free(struct vod_thumbs **thp)
         flush(s, 503, "the server is shutting down");
         set_free(s);
     }
+    free(th->old);
     free(th);
     *thp = NULL;
 }
@@ -617,6 +709,8 @@ int vod_thumbs_iframe_inf(struct vod_manager *m, const char *camera, double star
     struct thumbs_set *s = NULL;
     if (!m->thumbs)
         return -ENOENT;
+    if (!m->thumbs->iframes)
+        return -ENOTSUP; /* no I-frame files can be made: the master does not name them */
     int r =
         vod_thumbs_get(m->thumbs, camera, start, end, thumbgrid_default_interval(end - start), &s);
     if (r < 0)

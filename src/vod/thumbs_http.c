@@ -7,6 +7,7 @@
 #include "core/util.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -83,9 +84,17 @@ static int h_api(void *arg, struct http_request *req)
         if (parse_number(req, "interval", iv, THUMBGRID_MIN_INTERVAL, THUMBGRID_MAX_INTERVAL,
                          &interval) < 0)
             return 0;
+        /* The id hashes the interval to the millisecond: the plan uses that
+         * same value, or one id could name two different grids. */
+        interval = round(interval * 1000) / 1000;
     } else {
         interval = thumbgrid_default_interval(end - start);
     }
+    /* Whole intervals of the epoch: a timeline panned or zoomed a little
+     * asks for the same set again instead of a new one (the grid stays on
+     * multiples of the interval). */
+    start = floor(start / interval) * interval;
+    end = ceil(end / interval) * interval;
     if ((r = vod_index_count(m->ix, camera, &count)) < 0)
         return http_respond_error(req, 503, "recordings index unavailable");
     if (count == 0)
@@ -98,13 +107,16 @@ static int h_api(void *arg, struct http_request *req)
                                   "more than %d thumbnails or %d recordings: choose a longer "
                                   "interval or a shorter range",
                                   THUMBGRID_MAX_CUES, VOD_MAX_SOURCES);
-    if (r < 0)
+    if (r == -EBUSY)
+        return http_respond_error(req, 503, "every cached thumbnail set is in use; try again");
+    if (r < 0) {
+        LOG_ERROR(NULL, "thumbnails of %s %.3f..%.3f: %s", camera, start, end, strerror(-r));
         return http_respond_error(req, 500, "cannot make the thumbnails: %s", strerror(-r));
+    }
     s->last_access = util_now_mono();
-    /* The sheets will be asked for next: start on them now (a busy slot
-     * is not an error, the sheet requests will wait for one). */
-    if (!vod_thumbs_all_made(s))
-        vod_thumbs_ensure_worker(s);
+    /* No worker yet: a page that only asks for the description (or asks
+     * again after a pan) costs nothing; the first sheet or I-frame file
+     * requested starts it. */
     return respond_set(s, req);
 }
 
@@ -134,8 +146,17 @@ static int h_stream(void *arg, struct http_request *req)
     if (!vod_valid_id(id))
         return http_respond_error(req, 400, "malformed thumbnails id");
     s = vod_thumbs_find(th, id);
-    if (!s && vod_thumbs_load(th, id, &s) < 0)
-        return http_respond_error(req, 404, "unknown thumbnails");
+    if (!s) {
+        int r = vod_thumbs_load(th, id, &s);
+        if (r == -EBUSY)
+            return http_respond_error(req, 503, "every cached thumbnail set is in use; try again");
+        if (r == -ENOENT)
+            return http_respond_error(req, 404, "unknown thumbnails");
+        if (r < 0) {
+            LOG_ERROR(NULL, "thumbnails %s: cannot load: %s", id, strerror(-r));
+            return http_respond_error(req, 500, "cannot load the thumbnails");
+        }
+    }
     if (!http_req_may_see(req, s->camera))
         return http_respond_error(req, 403, "not allowed to watch camera %s", s->camera);
     s->last_access = util_now_mono();

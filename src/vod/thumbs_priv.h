@@ -48,6 +48,11 @@ struct vod_thumbs {
     char dir[PATH_MAX]; /* <state>/thumbs */
     struct thumbs_set *sets;
     int n_sets;
+    /* Sets of earlier runs still on disk and not loaded, newest first: they
+     * count in THUMBS_MAX_SETS and are the first to go. */
+    char (*old)[VOD_ID_LEN + 1];
+    int n_old;
+    bool iframes; /* libx264 is there: sets have an I-frame playlist */
     bool shutting_down;
 };
 
@@ -56,11 +61,12 @@ struct thumbs_set *vod_thumbs_find(struct vod_thumbs *th, const char *id);
 /* The set of (camera, range, interval) from the index: found, or created
  * (its VTT and I-frame playlist written). *out is borrowed (the module owns
  * sets). 0, -ENOENT (no recording in the range), -E2BIG (too many thumbnails
- * or recordings), -errno. */
+ * or recordings), -EBUSY (the cache is full of sets in use), -errno. */
 int vod_thumbs_get(struct vod_thumbs *th, const char *camera, double start, double end,
                    double interval, struct thumbs_set **out);
 /* A set of an earlier run, from <dir>/<id>/meta.json (its content must hash
- * to id). *out is borrowed. 0 or -ENOENT. */
+ * to id). *out is borrowed. 0, -ENOENT, -EBUSY (cache full of sets in use),
+ * -errno. */
 int vod_thumbs_load(struct vod_thumbs *th, const char *id, struct thumbs_set **out);
 /* Starts the set's worker unless it runs. 0, -EBUSY (THUMBS_MAX_WORKERS
  * run: the set's waiters get the next free slot), -errno. */

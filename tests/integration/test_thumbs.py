@@ -110,13 +110,17 @@ def test_thumbnails_track_sheets_and_iframes():
         assert j["vtt"] == f"/stream/thumbs/{sid}/thumbs.vtt"
         assert j["iframes"] == f"/stream/thumbs/{sid}/iframes.m3u8"
 
-        # The last sheet, asked for before the worker made it: the request
-        # waits and gets the sheet (never a 404).
-        last = os.path.join(folder, "sheet-1.jpg")
-        made_before = os.path.exists(last)
+        # Asking for the description starts nothing: no worker, no sheet
+        # until a sheet is asked for.
+        started = f"[thumbs {sid[:8]}] worker started"
+        time.sleep(0.5)
+        assert started not in dm.log_text(), dm.log_text()[-2000:]
+        assert not [f for f in os.listdir(folder) if f.startswith("sheet-")], os.listdir(folder)
+        # The last sheet, asked for before anything was made: the request
+        # starts the worker, waits and gets the sheet (never a 404).
         r = _get(dm, f"/stream/thumbs/{sid}/sheet-1.jpg")
         assert r.status == 200 and r.headers["Content-Type"] == "image/jpeg", r
-        assert not made_before, "the worker was faster than the request: nothing waited"
+        assert dm.log_text().count(started) == 1
 
         # The VTT: one cue per thumbnail, on the session timeline (the gap
         # removed), each pointing into a sheet.
@@ -187,7 +191,6 @@ def test_thumbnails_track_sheets_and_iframes():
         assert max(sizes) <= 12000, max(sizes)
 
         # Cached: the same call gives the same set, no new worker.
-        started = f"[thumbs {sid[:8]}] worker started"
         assert dm.log_text().count(started) == 1, dm.log_text()[-3000:]
         assert _get(dm, base + "?interval=1").json()["id"] == sid
         assert dm.log_text().count(started) == 1
