@@ -406,6 +406,7 @@ int vod_thumbs_ensure_worker(struct thumbs_set *s)
         return r;
     }
     s->failed = false;
+    s->progress = false;
     s->error[0] = '\0';
     return 0;
 }
@@ -506,6 +507,7 @@ static void on_worker_message(void *arg, struct proc *w, const cJSON *msg)
             idx->valuedouble >= (double)s->sheets || idx->valuedouble != floor(idx->valuedouble))
             return; /* not a sheet of the plan */
         size_t k = (size_t)idx->valuedouble;
+        s->progress = true;
         const cJSON *failed = cJSON_GetObjectItemCaseSensitive(msg, "failed");
         if (cJSON_IsNumber(failed) && failed->valuedouble > 0) {
             /* Tiles black for a recording that could not be read (gone,
@@ -554,6 +556,14 @@ static void on_worker_exit(void *arg, struct proc *w, int wstatus, bool requeste
         if (!s->error[0])
             snprintf(s->error, sizeof(s->error), "worker failed (status 0x%x)", wstatus);
         LOG_WARN(s->name, "worker failed: %s", s->error);
+    }
+    /* A worker that made sheets and finished may have missed a late want
+     * (a dropped sheet asked for again as it exited): the requests still
+     * waiting get a new worker (start_next below) instead of an error. */
+    if (clean && !requested && !s->th->shutting_down && s->progress &&
+        http_wait_count(&s->waiters)) {
+        start_next(s->th);
+        return;
     }
     /* Viewers are not told the worker's message (it names recording paths). */
     if (requested || s->th->shutting_down)

@@ -38,6 +38,7 @@ struct thumbs_set {
     cJSON *job;
     struct proc *w;
     bool failed;
+    bool progress; /* the worker running (or last run) made a sheet */
     char error[256];
     double last_access;             /* monotonic */
     struct http_wait_queue waiters; /* key: the sheet; name: the file to serve */

@@ -337,3 +337,96 @@ def test_thumbnails_follow_rotation():
         return sum(abs(x - y) for x, y in zip(a, b)) / len(a)
     right, wrong = diff(mine, ref("")), diff(mine, ref(",hflip,vflip"))
     assert right < 12 and right < wrong / 2, (right, wrong)
+
+
+def test_thumbnails_snap_to_intervals():
+    """A range panned or zoomed a little (within the same intervals) is the
+    same set: the page reuses it instead of making a new one."""
+    dm, _ = _daemon("thumbs-snap")
+    with dm:
+        a = _get(dm, f"/api/thumbnails/cam1/start/{T0}/end/{T0 + 20}?interval=2").json()
+        b = _get(dm, f"/api/thumbnails/cam1/start/{T0 + 0.7}/end/{T0 + 19.2}?interval=2").json()
+        assert a["id"] == b["id"], (a, b)
+        assert b["start"] == T0 and b["end"] == T0 + 20 and b["times"][0] == T0, b
+        # 2.0004 and 2 are the same interval (the id keeps milliseconds)
+        c = _get(dm, f"/api/thumbnails/cam1/start/{T0}/end/{T0 + 20}?interval=2.0004").json()
+        assert c["id"] == a["id"] and c["interval"] == 2, c
+        assert "worker started" not in dm.log_text()
+
+
+def test_thumbnails_missing_recording_not_cached():
+    """A recording that cannot be read: the sheet comes back (black tiles)
+    with one warning for the source, but is not kept; once the file is back
+    the next request makes the real sheet."""
+    d = harness.tmpdir("thumbs-missing")
+    state = os.path.join(d, "state")
+    a = os.path.join(d, "a.mp4")
+    shutil.copy(_clip(), a)
+    p = harness.run([harness.HLSD, "recordings", "add", a, "--camera", "cam1", "--start", str(T0),
+                     "--state-dir", state], timeout=60)
+    assert p.returncode == 0, p.stderr
+    with Daemon(dm_config(), name="thumbs-missing", state_dir=state) as dm:
+        j = _get(dm, f"/api/thumbnails/cam1/start/{T0}/end/{T0 + 20}").json()
+        folder = os.path.join(state, "thumbs", j["id"])
+        os.rename(a, a + ".away")
+        r = _get(dm, f"/stream/thumbs/{j['id']}/sheet-0.jpg")
+        assert r.status == 200, r
+        log = dm.log_text()
+        assert "20 thumbnails failed: not cached" in log, log[-3000:]
+        assert log.count("its thumbnails stay black") == 1, log[-3000:]
+        assert "left black" not in log
+        harness.wait_until(lambda: not os.path.exists(os.path.join(folder, "sheet-0.jpg")), 10,
+                           what="the failed sheet dropped")
+        os.rename(a + ".away", a)
+        r = _get(dm, f"/stream/thumbs/{j['id']}/sheet-0.jpg")
+        assert r.status == 200, r
+        path = os.path.join(d, "s.jpg")
+        with open(path, "wb") as f:
+            f.write(r.body)
+        pic = _tile(_gray(path), 30, 5, 100, 80)
+        assert sum(pic) / len(pic) > 60, sum(pic) / len(pic)
+        assert os.path.exists(os.path.join(folder, "sheet-0.jpg"))
+
+
+def test_dual_master_without_x264():
+    """No libx264 (HLSD_TEST_NO_X264 stands for it): no I-frame files can be
+    made, so the master names no I-frame playlist (it would only 404)."""
+    os.environ["HLSD_TEST_NO_X264"] = "1"
+    try:
+        dm, _ = _daemon("thumbs-nox264")
+    finally:
+        del os.environ["HLSD_TEST_NO_X264"]
+    with dm:
+        r = _get(dm, f"/api/transcode/cam2/start/{T0}/end/{T0 + 4}")
+        assert r.status == 200, r
+        text = _get(dm, f"/stream/transcode/{r.json()['session_id']}/master.m3u8").body.decode()
+        assert text.count("#EXT-X-STREAM-INF:") == 2 and "I-FRAME" not in text, text
+        # the thumbnails themselves still work
+        j = _get(dm, f"/api/thumbnails/cam1/start/{T0}/end/{T0 + 5}").json()
+        assert _get(dm, f"/stream/thumbs/{j['id']}/sheet-0.jpg").status == 200
+
+
+def test_thumbnails_cache_bound_across_restarts():
+    """Sets left by an earlier run count in the 32-set bound (pruned at start,
+    then the oldest go first); half-written temps are removed at start."""
+    dm, state = _daemon("thumbs-bound")
+    root = os.path.join(state, "thumbs")
+    with dm:
+        j = _get(dm, f"/api/thumbnails/cam1/start/{T0}/end/{T0 + 10}").json()
+    keep = j["id"]
+    stale = os.path.join(root, keep, "sheet-0.jpg.tmp.12345")
+    open(stale, "w").close()
+    now = time.time()
+    for i in range(40):  # older sets of an earlier run
+        fake = os.path.join(root, f"{i:024x}")
+        os.makedirs(fake)
+        os.utime(fake, (now - 1000 - i, now - 1000 - i))
+    with Daemon(dm_config(), name="thumbs-bound2", state_dir=state, hevc_variant=True) as dm2:
+        assert len(os.listdir(root)) == 32, len(os.listdir(root))
+        assert os.path.isdir(os.path.join(root, keep)) and not os.path.exists(stale)
+        for k in range(5):  # new sets: the oldest of the earlier run make room
+            r = _get(dm2, f"/api/thumbnails/cam1/start/{T0 + k}/end/{T0 + 11 + k}?interval=1")
+            assert r.status == 200, r
+            assert len(os.listdir(root)) <= 32, len(os.listdir(root))
+        assert os.path.isdir(os.path.join(root, keep))
+        assert _get(dm2, f"/stream/thumbs/{keep}/thumbs.vtt").status == 200
