@@ -430,3 +430,89 @@ def test_thumbnails_cache_bound_across_restarts():
             assert len(os.listdir(root)) <= 32, len(os.listdir(root))
         assert os.path.isdir(os.path.join(root, keep))
         assert _get(dm2, f"/stream/thumbs/{keep}/thumbs.vtt").status == 200
+
+
+def _gop2_clip():
+    """20 s of 320x180 25 fps H.265, a keyframe every 2 s (50 frames)."""
+    return harness.make_media("thumbs_rec_h265_gop2_20s.mp4", [
+        "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=20",
+        "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+        "-x265-params", "log-level=error:keyint=50:min-keyint=50:scenecut=0", "-tag:v", "hvc1"])
+
+
+def _pdt(s):
+    import datetime
+    return datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+
+
+def test_iframes_follow_session_timeline():
+    """A range starting 1.3 s after a keyframe: the HEVC copy starts at that
+    keyframe (session time 0 = T0 + 2). The I-frame playlist, the VTT and
+    the I-frame files' PTS are on that same timeline, and the thumbnail of a
+    session time shows the keyframe of that wall time."""
+    d = harness.tmpdir("thumbs-gop")
+    state = os.path.join(d, "state")
+    clip = _gop2_clip()
+    p = harness.run([harness.HLSD, "recordings", "add", clip, "--camera", "cam4", "--start",
+                     str(T0), "--state-dir", state], timeout=60)
+    assert p.returncode == 0, p.stderr
+    with Daemon(dm_config(), name="thumbs-gop", state_dir=state, hevc_variant=True) as dm:
+        r = _get(dm, f"/api/transcode/cam4/start/{T0 + 3.3}/end/{T0 + 15}")
+        assert r.status == 200, r
+        sid = r.json()["session_id"]
+        master = _get(dm, f"/stream/transcode/{sid}/master.m3u8").body.decode()
+        uri = re.search(r'#EXT-X-I-FRAME-STREAM-INF:.*URI="([^"]+)"', master).group(1)
+        media = [l for l in master.splitlines() if l and not l.startswith("#")]
+        # The session's media playlists: first segment's PDT = the keyframe.
+        pdt0 = None
+        for m in media:
+            pl = _get(dm, f"/stream/transcode/{sid}/{m}").body.decode()
+            first = _pdt(re.search(r"#EXT-X-PROGRAM-DATE-TIME:(\S+)", pl).group(1))
+            assert pdt0 is None or abs(first - pdt0) < 0.04, (m, first, pdt0)
+            pdt0 = first
+        assert abs(pdt0 - (T0 + 2)) < 0.04, pdt0 - T0
+
+        text = _get(dm, uri).body.decode()
+        entries = re.findall(r"#EXT-X-PROGRAM-DATE-TIME:(\S+)\n#EXTINF:([0-9.]+),\n(\S+)", text)
+        assert len(entries) == text.count("#EXTINF:") and entries, text
+        set_dir = uri.rsplit("/", 1)[0]
+        vtt = _vtt(_get(dm, set_dir + "/thumbs.vtt").body.decode())
+        assert len(vtt) == len(entries)
+        assert abs(_pdt(entries[0][0]) - pdt0) < 0.001, (entries[0], pdt0)
+        for k, (pdt, dur, name) in enumerate(entries):
+            session_t = _pdt(pdt) - pdt0
+            assert abs(vtt[k][0] - session_t) < 0.002, (k, vtt[k], session_t)
+            if k % 4:
+                continue
+            body = _get(dm, f"{set_dir}/{name}").body
+            ts = os.path.join(d, name)
+            with open(ts, "wb") as f:
+                f.write(body)
+            j = harness.ffprobe(ts, "-show_entries", "stream=start_time")
+            pts = float(j["streams"][0]["start_time"]) - 10.0  # MEDIA_TS_OFFSET
+            assert abs(pts - session_t) < 0.04, (k, pts, session_t)
+
+        # Session time 4.0 (= T0 + 6, a keyframe): the cue there shows what
+        # ffmpeg shows for the keyframe at 6 s, not the one 2 s off.
+        k = next(i for i, c in enumerate(vtt) if abs(c[0] - 4.0) < 0.002)
+        m = re.fullmatch(r"sheet-(\d+)\.jpg#xywh=(\d+),(\d+),(\d+),(\d+)", vtt[k][2])
+        K, x, y, w, h = map(int, m.groups())
+        r = _get(dm, f"{set_dir}/sheet-{K}.jpg")
+        assert r.status == 200, r
+        path = os.path.join(d, "sheet.jpg")
+        with open(path, "wb") as f:
+            f.write(r.body)
+        mine = _tile(_gray(path), x, y, w, h)
+
+    def ref(at):
+        p = subprocess.run(["ffmpeg", "-v", "error", "-ss", str(at), "-noaccurate_seek", "-i", clip,
+                            "-frames:v", "1", "-vf", f"scale={w}:{h}", "-f", "rawvideo",
+                            "-pix_fmt", "gray", "-"], capture_output=True, timeout=60)
+        assert p.returncode == 0 and len(p.stdout) == w * h, p.stderr
+        return p.stdout
+
+    def diff(a, b):
+        return sum(abs(x - y) for x, y in zip(a, b)) / len(a)
+    right = diff(mine, ref(6))
+    assert right < 12 and right < diff(mine, ref(4)) / 2 and right < diff(mine, ref(8)) / 2, \
+        (right, diff(mine, ref(4)), diff(mine, ref(8)))
