@@ -7,7 +7,7 @@ import {
   parseTimeOfDay, dayStart, dayLength, addDays, clockToEpoch, zoneLabel, useUtc, setUseUtc, pick,
 } from './api.js';
 import { createPlayer } from './player.js';
-import { initTimelineThumbs, initPlayerThumbs } from './thumbs.js';
+import { initTimelineThumbs, initPlayerThumbs, hlsEpochAt } from './thumbs.js';
 
 const DAY = 86400;
 const SESSIONS_POLL_MS = 2000;
@@ -55,19 +55,22 @@ export function initRecordings(admin) {
     const rect = $('timeline').getBoundingClientRect();
     return currentDay() + view.from + Math.max(0, Math.min(1, (ev.clientX - rect.left) / rect.width)) * view.span;
   });
-  playerThumbs = initPlayerThumbs($('vod-scrub'), $('vod-video'), $('vod-scrub-played'));
+  playerThumbs = initPlayerThumbs($('vod-scrub'), $('vod-video'), $('vod-scrub-played'),
+    (t) => (vod && vod.player ? hlsEpochAt(vod.player.hls, t) : NaN));
   drawAxis();
 }
 
-// Thumbnails of the visible, recorded part of the day (the API allows at
-// most vod.max_range, a day by default).
+// Thumbnails over the recorded part of the day (the API allows at most
+// vod.max_range, a day by default), in stable blocks (thumbs.js thumbBlock):
+// the interval follows the visible recorded span by round steps.
 function loadTimelineThumbs() {
   if (!timelineThumbs) return;
   const day = currentDay();
   if (!recordings.length || !Number.isFinite(day)) return;
-  const a = Math.max(day + view.from, recordings[0].start);
-  const b = Math.min(day + view.from + view.span, Math.max(...recordings.map((r) => r.end)), a + DAY);
-  timelineThumbs.load($('rec-camera').value, a, b);
+  const lo = Math.max(day, recordings[0].start);
+  const hi = Math.min(day + DAY, Math.max(...recordings.map((r) => r.end)));
+  const a = Math.max(day + view.from, lo), b = Math.min(day + view.from + view.span, hi);
+  timelineThumbs.load($('rec-camera').value, (a + b) / 2, Math.max(b - a, 1), lo, hi);
 }
 
 export function setRecordingsAdmin(admin) { isAdmin = admin; }

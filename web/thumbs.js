@@ -26,15 +26,36 @@ export function parseThumbsVtt(text, base) {
   return out;
 }
 
-// The thumbnails of camera's [start, end): {times, cues, interval} (times:
-// epoch of each cue, in VTT order), or null when there are none.
-export async function loadThumbs(camera, start, end) {
-  const res = await api('GET', `/api/thumbnails/${encodeURIComponent(camera)}/start/${Math.floor(start)}/end/${Math.ceil(end)}`);
+// The thumbnails of camera's [start, end) (every `interval` s, or the
+// server's default): {times, cues, interval, start, end} (times: epoch of
+// each cue, in VTT order), or null when there are none.
+export async function loadThumbs(camera, start, end, interval) {
+  const q = interval ? `?interval=${interval}` : '';
+  const res = await api('GET', `/api/thumbnails/${encodeURIComponent(camera)}/start/${Math.floor(start)}/end/${Math.ceil(end)}${q}`);
   const r = await fetch(res.vtt, { credentials: 'same-origin' });
   if (!r.ok) throw new Error(`thumbnails track: HTTP ${r.status}`);
   const base = new URL(res.vtt, window.location.href).href;
   const cues = parseThumbsVtt(await r.text(), base);
-  return cues.length ? { times: res.times || [], cues, interval: Number(res.interval) || 0 } : null;
+  return cues.length ? { times: res.times || [], cues, interval: Number(res.interval) || 0,
+    start: Number(res.start), end: Number(res.end) } : null;
+}
+
+// Round steps, as the server's default interval: the timeline asks for one
+// of these, so its requests repeat (and the server's cache serves them).
+const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
+const TARGET = 300; // thumbnails across the visible span
+const BLOCK = 1000; // thumbnails per block (the server allows 2000)
+
+// The stable block of thumbnails to ask for when `span` seconds are visible
+// around epoch t: the interval depends on the zoom only by steps, and the
+// block is aligned on multiples of its own length, so panning and zooming a
+// little ask for the same block again. Clipped to [lo, hi) (the recorded
+// part of the day: at most a day, what the API allows).
+export function thumbBlock(t, span, lo, hi) {
+  const interval = STEPS.find((s) => span / s <= TARGET) || 3600;
+  const len = interval * BLOCK;
+  const a = Math.floor(t / len) * len;
+  return { interval, start: Math.max(a, lo), end: Math.min(a + len, hi) };
 }
 
 // Index of the cue shown at epoch time t (the last picture at or before it,
@@ -87,44 +108,67 @@ export function createPreview(container, testid) {
 export function labelAt(epoch) { return fmtClock(epoch); }
 
 // Hover previews over the recordings timeline. epochAt(ev) gives the epoch
-// time under the pointer. load() fetches the thumbnails of a range (the
-// visible part of the day), at most one request at a time, latest wins.
+// time under the pointer. load(camera, t, span, lo, hi) asks for the block
+// (thumbBlock) around t; blocks already loaded are kept (a few), and the
+// pointer over another block loads that one.
 export function initTimelineThumbs(timeline, epochAt) {
   const wrap = timeline.parentElement;
   const preview = createPreview(wrap, 'timeline-thumb');
-  let th = null, key = '', seq = 0;
+  const cache = new Map(); // key -> thumbnails (null: none), most recent last
+  let view = null, key = '';
+  const keyOf = (b) => `${view.camera}|${b.interval}|${Math.floor(b.start)}|${Math.ceil(b.end)}`;
+  async function fetchBlock(b) {
+    const k = keyOf(b);
+    if (cache.has(k)) return k;
+    cache.set(k, undefined); // asked for: not again while it loads
+    try {
+      cache.set(k, await loadThumbs(view.camera, b.start, b.end, b.interval));
+    } catch (e) {
+      // Optional: the timeline works without them. Not asked again on every
+      // pointer move, but again after a while.
+      cache.set(k, null);
+      setTimeout(() => { if (cache.get(k) === null) cache.delete(k); }, 10000);
+      console.warn(`thumbnails of ${view.camera}: ${e.message}`);
+    }
+    while (cache.size > 8) cache.delete(cache.keys().next().value);
+    return k;
+  }
   timeline.addEventListener('pointermove', (ev) => {
+    if (!view || ev.buttons) { preview.hide(); return; }
     const t = epochAt(ev);
-    const k = th && !ev.buttons ? cueAtEpoch(th, t) : -1;
+    if (t >= view.lo && t < view.hi) {
+      const b = thumbBlock(t, view.span, view.lo, view.hi);
+      if (b.end > b.start) {
+        key = keyOf(b);
+        if (!cache.has(key)) fetchBlock(b);
+      }
+    }
+    const th = cache.get(key);
+    const k = th ? cueAtEpoch(th, t) : -1;
     if (k < 0) { preview.hide(); return; }
     const rect = wrap.getBoundingClientRect();
     preview.show(th.cues[k], ev.clientX - rect.left, labelAt(th.times[k]));
   });
   timeline.addEventListener('pointerleave', () => preview.hide());
   return {
-    async load(camera, start, end) {
-      const k = `${camera}|${Math.floor(start)}|${Math.ceil(end)}`;
-      if (k === key) return;
-      key = k;
-      const mine = ++seq;
-      th = null;
+    async load(camera, t, span, lo, hi) {
+      if (!view || view.camera !== camera) cache.clear();
       preview.hide();
-      if (!camera || !(end > start)) return;
-      try {
-        const got = await loadThumbs(camera, start, end);
-        if (mine === seq) th = got;
-      } catch (e) {
-        // Optional: the timeline works without them.
-        if (mine === seq) key = '';
-        console.warn(`thumbnails of ${camera}: ${e.message}`);
-      }
+      view = camera && hi > lo ? { camera, span, lo, hi } : null;
+      if (!view) return;
+      const b = thumbBlock(t, span, lo, hi);
+      if (b.end > b.start) key = await fetchBlock(b);
     },
   };
 }
 
 // The player's scrub bar: a bar under the video (played part, click to
-// seek) with hover previews from the session's VTT (session timeline).
-export function initPlayerThumbs(bar, video, played) {
+// seek) with hover previews. The position is a session time; epochOf(t)
+// turns it into the wall clock (the playlist's PROGRAM-DATE-TIME: a copied
+// session starts at the keyframe before the range start, so session time 0
+// is not the range start), and the API's times[] give the cue of that wall
+// clock, whatever the offset.
+export function initPlayerThumbs(bar, video, played, epochOf) {
   const preview = createPreview(bar.parentElement, 'player-thumb');
   let th = null, seq = 0, base = 0;
   const duration = () => (Number.isFinite(video.duration) && video.duration > 0 ? video.duration : 0);
@@ -133,10 +177,13 @@ export function initPlayerThumbs(bar, video, played) {
     return Math.max(0, Math.min(1, (ev.clientX - rect.left) / rect.width)) * duration();
   };
   bar.addEventListener('pointermove', (ev) => {
-    const k = th && duration() ? cueAtTime(th, timeAt(ev)) : -1;
+    if (!th || !duration()) { preview.hide(); return; }
+    const t = timeAt(ev);
+    const w = epochOf(t);
+    const k = cueAtEpoch(th, Number.isFinite(w) ? w : base + t);
     if (k < 0) { preview.hide(); return; }
     const rect = bar.parentElement.getBoundingClientRect();
-    preview.show(th.cues[k], ev.clientX - rect.left, labelAt(th.times[k] ?? base + th.cues[k].start));
+    preview.show(th.cues[k], ev.clientX - rect.left, labelAt(th.times[k]));
   });
   bar.addEventListener('pointerleave', () => preview.hide());
   bar.addEventListener('click', (ev) => { if (duration()) video.currentTime = timeAt(ev); });
@@ -158,4 +205,15 @@ export function initPlayerThumbs(bar, video, played) {
     },
     clear() { seq++; th = null; preview.hide(); played.style.width = '0%'; },
   };
+}
+
+// Wall clock (epoch s) of session time t from an hls.js player's playlist
+// (fragments carry programDateTime, ms), or NaN when it has none.
+export function hlsEpochAt(hls, t) {
+  const lv = hls && hls.levels && hls.levels[Math.max(0, hls.currentLevel)];
+  const frags = lv && lv.details && lv.details.fragments;
+  if (!frags || !frags.length) return NaN;
+  let f = frags[0];
+  for (const x of frags) if (x.start <= t) f = x; else break;
+  return Number.isFinite(f.programDateTime) ? f.programDateTime / 1000 + (t - f.start) : NaN;
 }

@@ -475,6 +475,21 @@ test('scrub_thumbnails', async (t) => {
   await shot(page, 'thumbs-timeline.png');
   await page.mouse.move(mx, my + 200);
   await waitFor(async () => (await thumbState(page, 'timeline-thumb')) === null, 5000, 'the preview to hide');
+  // Panning and zooming a little asks for the same stable block again, not
+  // a new range each time (each range would be a new set on the server).
+  let asked = 0;
+  const count = (r) => { if (r.url().includes('/api/thumbnails/')) asked++; };
+  page.on('request', count);
+  for (const id of ['#tl-left', '#tl-right', '#tl-right', '#tl-left']) {
+    await page.click(id);
+    await page.waitForTimeout(300);
+  }
+  await page.mouse.move(mx - 30, my);
+  await page.mouse.move(mx, my, { steps: 3 });
+  await waitFor(() => thumbState(page, 'timeline-thumb'), 15000, 'the preview after panning');
+  page.off('request', count);
+  eq(asked, 0, 'thumbnail requests while panning');
+  await page.mouse.move(mx, my + 200);
 
   // The player's scrub bar: session time 16.5 s -> thumbnail 16.
   await playRange(page, REC_START, REC_START + REC_SECONDS);
@@ -488,6 +503,14 @@ test('scrub_thumbnails', async (t) => {
   const ps = await waitFor(() => thumbState(page, 'player-thumb'), 15000, 'a player preview');
   log(`#   player preview: ${ps.xywh} of ${ps.sheet} ("${ps.label}")`);
   eq(ps.xywh, '960,90,160,90', 'tile under the pointer on the scrub bar');
+  // The bar maps session time to the wall clock through the playlist's
+  // PROGRAM-DATE-TIME (a copied session may start before the range).
+  const wall = await page.evaluate(async () => {
+    const m = await import('/web/thumbs.js');
+    const hls = Object.values(window.hlsdDebug.players)[0];
+    return m.hlsEpochAt(hls, 16.5);
+  });
+  ok(Math.abs(wall - (REC_START + 16.5)) < 0.05, `session 16.5 s at wall ${wall - REC_START} s`);
   ok(ps.bg.includes(ps.sheet), `player preview background ${ps.bg}`);
   eq(JSON.stringify(await sheetSize(page, ps.sheet)), JSON.stringify({ w: 1600, h: 270 }), 'player sprite sheet');
   await shot(page, 'thumbs-player.png');
