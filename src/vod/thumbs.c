@@ -121,6 +121,13 @@ static int workers_running(const struct vod_thumbs *th)
     return n;
 }
 
+/* <vod.shared_dir>/thumbs/<id>.json, or -ENOENT without a shared folder. */
+static int shared_path(const struct vod_thumbs *th, const char *id, char *out, size_t size)
+{
+    const char *shared = th->m->cfg->vod.shared_dir;
+    return shared ? util_fmt(out, size, "%s/thumbs/%s.json", shared, id) : -ENOENT;
+}
+
 /* Forgets id from the sets of earlier runs (it is being loaded). */
 static void old_forget(struct vod_thumbs *th, const char *id)
 {
@@ -156,6 +163,10 @@ static int make_room(struct vod_thumbs *th)
         LOG_INFO(lru->name, "removed from the cache to make room");
         set_unlink(lru);
         util_rm_rf(lru->dir);
+        /* its cluster record goes too (bounded like the cache); a node
+         * serving it from its own copy keeps doing so */
+        if (shared_path(th, lru->id, path, sizeof(path)) == 0)
+            unlink(path);
         set_free(lru);
     }
     return 0;
@@ -175,7 +186,9 @@ static int write_text(const struct thumbs_set *s, const char *name, const char *
     return r < 0 ? r : util_write_file_atomic(path, text, len);
 }
 
-/* The files known before decoding: the VTT, the I-frame playlist, meta.json. */
+/* The files known before decoding: the VTT, the I-frame playlist, meta.json
+ * (also recorded in the cluster's shared folder: another node asked for the
+ * set's files can make them from it). */
 static int write_plan_files(struct thumbs_set *s, const struct thumbgrid_cue *cues)
 {
     char *text = NULL;
@@ -196,6 +209,12 @@ static int write_plan_files(struct thumbs_set *s, const struct thumbgrid_cue *cu
         if (meta && cJSON_AddStringToObject(meta, "camera", s->camera))
             js = cJSON_PrintUnformatted(meta);
         r = js ? write_text(s, THUMBS_META, js, strlen(js)) : -ENOMEM;
+        char shared[PATH_MAX];
+        if (r == 0 && shared_path(s->th, s->id, shared, sizeof(shared)) == 0) {
+            int w = util_write_file_atomic(shared, js, strlen(js));
+            if (w < 0) /* the set works here; only other nodes miss it */
+                LOG_WARN(s->name, "cannot record the set in %s: %s", shared, strerror(-w));
+        }
         cJSON_free(js);
         cJSON_Delete(meta);
     }
@@ -360,8 +379,13 @@ int vod_thumbs_load(struct vod_thumbs *th, const char *id, struct thumbs_set **o
     int r;
 
     jobspec_thumbs_defaults(&j);
-    if ((r = util_fmt(path, sizeof(path), "%s/%s/%s", th->dir, id, THUMBS_META)) < 0 ||
-        (r = util_read_file(path, 1 << 24, &text, &len)) < 0)
+    if ((r = util_fmt(path, sizeof(path), "%s/%s/%s", th->dir, id, THUMBS_META)) < 0)
+        return -ENOENT;
+    r = util_read_file(path, 1 << 24, &text, &len);
+    /* Not made here: another node of the cluster may have recorded it. */
+    if (r == -ENOENT && shared_path(th, id, path, sizeof(path)) == 0)
+        r = util_read_file(path, 1 << 24, &text, &len);
+    if (r < 0)
         return r == -ENOMEM ? r : -ENOENT; /* unreadable is unknown; memory is not */
     meta = cJSON_ParseWithLength(text, len);
     const char *camera = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "camera"));
@@ -667,6 +691,14 @@ int vod_thumbs_new(struct vod_manager *m, struct vod_thumbs **out)
         (r = util_mkdir_p(th->dir, 0755)) < 0) {
         LOG_ERROR(NULL, "cannot create %s: %s", th->dir, strerror(-r));
         goto fail;
+    }
+    if (m->cfg->vod.shared_dir) {
+        char shared[PATH_MAX];
+        if ((r = util_fmt(shared, sizeof(shared), "%s/thumbs", m->cfg->vod.shared_dir)) < 0 ||
+            (r = util_mkdir_p(shared, 0755)) < 0) {
+            LOG_ERROR(NULL, "cannot create %s/thumbs: %s", m->cfg->vod.shared_dir, strerror(-r));
+            goto fail;
+        }
     }
     prune_disk(th);
     th->iframes = media_thumbs_iframes_available();
