@@ -516,3 +516,39 @@ def test_iframes_follow_session_timeline():
     right = diff(mine, ref(6))
     assert right < 12 and right < diff(mine, ref(4)) / 2 and right < diff(mine, ref(8)) / 2, \
         (right, diff(mine, ref(4)), diff(mine, ref(8)))
+
+
+def test_thumbnails_cluster_shared_record():
+    """Two nodes sharing vod.shared_dir (no nginx needed): a set made through
+    node A's API is served by node B, which never saw the API call (its
+    record in <shared_dir>/thumbs/<id>.json); a record that does not hash
+    to its id is refused."""
+    d = harness.tmpdir("thumbs-cluster")
+    shared = os.path.join(d, "shared")
+    clip = os.path.join(d, "a.mp4")
+    shutil.copy(_clip(), clip)
+    states = []
+    for n in ("a", "b"):
+        state = os.path.join(d, f"state-{n}")
+        p = harness.run([harness.HLSD, "recordings", "add", clip, "--camera", "cam1", "--start",
+                         str(T0), "--state-dir", state], timeout=60)
+        assert p.returncode == 0, p.stderr
+        states.append(state)
+    cfg = dm_config() + f"  shared_dir: {shared}\n"
+    with Daemon(cfg, name="thumbs-node-a", state_dir=states[0]) as a, \
+            Daemon(cfg, name="thumbs-node-b", state_dir=states[1]) as b:
+        j = _get(a, f"/api/thumbnails/cam1/start/{T0}/end/{T0 + 20}").json()
+        record = os.path.join(shared, "thumbs", j["id"] + ".json")
+        assert os.path.exists(record)
+        r = _get(b, j["vtt"])
+        assert r.status == 200 and len(_vtt(r.body.decode())) == 20, r
+        r = _get(b, f"/stream/thumbs/{j['id']}/sheet-0.jpg")
+        assert r.status == 200 and r.headers["Content-Type"] == "image/jpeg", r
+        assert "worker started" in b.log_text() and "worker started" not in a.log_text()
+        # a forged record (another range under this id) is not believed
+        fake = "0" * 24
+        with open(record) as f:
+            text = f.read()
+        with open(os.path.join(shared, "thumbs", fake + ".json"), "w") as f:
+            f.write(text)
+        assert _get(b, f"/stream/thumbs/{fake}/thumbs.vtt").status == 404
