@@ -90,8 +90,9 @@ int thumbgrid_plan(const struct thumbgrid_span *spans, size_t n, double start, d
     *out = NULL;
     *count = 0;
     if (!(interval >= THUMBGRID_MIN_INTERVAL && interval <= THUMBGRID_MAX_INTERVAL) ||
-        !isfinite(start) || !isfinite(end) || !(end > start))
-        return -EINVAL;
+        !isfinite(start) || !isfinite(end) || !(end > start) || fabs(start) > THUMBGRID_MAX_TIME ||
+        fabs(end) > THUMBGRID_MAX_TIME)
+        return -EINVAL; /* far times: start + k * interval would stop moving */
     if ((r = merge(spans, n, start, end, &c, &m)) < 0)
         return r;
     /* An integer step counter that only moves forward: recomputing the step

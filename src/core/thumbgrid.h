@@ -13,6 +13,7 @@
 #define THUMBGRID_TARGET_CUES 300  /* what the default interval aims at */
 #define THUMBGRID_MIN_INTERVAL 1.0 /* seconds */
 #define THUMBGRID_MAX_INTERVAL 3600.0
+#define THUMBGRID_MAX_TIME 1e12 /* |epoch seconds| of a range: beyond, refused */
 
 /* A recording's coverage, epoch seconds (start < end). */
 struct thumbgrid_span {
@@ -40,7 +41,8 @@ double thumbgrid_default_interval(double duration);
 /* Thumbnails at t = start + k * interval (t < end) where a span covers t
  * (start <= t < end); times in gaps get none. spans need not be sorted and
  * may overlap. *out is a heap array (free()) of *count cues, NULL when none.
- * 0, -EINVAL (bad interval or range), -E2BIG (more than max cues), -ENOMEM. */
+ * 0, -EINVAL (bad interval or range, a time beyond THUMBGRID_MAX_TIME), -E2BIG (more than max
+ * cues), -ENOMEM. */
 int thumbgrid_plan(const struct thumbgrid_span *spans, size_t n, double start, double end,
                    double interval, size_t max, struct thumbgrid_cue **out, size_t *count);
 

@@ -78,6 +78,9 @@ static void test_plan_edges(void **state)
     assert_int_equal(thumbgrid_plan(&s, 1, 100, 200, 0.5, 100, &c, &n), -EINVAL);
     assert_int_equal(thumbgrid_plan(&s, 1, 100, 200, NAN, 100, &c, &n), -EINVAL);
     assert_int_equal(thumbgrid_plan(&s, 1, 200, 100, 10, 100, &c, &n), -EINVAL);
+    /* far times: adding the interval would not move t (a lying worker's) */
+    assert_int_equal(thumbgrid_plan(&s, 1, -1e300, 200, 3600, 100, &c, &n), -EINVAL);
+    assert_int_equal(thumbgrid_plan(&s, 1, 100, 1e13, 3600, 100, &c, &n), -EINVAL);
     assert_int_equal(thumbgrid_plan(&s, 1, 100, 200, 1, 99, &c, &n), -E2BIG);
     assert_int_equal(thumbgrid_plan(&s, 1, 100, 200, 1, 100, &c, &n), 0);
     assert_int_equal(n, 100);
