@@ -552,3 +552,21 @@ def test_thumbnails_cluster_shared_record():
         with open(os.path.join(shared, "thumbs", fake + ".json"), "w") as f:
             f.write(text)
         assert _get(b, f"/stream/thumbs/{fake}/thumbs.vtt").status == 404
+
+
+def test_lying_start_pdt_ignored():
+    """A worker claiming session time 0 is far from the range: the claim is
+    ignored (the range start is used), the master is still written."""
+    os.environ["HLSD_TEST_LYING_WORKER"] = "start_pdt"
+    try:
+        dm, _ = _daemon("thumbs-lie")
+    finally:
+        del os.environ["HLSD_TEST_LYING_WORKER"]
+    with dm:
+        r = _get(dm, f"/api/transcode/cam2/start/{T0}/end/{T0 + 4}")
+        assert r.status == 200, r
+        text = _get(dm, f"/stream/transcode/{r.json()['session_id']}/master.m3u8").body.decode()
+        uri = re.search(r'#EXT-X-I-FRAME-STREAM-INF:.*URI="([^"]+)"', text).group(1)
+        pl = _get(dm, uri).body.decode()
+        first = re.search(r"#EXT-X-PROGRAM-DATE-TIME:(\S+)", pl).group(1)
+        assert abs(_pdt(first) - T0) < 0.001, first
