@@ -7,6 +7,7 @@ import {
   parseTimeOfDay, dayStart, dayLength, addDays, clockToEpoch, zoneLabel, useUtc, setUseUtc, pick,
 } from './api.js';
 import { createPlayer } from './player.js';
+import { initTimelineThumbs, initPlayerThumbs, hlsEpochAt } from './thumbs.js';
 
 const DAY = 86400;
 const SESSIONS_POLL_MS = 2000;
@@ -24,6 +25,8 @@ let loadSeq = 0;
 let selVersion = 0;  // bumped on every selection, so a late load does not override the user's
 
 let initialized = false;
+let timelineThumbs = null; // hover previews (thumbs.js)
+let playerThumbs = null;
 
 export function initRecordings(admin) {
   isAdmin = admin;
@@ -48,7 +51,26 @@ export function initRecordings(admin) {
   $('tl-left').onclick = () => setView(view.from + view.span / 2 - view.span * 0.75, view.span);
   $('tl-right').onclick = () => setView(view.from + view.span / 2 + view.span * 0.75, view.span);
   initTimelineDrag();
+  timelineThumbs = initTimelineThumbs($('timeline'), (ev) => {
+    const rect = $('timeline').getBoundingClientRect();
+    return currentDay() + view.from + Math.max(0, Math.min(1, (ev.clientX - rect.left) / rect.width)) * view.span;
+  });
+  playerThumbs = initPlayerThumbs($('vod-scrub'), $('vod-video'), $('vod-scrub-played'),
+    (t) => (vod && vod.player ? hlsEpochAt(vod.player.hls, t) : NaN));
   drawAxis();
+}
+
+// Thumbnails over the recorded part of the day (the API allows at most
+// vod.max_range, a day by default), in stable blocks (thumbs.js thumbBlock):
+// the interval follows the visible recorded span by round steps.
+function loadTimelineThumbs() {
+  if (!timelineThumbs) return;
+  const day = currentDay();
+  if (!recordings.length || !Number.isFinite(day)) return;
+  const lo = Math.max(day, recordings[0].start);
+  const hi = Math.min(day + DAY, Math.max(...recordings.map((r) => r.end)));
+  const a = Math.max(day + view.from, lo), b = Math.min(day + view.from + view.span, hi);
+  timelineThumbs.load($('rec-camera').value, (a + b) / 2, Math.max(b - a, 1), lo, hi);
 }
 
 export function setRecordingsAdmin(admin) { isAdmin = admin; }
@@ -328,6 +350,7 @@ function renderDay(gaps = []) {
     : 'No camera has recordings yet.';
   drawSelection();
   updatePlayhead();
+  loadTimelineThumbs();
 }
 
 function selectRecording(r) {
@@ -496,6 +519,7 @@ function openVod(camera, start, end, res) {
       },
     },
   });
+  if (playerThumbs) playerThumbs.load(camera, start, end);
   $('vod-card').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
   renderVodStatus();
   pollSessions();
@@ -510,6 +534,7 @@ function renderVodTitle() {
 function closeVod() {
   if (!vod) return;
   if (vod.player) vod.player.destroy();
+  if (playerThumbs) playerThumbs.clear();
   vod = null;
   $('vod-card').hidden = true;
   clearError('player-vod');

@@ -222,6 +222,51 @@ static const struct jobspec_opt transcode_opts[] = {
     {0},
 };
 
+#define THB(m) offsetof(struct jobspec_thumbs, m)
+static const struct jobspec_opt thumbs_opts[] = {
+    COMMON_OPTS(struct jobspec_thumbs, "thumbs", "thumbs.vtt", "sheet-", 0, video_opts),
+    {.name = "sources",
+     .off = THB(sources),
+     .type = JOBSPEC_T_ARRAY,
+     .sub = source_opts,
+     .count_off = THB(n_sources),
+     .max_count = JOBSPEC_MAX_SOURCES,
+     .item_size = sizeof(struct jobspec_source),
+     .flags = JOBSPEC_F_REQUIRED},
+    {.name = "range_start",
+     .off = THB(range_start),
+     .type = JOBSPEC_T_DOUBLE,
+     .max = 1e11,
+     .flags = JOBSPEC_F_REQUIRED},
+    {.name = "range_end",
+     .off = THB(range_end),
+     .type = JOBSPEC_T_DOUBLE,
+     .max = 1e11,
+     .flags = JOBSPEC_F_REQUIRED},
+    {.name = "interval",
+     .off = THB(interval),
+     .type = JOBSPEC_T_DOUBLE,
+     .def = 10,
+     .min = 1,
+     .max = 3600},
+    {.name = "tile_width",
+     .off = THB(tile_width),
+     .type = JOBSPEC_T_INT,
+     .def = 160,
+     .min = 16,
+     .max = 640},
+    {.name = "tile_height",
+     .off = THB(tile_height),
+     .type = JOBSPEC_T_INT,
+     .def = 90,
+     .min = 16,
+     .max = 640},
+    {.name = "columns", .off = THB(columns), .type = JOBSPEC_T_INT, .def = 10, .min = 1, .max = 32},
+    {.name = "rows", .off = THB(rows), .type = JOBSPEC_T_INT, .def = 10, .min = 1, .max = 32},
+    {.name = "iframes", .off = THB(iframes), .type = JOBSPEC_T_BOOL, .def = 1},
+    {0},
+};
+
 static const struct {
     const char *name;
     const struct jobspec_opt *opts;
@@ -229,6 +274,7 @@ static const struct {
     [JOBSPEC_LIVE] = {"live", live_opts},
     [JOBSPEC_VOD] = {"vod", vod_opts},
     [JOBSPEC_TRANSCODE] = {"transcode", transcode_opts},
+    [JOBSPEC_THUMBS] = {"thumbs", thumbs_opts},
 };
 
 /* ---- generic walkers --------------------------------------------------------------- */
@@ -766,3 +812,4 @@ const struct jobspec_opt *jobspec_lookup(const char *path)
 JOBSPEC_KIND_API(live, struct jobspec_live, JOBSPEC_LIVE)
 JOBSPEC_KIND_API(vod, struct jobspec_vod, JOBSPEC_VOD)
 JOBSPEC_KIND_API(transcode, struct jobspec_transcode, JOBSPEC_TRANSCODE)
+JOBSPEC_KIND_API(thumbs, struct jobspec_thumbs, JOBSPEC_THUMBS)

@@ -10,8 +10,9 @@
  * Ownership: every `const char *` and the input `options` object are
  * borrowed. After jobspec_*_from_json they point into the cJSON job, which
  * must outlive the spec; a writer points them at its own data. The only heap
- * memory is jobspec_vod.sources: owned by the spec, released by
- * jobspec_vod_clear (a writer that fills it allocates it with malloc). */
+ * memory is jobspec_vod.sources (and jobspec_thumbs.sources): owned by the
+ * spec, released by jobspec_vod_clear (jobspec_thumbs_clear) (a writer that fills it allocates it
+ * with malloc). */
 #ifndef HLSD_CORE_JOBSPEC_H
 #define HLSD_CORE_JOBSPEC_H
 
@@ -27,7 +28,7 @@
  * transcode segments (reported in its plan message). */
 #define JOBSPEC_VOD_MAX_PLAN_LOOKAHEAD 1000000
 
-enum jobspec_kind { JOBSPEC_LIVE, JOBSPEC_VOD, JOBSPEC_TRANSCODE };
+enum jobspec_kind { JOBSPEC_LIVE, JOBSPEC_VOD, JOBSPEC_TRANSCODE, JOBSPEC_THUMBS };
 
 /* A libavformat input. url NULL = no input (serialized as null). */
 struct jobspec_input {
@@ -108,6 +109,24 @@ struct jobspec_transcode {
     double segment_seconds;
 };
 
+/* Scrub thumbnails (src/media/thumbs.c): tiles every `interval` seconds
+ * where a source covers the time, laid out in sheets of columns x rows tiles
+ * of tile_width x tile_height, "<segment_prefix><K>.jpg"; with `iframes`,
+ * also one single-IDR H.264 TS file per tile, "iframe-<k>.ts". The times
+ * come from core/thumbgrid.h, as the daemon's VTT does. `playlist` is the
+ * VTT the daemon wrote (not touched by the worker); video/audio are unused. */
+struct jobspec_thumbs {
+    const char *name, *out_dir, *playlist, *segment_prefix;
+    struct jobspec_video video;
+    struct jobspec_audio audio;
+    struct jobspec_source *sources; /* owned: see the top of this file */
+    size_t n_sources;
+    double range_start, range_end; /* epoch seconds */
+    double interval;               /* seconds between thumbnails */
+    int tile_width, tile_height, columns, rows;
+    bool iframes;
+};
+
 enum jobspec_type {
     JOBSPEC_T_DOUBLE,  /* double */
     JOBSPEC_T_INT,     /* int */
@@ -171,5 +190,10 @@ int jobspec_transcode_to_json(const struct jobspec_transcode *j, cJSON **out, ch
 int jobspec_transcode_from_json(const cJSON *job, struct jobspec_transcode *j, char *err,
                                 size_t errlen);
 void jobspec_transcode_clear(struct jobspec_transcode *j);
+
+void jobspec_thumbs_defaults(struct jobspec_thumbs *j);
+int jobspec_thumbs_to_json(const struct jobspec_thumbs *j, cJSON **out, char *err, size_t errlen);
+int jobspec_thumbs_from_json(const cJSON *job, struct jobspec_thumbs *j, char *err, size_t errlen);
+void jobspec_thumbs_clear(struct jobspec_thumbs *j);
 
 #endif

@@ -39,6 +39,7 @@ static const struct mime mimes[] = {
     {".json", "application/json", 0},
     {".map", "application/json", 0},
     {".txt", "text/plain; charset=utf-8", 0},
+    {".vtt", "text/vtt; charset=utf-8", 0},
     {".jpg", "image/jpeg", 0},
     {".jpeg", "image/jpeg", 0},
     {".png", "image/png", 0},

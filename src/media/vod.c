@@ -344,6 +344,13 @@ static void emit_plan(struct vod *v)
     cJSON_AddNumberToObject(o, "duration", round(v->plan.duration * 1000) / 1000);
     cJSON_AddBoolToObject(o, "passthrough", v->passthrough);
     cJSON_AddNumberToObject(o, "lookahead", v->lookahead);
+    /* Wall clock of session time 0 (a copy starts at the keyframe at or
+     * before the range start): the daemon aligns the I-frame playlist to it. */
+    if (v->plan.n > 0 && isfinite(v->plan.segs[0].pdt))
+        cJSON_AddNumberToObject(o, "start_pdt",
+                                lie && strcmp(lie, "start_pdt") == 0
+                                    ? -1e300 /* test hook, as above */
+                                    : round(v->plan.segs[0].pdt * 1e6) / 1e6);
     for (size_t i = 0; d && i < v->plan.n; i++)
         cJSON_AddItemToArray(d, cJSON_CreateNumber(round(v->plan.segs[i].duration * 1000) / 1000));
     if (v->keyframe_grid)

@@ -243,6 +243,8 @@ int vod_manager_new(struct loop *loop, const struct hlsd_config *cfg, struct htt
         LOG_ERROR(NULL, "cannot register the recordings routes: %s", strerror(-r));
         goto fail;
     }
+    if ((r = vod_thumbs_new(m, &m->thumbs)) < 0)
+        goto fail;
     if (cfg->vod.sample_recording) {
         long have = 0;
         if (vod_index_count(m->ix, "sample", &have) == 0 && have == 0) {
@@ -279,6 +281,7 @@ void vod_manager_shutdown(struct vod_manager *m)
     if (!m)
         return;
     stop_background(m);
+    vod_thumbs_shutdown(m->thumbs);
     for (struct vod_session *s = m->sessions; s; s = s->next) {
         vod_session_flush_waiters(s, 503, "the server is shutting down");
         vod_session_stop_workers(s);
@@ -296,6 +299,7 @@ void vod_manager_free(struct vod_manager **mp)
         vod_session_destroy(m->sessions, 503, "the server is shutting down");
     if (m->trash_pending)
         sweep_trash(m);
+    vod_thumbs_free(&m->thumbs);
     vod_index_close(&m->ix);
     free(m);
     *mp = NULL;

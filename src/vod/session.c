@@ -351,7 +351,7 @@ static bool stream_inf(const cJSON *v, const char *uri, char *buf, size_t size)
     return len > 0 && (size_t)len < size - 32;
 }
 
-void vod_session_write_master(struct vod_session *s, const cJSON *variants)
+void vod_session_write_master(struct vod_session *s, const cJSON *variants, double media_start)
 {
     char text[2048], line[600], path[PATH_MAX];
     int len =
@@ -367,6 +367,12 @@ void vod_session_write_master(struct vod_session *s, const cJSON *variants)
         len += snprintf(text + len, sizeof(text) - (size_t)len, "%s", line);
         n++;
     }
+    /* For players that scrub with I-frames: the range's thumbnails, on the
+     * session's timeline. Optional: left out when it does not fit. */
+    if (n > 0 && len < (int)sizeof(text) &&
+        vod_thumbs_iframe_inf(s->m, s->camera, media_start, s->end, line, sizeof(line)) == 0 &&
+        strlen(line) < sizeof(text) - (size_t)len)
+        len += snprintf(text + len, sizeof(text) - (size_t)len, "%s", line);
     if (n == 0 || len >= (int)sizeof(text) ||
         util_fmt(path, sizeof(path), "%s/%s", s->dir, VOD_PLAYLIST) < 0 ||
         util_write_file_atomic(path, text, (size_t)len) < 0) {

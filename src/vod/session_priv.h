@@ -118,6 +118,7 @@ struct vod_manager {
     bool trash_pending; /* a removed session folder could not be fully deleted */
 
     struct proc *scan, *sample; /* helper children (manager.c); NULL when none runs */
+    struct vod_thumbs *thumbs;  /* scrub thumbnails (thumbs.c) */
     double next_scan;           /* monotonic */
 };
 
@@ -142,7 +143,12 @@ void vod_session_destroy(struct vod_session *s, unsigned status, const char *why
 void vod_session_touch(struct vod_session *s, struct http_request *req);
 /* Dual: writes master.m3u8 from a plan's "variants" (both renditions'
  * CODECS, RESOLUTION, BANDWIDTH) and answers the waiters of the master. */
-void vod_session_write_master(struct vod_session *s, const cJSON *variants);
+/* media_start: wall clock of session time 0 (the first segment's first
+ * frame), what the I-frame playlist's cues are aligned to. */
+void vod_session_write_master(struct vod_session *s, const cJSON *variants, double media_start);
+/* How far before the range start a worker may say session time 0 is (a
+ * copied rendition starts at the keyframe at or before it: a GOP). */
+#define VOD_MAX_START_EARLY 60.0
 
 /* track.c */
 /* Sessions with a track whose worker encodes (or plans): what
@@ -223,6 +229,23 @@ cJSON *vod_session_status_json(const struct vod_session *s, bool admin);
 /* Answers the /api/transcode call with the session's JSON. */
 int vod_respond_started(struct vod_session *s, struct http_request *req);
 int vod_register_session_routes(struct vod_manager *m);
+
+/* thumbs.c: scrub thumbnails, /api/thumbnails/… and /stream/thumbs/… */
+struct vod_thumbs;
+/* Creates <state>/thumbs (keeping the most recent sets of earlier runs)
+ * and registers the routes. *out is freed with vod_thumbs_free. 0 or -errno
+ * (logged). */
+int vod_thumbs_new(struct vod_manager *m, struct vod_thumbs **out);
+/* Answers waiters with 503 and asks the workers to stop. Accepts NULL. */
+void vod_thumbs_shutdown(struct vod_thumbs *th);
+/* Kills the workers, frees (the cached files stay). Accepts NULL. */
+void vod_thumbs_free(struct vod_thumbs **th);
+/* The #EXT-X-I-FRAME-STREAM-INF line (with its newline) naming the I-frame
+ * playlist of the range's thumbnails at the default interval; the set is
+ * registered (its playlist written), no worker starts until a file of it is
+ * asked for. 0 or -errno (-ENOENT: no recording). */
+int vod_thumbs_iframe_inf(struct vod_manager *m, const char *camera, double start, double end,
+                          char *buf, size_t size);
 
 /* catalog.c */
 int vod_register_catalog_routes(struct vod_manager *m);

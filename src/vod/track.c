@@ -535,8 +535,19 @@ static void on_plan(struct vod_track *t, const cJSON *msg)
     t->planned = t->n_segments > 0;
     LOG_INFO(t->name, "plan: %d segments, %.3f s%s", t->n_segments, t->duration,
              t->passthrough ? ", passthrough" : "");
-    if (s->dual && t->planned && !s->master_ready)
-        vod_session_write_master(s, cJSON_GetObjectItemCaseSensitive(msg, "variants"));
+    if (s->dual && t->planned && !s->master_ready) {
+        /* Where session time 0 is on the wall clock: at most a GOP before
+         * the range start (a copy starts at a keyframe), or later when the
+         * first recording starts inside the range. A worker's claim outside
+         * that is ignored: the range start is used. */
+        const cJSON *pdt = cJSON_GetObjectItemCaseSensitive(msg, "start_pdt");
+        double t0 = cJSON_IsNumber(pdt) && isfinite(pdt->valuedouble) &&
+                            pdt->valuedouble >= s->start - VOD_MAX_START_EARLY &&
+                            pdt->valuedouble < s->end
+                        ? pdt->valuedouble
+                        : s->start;
+        vod_session_write_master(s, cJSON_GetObjectItemCaseSensitive(msg, "variants"), t0);
+    }
     flush_track(t, 0, NULL);
 }
 

@@ -424,6 +424,101 @@ test('local_time_and_dst', async (t) => {
   await shot(page, 'local-time.png');
 });
 
+// Scrub thumbnails: hovering the recordings timeline shows the tile of the
+// time under the pointer, from a sprite sheet that really loads; the same over
+// the player's scrub bar (the VTT's session times).
+async function thumbState(page, testid) {
+  return page.evaluate((id) => {
+    const el = document.querySelector(`[data-testid=${id}]`);
+    if (!el || el.hidden) return null;
+    const pic = el.querySelector('.thumb-pic');
+    const cs = getComputedStyle(pic);
+    return { sheet: el.dataset.sheet, xywh: el.dataset.xywh, bg: cs.backgroundImage,
+      pos: cs.backgroundPosition, w: pic.offsetWidth, h: pic.offsetHeight,
+      box: el.getBoundingClientRect().toJSON(), label: el.textContent };
+  }, testid);
+}
+
+async function sheetSize(page, url) {
+  return page.evaluate((u) => new Promise((resolve) => {
+    const img = new Image();
+    img.onload = () => resolve({ w: img.naturalWidth, h: img.naturalHeight });
+    img.onerror = () => resolve(null);
+    img.src = u;
+  }), url);
+}
+
+test('scrub_thumbnails', async (t) => {
+  const page = await newPage(t);
+  await login(page, ADMIN_TOKEN, 'admin');
+  const thumbsApi = page.waitForResponse((r) => r.url().includes('/api/thumbnails/cam1/'), { timeout: 30000 });
+  await openRecordings(page, 'cam1');
+  await page.click('#tl-fit'); // the first recording is selected: 30 s become wide
+  const api = await (await thumbsApi).json();
+  log(`#   thumbnails: ${api.count} every ${api.interval} s, ${api.sheets} sheet(s)`);
+  eq(api.count, REC_SECONDS, 'thumbnails of the 30 s recording');
+  const bar = await (await page.$('[data-testid=rec-bar]')).boundingBox();
+  ok(bar.width > 100, `recording bar ${bar.width} px`);
+  // 15.5 s into the recording: thumbnail 15 (row 1, column 5 of sheet 0).
+  const mx = bar.x + (15.5 / REC_SECONDS) * bar.width, my = bar.y + bar.height / 2;
+  await page.mouse.move(mx - 30, my);
+  await page.mouse.move(mx, my, { steps: 3 });
+  const st = await waitFor(() => thumbState(page, 'timeline-thumb'), 15000, 'a timeline preview');
+  log(`#   timeline preview: ${st.xywh} of ${st.sheet} at ${st.box.x.toFixed(0)}+${st.box.width.toFixed(0)} px ("${st.label}")`);
+  eq(st.xywh, '800,90,160,90', 'tile under the pointer');
+  ok(/\/sheet-0\.jpg$/.test(st.sheet), `sheet ${st.sheet}`);
+  ok(st.bg.includes(st.sheet) && st.pos === '-800px -90px', `background ${st.bg} ${st.pos}`);
+  eq(`${st.w}x${st.h}`, '160x90', 'preview size');
+  ok(st.box.x <= mx && mx <= st.box.x + st.box.width && st.box.y + st.box.height <= my,
+    `preview not above the pointer: ${JSON.stringify(st.box)} vs ${mx},${my}`);
+  eq(st.label.trim(), clock(REC_START + 15), 'preview time');
+  const size = await sheetSize(page, st.sheet);
+  eq(JSON.stringify(size), JSON.stringify({ w: 1600, h: 270 }), 'sprite sheet loaded (30 tiles: 3 rows)');
+  await shot(page, 'thumbs-timeline.png');
+  await page.mouse.move(mx, my + 200);
+  await waitFor(async () => (await thumbState(page, 'timeline-thumb')) === null, 5000, 'the preview to hide');
+  // Panning and zooming a little asks for the same stable block again, not
+  // a new range each time (each range would be a new set on the server).
+  let asked = 0;
+  const count = (r) => { if (r.url().includes('/api/thumbnails/')) asked++; };
+  page.on('request', count);
+  for (const id of ['#tl-left', '#tl-right', '#tl-right', '#tl-left']) {
+    await page.click(id);
+    await page.waitForTimeout(300);
+  }
+  await page.mouse.move(mx - 30, my);
+  await page.mouse.move(mx, my, { steps: 3 });
+  await waitFor(() => thumbState(page, 'timeline-thumb'), 15000, 'the preview after panning');
+  page.off('request', count);
+  eq(asked, 0, 'thumbnail requests while panning');
+  await page.mouse.move(mx, my + 200);
+
+  // The player's scrub bar: session time 16.5 s -> thumbnail 16.
+  await playRange(page, REC_START, REC_START + REC_SECONDS);
+  const d = await waitFor(async () => {
+    const s = await videoState(page, '#vod-video');
+    return Number.isFinite(s.d) && s.d > 0 ? s.d : false;
+  }, 30000, 'the recording duration');
+  const sb = await (await page.$('#vod-scrub')).boundingBox();
+  const px = sb.x + (16.5 / d) * sb.width;
+  await page.mouse.move(px, sb.y + sb.height / 2, { steps: 3 });
+  const ps = await waitFor(() => thumbState(page, 'player-thumb'), 15000, 'a player preview');
+  log(`#   player preview: ${ps.xywh} of ${ps.sheet} ("${ps.label}")`);
+  eq(ps.xywh, '960,90,160,90', 'tile under the pointer on the scrub bar');
+  // The bar maps session time to the wall clock through the playlist's
+  // PROGRAM-DATE-TIME (a copied session may start before the range).
+  const wall = await page.evaluate(async () => {
+    const m = await import('/web/thumbs.js');
+    const hls = Object.values(window.hlsdDebug.players)[0];
+    return m.hlsEpochAt(hls, 16.5);
+  });
+  ok(Math.abs(wall - (REC_START + 16.5)) < 0.05, `session 16.5 s at wall ${wall - REC_START} s`);
+  ok(ps.bg.includes(ps.sheet), `player preview background ${ps.bg}`);
+  eq(JSON.stringify(await sheetSize(page, ps.sheet)), JSON.stringify({ w: 1600, h: 270 }), 'player sprite sheet');
+  await shot(page, 'thumbs-player.png');
+  await noFatal(page);
+});
+
 test('passthrough_badge', async (t) => {
   const page = await newPage(t);
   await login(page, ADMIN_TOKEN, 'admin');
