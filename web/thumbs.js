@@ -176,7 +176,8 @@ export function initPlayerThumbs(bar, video, played, epochOf) {
     const rect = bar.getBoundingClientRect();
     return Math.max(0, Math.min(1, (ev.clientX - rect.left) / rect.width)) * duration();
   };
-  bar.addEventListener('pointermove', (ev) => {
+  let over = null; // the last pointer position over the bar, to show a preview once loaded
+  const hover = (ev) => {
     if (!th || !duration()) { preview.hide(); return; }
     const t = timeAt(ev);
     const w = epochOf(t);
@@ -184,8 +185,9 @@ export function initPlayerThumbs(bar, video, played, epochOf) {
     if (k < 0) { preview.hide(); return; }
     const rect = bar.parentElement.getBoundingClientRect();
     preview.show(th.cues[k], ev.clientX - rect.left, labelAt(th.times[k]));
-  });
-  bar.addEventListener('pointerleave', () => preview.hide());
+  };
+  bar.addEventListener('pointermove', (ev) => { over = { clientX: ev.clientX }; hover(over); });
+  bar.addEventListener('pointerleave', () => { over = null; preview.hide(); });
   bar.addEventListener('click', (ev) => { if (duration()) video.currentTime = timeAt(ev); });
   video.addEventListener('timeupdate', () => {
     played.style.width = `${duration() ? (100 * video.currentTime) / duration() : 0}%`;
@@ -198,7 +200,10 @@ export function initPlayerThumbs(bar, video, played, epochOf) {
       preview.hide();
       try {
         const got = await loadThumbs(camera, start, end);
-        if (mine === seq) th = got;
+        if (mine === seq) {
+          th = got;
+          if (over) hover(over); // the pointer waited on the bar while they loaded
+        }
       } catch (e) {
         console.warn(`thumbnails of ${camera}: ${e.message}`);
       }

@@ -499,9 +499,18 @@ test('scrub_thumbnails', async (t) => {
     const s = await videoState(page, '#vod-video');
     return Number.isFinite(s.d) && s.d > 0 ? s.d : false;
   }, 30000, 'the recording duration');
-  const sb = await (await page.$('#vod-scrub')).boundingBox();
-  const px = sb.x + (16.5 / d) * sb.width;
-  await page.mouse.move(px, sb.y + sb.height / 2, { steps: 3 });
+  // The page scrolls the player into view smoothly: wait until the bar stops
+  // moving, then hover it (playwright scrolls it into the viewport first).
+  let sb = null;
+  const scrub = await page.$('#vod-scrub');
+  await waitFor(async () => {
+    const b = await scrub.boundingBox();
+    const still = sb && b && b.x === sb.x && b.y === sb.y;
+    sb = b;
+    return still;
+  }, 5000, 'the scrub bar to stay still', 150);
+  await page.mouse.move(sb.x + 2, sb.y - 20);
+  await scrub.hover({ position: { x: (16.5 / d) * sb.width, y: sb.height / 2 } });
   const ps = await waitFor(() => thumbState(page, 'player-thumb'), 15000, 'a player preview');
   log(`#   player preview: ${ps.xywh} of ${ps.sheet} ("${ps.label}")`);
   eq(ps.xywh, '960,90,160,90', 'tile under the pointer on the scrub bar');
