@@ -216,6 +216,41 @@ static const struct jobspec_opt transcode_opts[] = {
     {0},
 };
 
+#define EXP(m) offsetof(struct jobspec_export, m)
+static const struct jobspec_opt export_opts[] = {
+    {.name = "name", .off = EXP(name), .type = JOBSPEC_T_STRING, .def_str = "export"},
+    {.name = "out_dir",
+     .off = EXP(out_dir),
+     .type = JOBSPEC_T_STRING,
+     .flags = JOBSPEC_F_REQUIRED | JOBSPEC_F_NONEMPTY},
+    {.name = "file",
+     .off = EXP(file),
+     .type = JOBSPEC_T_STRING,
+     .flags = JOBSPEC_F_REQUIRED | JOBSPEC_F_NAME},
+    {.name = "video", .off = EXP(video), .type = JOBSPEC_T_OBJECT, .sub = video_opts},
+    {.name = "audio", .off = EXP(audio), .type = JOBSPEC_T_OBJECT, .sub = audio_opts},
+    {.name = "sources",
+     .off = EXP(sources),
+     .type = JOBSPEC_T_ARRAY,
+     .sub = source_opts,
+     .count_off = EXP(n_sources),
+     .max_count = JOBSPEC_MAX_SOURCES,
+     .item_size = sizeof(struct jobspec_source),
+     .flags = JOBSPEC_F_REQUIRED},
+    {.name = "range_start",
+     .off = EXP(range_start),
+     .type = JOBSPEC_T_DOUBLE,
+     .max = 1e11,
+     .flags = JOBSPEC_F_REQUIRED},
+    {.name = "range_end",
+     .off = EXP(range_end),
+     .type = JOBSPEC_T_DOUBLE,
+     .max = 1e11,
+     .flags = JOBSPEC_F_REQUIRED},
+    {.name = "passthrough", .off = EXP(passthrough), .type = JOBSPEC_T_BOOL, .def = 1},
+    {0},
+};
+
 static const struct {
     const char *name;
     const struct jobspec_opt *opts;
@@ -223,6 +258,7 @@ static const struct {
     [JOBSPEC_LIVE] = {"live", live_opts},
     [JOBSPEC_VOD] = {"vod", vod_opts},
     [JOBSPEC_TRANSCODE] = {"transcode", transcode_opts},
+    [JOBSPEC_EXPORT] = {"export", export_opts},
 };
 
 /* ---- generic walkers --------------------------------------------------------------- */
@@ -760,3 +796,4 @@ const struct jobspec_opt *jobspec_lookup(const char *path)
 JOBSPEC_KIND_API(live, struct jobspec_live, JOBSPEC_LIVE)
 JOBSPEC_KIND_API(vod, struct jobspec_vod, JOBSPEC_VOD)
 JOBSPEC_KIND_API(transcode, struct jobspec_transcode, JOBSPEC_TRANSCODE)
+JOBSPEC_KIND_API(export, struct jobspec_export, JOBSPEC_EXPORT)
