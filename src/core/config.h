@@ -83,7 +83,10 @@ struct cfg_vod {
     bool hevc_variant;   /* true: HEVC recordings also offered as they are (fMP4) */
     char **watch_dirs;   /* recording folders indexed automatically */
     size_t n_watch_dirs;
-    bool sample_recording; /* generate + index a sample recording at first start */
+    bool sample_recording;     /* generate + index a sample recording at first start */
+    double export_max_seconds; /* 3600: longest clip export */
+    double export_ttl;         /* 600: a finished export file is kept this long */
+    double export_timeout;     /* 900: a download waits this long for its export */
 };
 
 enum cfg_role { CFG_ROLE_VIEWER = 0, CFG_ROLE_ADMIN = 1 };

@@ -338,6 +338,13 @@ static const struct cfg_field vod_fields[] = {
     {.key = "hevc_variant", .type = F_BOOL, .off = VOD(hevc_variant)},
     {.key = "watch_dirs", .type = F_CUSTOM, .fn = set_watch_dirs},
     {.key = "sample_recording", .type = F_BOOL, .off = VOD(sample_recording)},
+    {.key = "export_max_seconds",
+     .type = F_DOUBLE,
+     .off = VOD(export_max_seconds),
+     .min = 1,
+     .max = 86400},
+    {.key = "export_ttl", .type = F_DOUBLE, .off = VOD(export_ttl), .min = 1, .max = 604800},
+    {.key = "export_timeout", .type = F_DOUBLE, .off = VOD(export_timeout), .min = 1, .max = 86400},
     {0},
 };
 

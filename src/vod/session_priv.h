@@ -24,6 +24,7 @@
 #define VOD_MAX_SESSIONS 64    /* sessions kept (active or finished, until their ttl) */
 
 struct vod_session;
+struct vod_export;
 
 /* Requests wait in a session's queue with key = the segment, or -1 for the
  * plan; VOD_WAIT_API marks the /api/transcode call (answered with JSON). */
@@ -117,6 +118,7 @@ struct vod_manager {
     bool trash_pending; /* a removed session folder could not be fully deleted */
 
     struct proc *scan, *sample; /* helper children (manager.c); NULL when none runs */
+    struct vod_export *exports; /* clip exports (export.c) */
     double next_scan;           /* monotonic */
 };
 

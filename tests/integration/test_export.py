@@ -1,0 +1,208 @@
+"""Clip export (/api/export/{camera}/start/{s}/end/{e}[.mp4], issue 13): a
+real daemon, recordings made with the ffmpeg CLI, downloads checked with
+ffprobe/ffmpeg and by reading the MP4's top-level boxes here."""
+import os
+import struct
+import threading
+import time
+
+import harness
+from harness import ADMIN_TOKEN, VIEWER_TOKEN, Daemon, make_media, run, tmpdir, wait_until
+
+T0 = 1700000000.0  # 2023-11-14 22:13:20 UTC
+FPS = 25
+
+
+def _rec_h265():
+    """12 s 320x240 H.265 (keyframe every second) + AAC: transcoded."""
+    return make_media("export_h265_320x240_12s.mp4", [
+        "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=12",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=12",
+        "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+        "-x265-params", "log-level=error:keyint=25", "-tag:v", "hvc1", "-c:a", "aac", "-b:a", "64k",
+        "-shortest"])
+
+
+def _rec_h264():
+    """12 s 320x240 H.264 High (B-frames, a keyframe every 2 s) + AAC: remuxed."""
+    return make_media("export_h264_320x240_12s.mp4", [
+        "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=12",
+        "-f", "lavfi", "-i", "sine=frequency=660:sample_rate=48000:duration=12",
+        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "50",
+        "-keyint_min", "50", "-sc_threshold", "0", "-c:a", "aac", "-b:a", "64k", "-shortest"])
+
+
+def _daemon(name, max_seconds=60):
+    d = tmpdir(name)
+    state = os.path.join(d, "state")
+    for rec, cam in ((_rec_h265(), "cam265"), (_rec_h264(), "cam264")):
+        p = run([harness.HLSD, "recordings", "add", rec, "--camera", cam, "--start", str(T0),
+                 "--state-dir", state], timeout=60)
+        assert p.returncode == 0, p.stderr
+    config = ("ports: []\n" + harness.auth_users_yaml(viewer_cameras=("other",)) +
+              "vod:\n  sample_recording: false\n  max_concurrent: 2\n"
+              f"  export_max_seconds: {max_seconds}\n")
+    return Daemon(config, name=name, state_dir=state)
+
+
+def _top_boxes(path):
+    """Top-level MP4 box types in file order."""
+    boxes = []
+    with open(path, "rb") as f:
+        while True:
+            head = f.read(8)
+            if len(head) < 8:
+                return boxes
+            size, kind = struct.unpack(">I4s", head)
+            if size == 1:
+                size = struct.unpack(">Q", f.read(8))[0]
+                f.seek(size - 16, 1)
+            elif size == 0:
+                boxes.append(kind.decode())
+                return boxes
+            else:
+                f.seek(size - 8, 1)
+            boxes.append(kind.decode())
+
+
+def _video_packets(path):
+    j = harness.ffprobe(path, "-select_streams", "v:0", "-show_packets",
+                        "-show_entries", "packet=pts_time,flags")
+    return sorted(j["packets"], key=lambda p: float(p["pts_time"]))
+
+
+def _frame_md5s(path):
+    """The video packets' MD5s in decode order (no decoding: -c copy)."""
+    p = run(["ffmpeg", "-v", "error", "-i", path, "-map", "0:v:0", "-c", "copy", "-f", "framemd5",
+             "-"], timeout=60, check=True)
+    return [line.split(",")[-1].strip() for line in p.stdout.splitlines()
+            if line and not line.startswith("#")]
+
+
+def _save(r, d, name):
+    path = os.path.join(d, name)
+    with open(path, "wb") as f:
+        f.write(r.body)
+    return path
+
+
+def _check_download_headers(r, camera, name_ts):
+    assert r.status == 200, r
+    assert r.headers.get("Content-Type") == "video/mp4", r.headers
+    assert int(r.headers.get("Content-Length")) == len(r.body), r.headers
+    assert r.headers.get("Content-Disposition") == (
+        f'attachment; filename="{camera}-{name_ts}.mp4"'), r.headers
+
+
+def test_export_h265_is_transcoded_cut_at_the_range():
+    with _daemon("export-h265") as dm:
+        s, e = T0 + 2.3, T0 + 7.3
+        r = dm.get(f"/api/export/cam265/start/{s}/end/{e}.mp4", timeout=120)
+        _check_download_headers(r, "cam265", "2023-11-14_22-13-22Z")
+        path = _save(r, dm.dir, "clip.mp4")
+        boxes = _top_boxes(path)
+        assert "moov" in boxes and "mdat" in boxes, boxes
+        assert boxes.index("moov") < boxes.index("mdat"), f"not fast-start: {boxes}"
+        streams = harness.probe_streams(path)["streams"]
+        codecs = sorted(st["codec_name"] for st in streams)
+        assert codecs == ["aac", "h264"], codecs
+        v = next(st for st in streams if st["codec_type"] == "video")
+        assert v["pix_fmt"] == "yuv420p", v
+        pkts = _video_packets(path)
+        dur = len(pkts) / FPS
+        assert abs(dur - 5.0) <= 1.0 / FPS + 1e-6, f"{len(pkts)} frames = {dur} s for a 5 s range"
+        assert abs(float(v["duration"]) - 5.0) <= 1.0 / FPS + 1e-6, v["duration"]
+        assert pkts[0]["flags"].startswith("K"), pkts[0]
+        # the JSON side agrees
+        j = dm.get(f"/api/export/cam265/start/{s}/end/{e}").json()
+        assert j["state"] == "done" and j["remux"] is False and j["progress"] == 100, j
+        assert j["download"] == f"/api/export/cam265/start/{s}/end/{e}.mp4", j
+        assert j["bytes"] == len(r.body), j
+
+
+def test_export_h264_is_remuxed_from_a_keyframe():
+    with _daemon("export-h264") as dm:
+        s, e = T0 + 3.3, T0 + 8.3
+        j = dm.get(f"/api/export/cam264/start/{s}/end/{e}").json()
+        assert j["remux"] is True and j["state"] in ("running", "done"), j
+        wait_until(lambda: dm.get(f"/api/export/cam264/start/{s}/end/{e}").json()["state"] ==
+                   "done", 60, what="export done")
+        r = dm.get(j["download"], timeout=60)
+        _check_download_headers(r, "cam264", "2023-11-14_22-13-23Z")
+        path = _save(r, dm.dir, "clip.mp4")
+        boxes = _top_boxes(path)
+        assert boxes.index("moov") < boxes.index("mdat"), boxes
+        src = harness.probe_streams(_rec_h264())["streams"]
+        out = harness.probe_streams(path)["streams"]
+        sv = next(st for st in src if st["codec_type"] == "video")
+        ov = next(st for st in out if st["codec_type"] == "video")
+        assert (ov["codec_name"], ov["profile"], ov["width"], ov["height"]) == (
+            sv["codec_name"], sv["profile"], sv["width"], sv["height"]), (ov, sv)
+        assert any(st["codec_type"] == "audio" and st["codec_name"] == "aac" for st in out), out
+        pkts = _video_packets(path)
+        assert pkts[0]["flags"].startswith("K"), pkts[0]
+        # From the keyframe at 2 s (GOP 2 s) to the range end at 8.3 s.
+        dur = len(pkts) / FPS
+        assert abs(dur - 6.3) <= 1.0 / FPS + 1e-6, f"{len(pkts)} frames = {dur} s"
+        # Not re-encoded: the very packets of the source, from its frame at 2 s.
+        got, want = _frame_md5s(path), _frame_md5s(_rec_h264())
+        first = 2 * FPS
+        assert got == want[first:first + len(got)], "video packets differ from the source's"
+
+
+def test_export_access_rules_and_bad_numbers():
+    with _daemon("export-access", max_seconds=6) as dm:
+        ok = f"/api/export/cam265/start/{T0 + 1}/end/{T0 + 3}"
+        r = dm.get(ok, token=VIEWER_TOKEN)
+        assert r.status == 403, r
+        r = dm.get(ok + ".mp4", token=VIEWER_TOKEN)
+        assert r.status == 403, r
+        assert dm.get(f"/api/export/nope/start/{T0}/end/{T0 + 2}").status == 404
+        r = dm.get(f"/api/export/cam265/start/{T0 + 1000}/end/{T0 + 1002}")
+        assert r.status == 404, r
+        for start, end in (("abc", "10"), (str(T0), "xyz.mp4"), ("-5", str(T0)),
+                           (str(T0 + 2), str(T0 + 1)), (str(T0), "1e400"), ("1e15", "1e15.5"),
+                           ("nan", str(T0)), (str(T0), ".mp4")):
+            r = dm.get(f"/api/export/cam265/start/{start}/end/{end}")
+            assert r.status == 400, (start, end, r)
+        assert dm.get("/api/export/bad$cam/start/1/end/2").status == 400
+        r = dm.get(f"/api/export/cam265/start/{T0}/end/{T0 + 7}")  # max 6 s
+        assert r.status == 400 and "export_max_seconds" in r.json()["message"], r
+        assert dm.delete("/api/export/0123456789abcdef01234567", token=VIEWER_TOKEN).status == 403
+
+
+def test_export_progress_and_concurrent_requests_share_one_export():
+    with _daemon("export-share") as dm:
+        s, e = T0 + 0.5, T0 + 10.5
+        url = f"/api/export/cam265/start/{s}/end/{e}"
+        results = [None, None]
+
+        def fetch(i):
+            results[i] = dm.get(url + ".mp4", timeout=120)
+
+        threads = [threading.Thread(target=fetch, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        states, progress = set(), []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            j = dm.get(url).json()
+            states.add(j["state"])
+            progress.append(j["progress"])
+            if j["state"] != "running":
+                break
+            time.sleep(0.05)
+        for t in threads:
+            t.join(120)
+        assert j["state"] == "done" and j["progress"] == 100, j
+        assert progress == sorted(progress), f"progress went back: {progress}"
+        a, b = results
+        assert a.status == 200 and b.status == 200, (a, b)
+        assert a.body == b.body
+        starts = [ln for ln in dm.log_text().splitlines()
+                  if "[export " in ln and "worker" in ln and "started for cam265" in ln]
+        assert len(starts) == 1, starts
+        # An admin may delete it; the next request makes it again.
+        r = dm.delete(f"/api/export/{j['export_id']}")
+        assert r.status == 200, r
+        assert dm.get(url).json()["export_id"] == j["export_id"]
