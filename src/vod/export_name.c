@@ -30,7 +30,7 @@ int vod_export_filename(const char *camera, double start, char *buf, size_t size
 int vod_export_split_end(const char *param, char *buf, size_t size, bool *download)
 {
     size_t len = param ? strlen(param) : 0, sl = strlen(MP4_SUFFIX);
-    *download = len > sl && strcmp(param + len - sl, MP4_SUFFIX) == 0;
+    *download = len >= sl && strcmp(param + len - sl, MP4_SUFFIX) == 0;
     if (*download)
         len -= sl;
     if (len == 0 || len >= size)
