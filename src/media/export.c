@@ -79,6 +79,8 @@ struct exporter {
     AVPacket *pkt;
     double offset, start_t, end_t, tol;
     bool copy_video, copy_audio, seen_key;
+    bool video_closed;   /* remux: past the end in decode order, nothing more to copy */
+    double max_copied_t; /* remux: latest presentation time copied */
 
     double t0, last_progress;
 };
@@ -256,7 +258,8 @@ static int open_source(struct exporter *e, const struct exp_source *s, double fr
     e->tol = info->fps > 0 ? 0.5 / info->fps : 0.02;
     e->copy_video = e->remux;
     e->copy_audio = e->remux && ast && e->audio_copy;
-    e->seen_key = false;
+    e->seen_key = e->video_closed = false;
+    e->max_copied_t = -INFINITY;
     /* Remux never cuts a GOP: it starts at the keyframe before the range. */
     double first = e->remux ? keyframe_before(info, rel_from + e->tol / 2) : rel_from;
     e->offset = cursor - (info->video_start + first);
@@ -354,11 +357,22 @@ static int read_source(struct exporter *e, const char *path, char *err, size_t e
         }
         r = 0;
         if (e->copy_video && video) {
-            /* the file starts on a keyframe */
-            if (!e->seen_key && inside && (p->flags & AV_PKT_FLAG_KEY))
+            /* The file starts on a keyframe; leading pictures shown before
+             * it (open GOP) reference the GOP before: dropped. The end is
+             * cut in decode order, so every frame shown before the end
+             * comes with the frames it references; the reordered frames
+             * shown between the end and the last reference copied follow
+             * too (no hole in the timeline), then video stops. */
+            bool after_start = t >= e->start_t - e->tol;
+            bool tail = td >= e->end_t - e->tol;
+            if (!e->seen_key && after_start && (p->flags & AV_PKT_FLAG_KEY))
                 e->seen_key = true;
-            if (e->seen_key && inside)
+            if (tail && t >= e->max_copied_t)
+                e->video_closed = true;
+            if (e->seen_key && after_start && !e->video_closed) {
+                e->max_copied_t = fmax(e->max_copied_t, t);
                 r = copy_packet(e, MEDIA_VIDEO, st);
+            }
         } else if (e->copy_audio && audio) {
             if (inside)
                 r = copy_packet(e, MEDIA_AUDIO, st);
