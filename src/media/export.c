@@ -212,6 +212,12 @@ static int sink_write(void *arg, int stream, AVPacket *pkt)
 {
     struct exporter *e = arg;
     int which = stream == MEDIA_TSSEG_VIDEO ? MEDIA_VIDEO : MEDIA_AUDIO;
+    /* Audio encoded before the video encoder opened (and declared the
+     * streams) has no track yet: dropped, as the segment writers do. */
+    if (!e->oc || e->ost[which] < 0) {
+        av_packet_unref(pkt);
+        return 0;
+    }
     int64_t off = av_rescale_q(llround(MEDIA_TS_OFFSET * 1e6), TB_US, e->in_tb[which]);
     if (pkt->pts != AV_NOPTS_VALUE)
         pkt->pts -= off;
