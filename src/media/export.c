@@ -20,6 +20,7 @@
 #include "media/pipeline.h"
 #include "media/probe.h"
 #include "media/tsseg.h"
+#include "media/vod_priv.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -42,18 +43,11 @@
 /* Keyframe interval of a transcoded export: seekable in any player. */
 #define EXPORT_GOP_SECONDS 2.0
 
-struct exp_source {
-    const char *path; /* borrowed from the job */
-    double wall_start, wall_end;
-    bool used; /* overlaps the range (probed) */
-    struct media_source_info info;
-};
-
 struct exporter {
     const struct media_ctl *ctl;
     struct jobspec_export job; /* borrows from the JSON job */
     const char *name;
-    struct exp_source *src;
+    struct vod_source *src;
     size_t n_src;
     bool remux, audio_copy;
     struct media_video_settings video;
@@ -245,7 +239,7 @@ static double keyframe_before(const struct media_source_info *info, double rel)
 
 /* Opens recording s for its piece [from, to) (wall clock) written from
  * output time cursor. */
-static int open_source(struct exporter *e, const struct exp_source *s, double from, double to,
+static int open_source(struct exporter *e, const struct vod_source *s, double from, double to,
                        double cursor, char *err, size_t errlen)
 {
     const struct media_source_info *info = &s->info;
@@ -396,12 +390,6 @@ static int read_source(struct exporter *e, const char *path, char *err, size_t e
 
 /* ---- job ---------------------------------------------------------------- */
 
-static int cmp_source(const void *a, const void *b)
-{
-    const struct exp_source *x = a, *y = b;
-    return x->wall_start < y->wall_start ? -1 : x->wall_start > y->wall_start;
-}
-
 static int parse_job(struct exporter *e, const cJSON *job, char *err, size_t errlen)
 {
     const struct jobspec_export *j = &e->job;
@@ -417,16 +405,9 @@ static int parse_job(struct exporter *e, const cJSON *job, char *err, size_t err
         return fail(err, errlen, r, "job: out_dir too long");
     media_video_settings_from_job(&j->video, &e->video);
     media_audio_settings_from_job(&j->audio, &e->audio);
-    if (!(e->src = calloc(j->n_sources ? j->n_sources : 1, sizeof(*e->src))))
-        return -ENOMEM;
-    for (size_t i = 0; i < j->n_sources; i++) {
-        const struct jobspec_source *js = &j->sources[i];
-        struct exp_source *s = &e->src[e->n_src++];
-        s->path = js->path;
-        s->wall_start = js->start_time;
-        s->wall_end = js->end_time > js->start_time ? js->end_time : INFINITY;
-    }
-    qsort(e->src, e->n_src, sizeof(*e->src), cmp_source);
+    if ((r = media_vod_sources(j->sources, j->n_sources, &e->src)) < 0)
+        return r;
+    e->n_src = j->n_sources;
     return 0;
 }
 
@@ -438,7 +419,7 @@ static int probe_sources(struct exporter *e, char *err, size_t errlen)
     char perr[200] = "";
     e->audio_copy = true;
     for (size_t i = 0; i < e->n_src; i++) {
-        struct exp_source *s = &e->src[i];
+        struct vod_source *s = &e->src[i];
         if (s->wall_start >= re || s->wall_end <= rs)
             continue;
         /* keyframes: MP4 reads them from its index; only remux needs them */
@@ -467,7 +448,7 @@ static int run_sources(struct exporter *e, char *err, size_t errlen)
 {
     double rs = e->job.range_start, re = e->job.range_end, cursor = 0;
     for (size_t i = 0; i < e->n_src; i++) {
-        struct exp_source *s = &e->src[i];
+        struct vod_source *s = &e->src[i];
         double from = fmax(rs, s->wall_start), to = fmin(re, s->wall_end);
         if (!s->used || to - from < 0.001)
             continue;

@@ -206,7 +206,6 @@ static int build_job(struct vod_export *x, const struct vod_recording *recs, siz
     const struct cfg_vod *v = &x->m->cfg->vod;
     struct jobspec_export j;
     char err[160] = "";
-    int64_t abr = 0;
     jobspec_export_defaults(&j);
     j.name = x->name;
     j.out_dir = x->dir;
@@ -214,20 +213,9 @@ static int build_job(struct vod_export *x, const struct vod_recording *recs, siz
     j.range_start = x->start;
     j.range_end = x->end;
     j.passthrough = v->passthrough;
-    if (v->encoder)
-        j.video.encoder = v->encoder;
-    if (v->preset)
-        j.video.preset = v->preset;
-    j.video.crf = v->crf;
-    j.video.max_height = v->max_height;
-    if (v->audio_bitrate && util_parse_bitrate(v->audio_bitrate, &abr) == 0)
-        j.audio.bitrate = abr;
-    if (!(j.sources = calloc(n, sizeof(*j.sources))))
+    if (vod_job_settings(v, recs, n, &j.video, &j.audio, &j.sources) < 0)
         return -ENOMEM;
     j.n_sources = n;
-    for (size_t i = 0; i < n; i++)
-        j.sources[i] = (struct jobspec_source){recs[i].path, recs[i].start_time,
-                                               isfinite(recs[i].end_time) ? recs[i].end_time : 0};
     int r = jobspec_export_to_json(&j, &x->job, err, sizeof(err));
     if (r < 0)
         LOG_ERROR(x->name, "cannot build the job: %s", err);

@@ -4,6 +4,7 @@
 #define HLSD_VOD_SESSION_PRIV_H
 
 #include "core/config.h"
+#include "core/jobspec.h"
 #include "core/loop.h"
 #include "http/http.h"
 #include "http/http_wait.h"
@@ -123,6 +124,14 @@ struct vod_manager {
 };
 
 /* session.c */
+/* What every job of recordings takes from vod.*: the video settings
+ * (encoder, preset, crf, max_height) and the audio bitrate written into
+ * video/audio (after their jobspec defaults), and the recordings as job
+ * sources (*sources: calloc'ed, owned by the job spec, whose _clear frees
+ * it; paths borrowed from recs). 0 or -ENOMEM. */
+int vod_job_settings(const struct cfg_vod *v, const struct vod_recording *recs, size_t n,
+                     struct jobspec_video *video, struct jobspec_audio *audio,
+                     struct jobspec_source **sources);
 struct vod_session *vod_session_find(struct vod_manager *m, const char *id);
 /* Derives the session id of (camera, start, end[, forced variant]). 0 or -errno. */
 int vod_session_id(const struct vod_manager *m, const char *camera, double start, double end,
