@@ -260,3 +260,43 @@ def test_export_joins_recordings_without_their_gap():
         _continuous(pkts)
         _decodes_cleanly(path)
         assert dm.get(f"/api/export/gap264/start/{s}/end/{e}").json()["remux"] is True
+
+
+def test_transcoding_exports_take_a_slot_remuxes_do_not():
+    with _daemon("export-slots", max_seconds=60) as dm:
+        running = []
+        for i in range(2):  # vod.max_concurrent in _daemon
+            r = dm.get(f"/api/export/cam265/start/{T0 + i * 0.5}/end/{T0 + 12}")
+            assert r.status == 200 and r.json()["remux"] is False, r
+            running.append(r.json())
+        # Both slots are busy (an export of 11-12 s of video takes over a
+        # second): another transcode is refused, a remux is not.
+        r = dm.get(f"/api/export/cam265/start/{T0 + 2}/end/{T0 + 12}")
+        assert r.status == 429 and r.headers.get("Retry-After") == "10", r
+        r = dm.get(f"/api/export/cam264/start/{T0 + 2}/end/{T0 + 12}")
+        assert r.status == 200 and r.json()["remux"] is True, r
+        wait_until(lambda: all(dm.get(f"/api/export/cam265/start/{j['start']}/end/{j['end']}")
+                               .json()["state"] == "done" for j in running), 120,
+                   what="the transcoding exports")
+        r = dm.get(f"/api/export/cam265/start/{T0 + 2}/end/{T0 + 12}")
+        assert r.status == 200, r
+
+
+def test_remux_reencodes_only_audio_that_is_not_aac():
+    rec = make_media("export_h264_mp3_320x240_6s.mp4", [
+        "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=6",
+        "-f", "lavfi", "-i", "sine=frequency=500:sample_rate=44100:duration=6",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "25",
+        "-c:a", "libmp3lame", "-b:a", "64k", "-shortest"])
+    with _daemon("export-mp3") as dm:
+        p = run([harness.HLSD, "recordings", "add", rec, "--camera", "mp3cam", "--start", str(T0),
+                 "--state-dir", dm.state], timeout=60)
+        assert p.returncode == 0, p.stderr
+        r = dm.get(f"/api/export/mp3cam/start/{T0 + 1}/end/{T0 + 5}.mp4", timeout=120)
+        assert r.status == 200, r
+        path = _save(r, dm.dir, "mp3.mp4")
+        streams = harness.probe_streams(path)["streams"]
+        assert sorted(st["codec_name"] for st in streams) == ["aac", "h264"], streams
+        got, want = _frame_md5s(path), _frame_md5s(rec)
+        assert got == want[FPS:FPS + len(got)] and len(got) >= 4 * FPS, (len(got), len(want))
+        _decodes_cleanly(path)
