@@ -77,6 +77,7 @@ struct exporter {
     double max_copied_t; /* remux: latest presentation time copied */
 
     double t0, last_progress;
+    char why[160]; /* a failure inside the pipeline's sink callbacks, for err */
 };
 
 static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
@@ -131,8 +132,9 @@ static int declare(struct exporter *e, const AVCodecParameters *v, AVRational vt
     if (e->oc) {
         if (!v || !e->decl[MEDIA_VIDEO] || !same_video(v, e->decl[MEDIA_VIDEO]) ||
             (a && e->decl[MEDIA_AUDIO] && !same_audio(a, e->decl[MEDIA_AUDIO]))) {
-            LOG_ERROR(e->name, "the recordings of this range differ in size or codec "
-                               "parameters: one MP4 cannot hold them (export them apart)");
+            snprintf(e->why, sizeof(e->why),
+                     "the recordings of this range differ in size or codec parameters: one MP4 "
+                     "track cannot hold them (export them apart)");
             return AVERROR(EINVAL);
         }
         e->drop_audio = a && !e->decl[MEDIA_AUDIO];
@@ -416,6 +418,7 @@ static int probe_sources(struct exporter *e, char *err, size_t errlen)
 {
     double rs = e->job.range_start, re = e->job.range_end;
     bool any = false, video_copy = true;
+    const struct vod_source *first = NULL;
     char perr[200] = "";
     e->audio_copy = true;
     for (size_t i = 0; i < e->n_src; i++) {
@@ -437,6 +440,11 @@ static int probe_sources(struct exporter *e, char *err, size_t errlen)
             video_copy = false;
         if (s->info.has_audio && !s->info.audio_copyable)
             e->audio_copy = false;
+        /* one MP4 track: copied recordings must share their size */
+        if (first && (s->info.width != first->info.width || s->info.height != first->info.height))
+            video_copy = false;
+        if (!first)
+            first = s;
     }
     if (!any)
         return fail(err, errlen, -ENOENT, "no recording overlaps the range");
@@ -456,6 +464,8 @@ static int run_sources(struct exporter *e, char *err, size_t errlen)
         if (r >= 0)
             r = read_source(e, s->path, err, errlen);
         close_source(e);
+        if (r < 0 && e->why[0])
+            snprintf(err, errlen, "%s", e->why); /* clearer than the pipeline's words */
         if (r < 0)
             return r;
         /* The next recording continues the timeline (no gap in the file). */

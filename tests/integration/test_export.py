@@ -300,3 +300,21 @@ def test_remux_reencodes_only_audio_that_is_not_aac():
         got, want = _frame_md5s(path), _frame_md5s(rec)
         assert got == want[FPS:FPS + len(got)] and len(got) >= 4 * FPS, (len(got), len(want))
         _decodes_cleanly(path)
+
+
+def test_recordings_of_different_sizes_fail_with_a_reason():
+    """One MP4 track has one size: a range over a 320x240 and a 320x180
+    recording fails (502 for the download), and says why to admins."""
+    with _daemon("export-mixed") as dm:
+        small = os.path.join(dm.dir, "small.mp4")
+        shutil.copy(harness.clip_rec_h265(4), small)  # 320x180
+        p = run([harness.HLSD, "recordings", "add", small, "--camera", "gap265", "--start",
+                 str(T0 + 12), "--state-dir", dm.state], timeout=60)
+        assert p.returncode == 0, p.stderr
+        url = f"/api/export/gap265/start/{T0 + 10}/end/{T0 + 14}"
+        r = dm.get(url + ".mp4", timeout=120)
+        assert r.status == 502, r
+        j = dm.get(url).json()
+        assert j["state"] == "failed" and "differ in size" in j["error"], j
+        folder = os.path.join(dm.state, "exports", j["export_id"])
+        assert os.listdir(folder) == [], os.listdir(folder)  # no temp file left
