@@ -375,8 +375,23 @@ void vod_export_shutdown(struct vod_manager *m)
     }
 }
 
+/* /metrics: exports by state. */
+static void export_metrics(void *arg, struct metrics_out *o)
+{
+    static const char *const states[] = {"running", "done", "failed"};
+    const struct vod_manager *m = arg;
+    double n[3] = {0};
+    for (const struct vod_export *x = m->exports; x; x = x->next)
+        n[x->done ? 1 : x->failed ? 2 : 0]++;
+    metrics_out_family(o, "hlsd_exports", "gauge", "Clip exports kept, by state");
+    for (size_t i = 0; i < 3; i++)
+        metrics_out_sample(o, "hlsd_exports", (const char *const[]){"state", states[i], NULL},
+                           n[i]);
+}
+
 void vod_export_free_all(struct vod_manager *m)
 {
+    metrics_unregister_provider(export_metrics, m);
     while (m->exports)
         export_destroy(m->exports);
 }
@@ -499,6 +514,8 @@ int vod_export_init(struct vod_manager *m)
         LOG_ERROR(NULL, "cannot create %s: %s", dir, strerror(-r));
         return r;
     }
+    if ((r = metrics_register_provider(export_metrics, m)) < 0)
+        return r;
     if ((r = http_route(m->http, "GET", "/api/export/{camera}/start/{start_ts}/end/{end_ts}", 0,
                         h_export, m)) < 0 ||
         (r = http_route(m->http, "DELETE", "/api/export/{id}", HTTP_ROUTE_ADMIN, h_delete, m)) < 0)

@@ -227,6 +227,9 @@ def test_export_progress_and_concurrent_requests_share_one_export():
         starts = [ln for ln in dm.log_text().splitlines()
                   if "[export " in ln and "worker" in ln and "started for cam265" in ln]
         assert len(starts) == 1, starts
+        metrics = dm.get("/metrics").body.decode()
+        assert 'hlsd_exports{state="done"} 1' in metrics, [
+            ln for ln in metrics.splitlines() if "export" in ln]
         # An admin may delete it; the next request makes it again.
         r = dm.delete(f"/api/export/{j['export_id']}")
         assert r.status == 200, r
@@ -318,3 +321,20 @@ def test_recordings_of_different_sizes_fail_with_a_reason():
         assert j["state"] == "failed" and "differ in size" in j["error"], j
         folder = os.path.join(dm.state, "exports", j["export_id"])
         assert os.listdir(folder) == [], os.listdir(folder)  # no temp file left
+
+
+def test_shutdown_during_an_export():
+    """SIGTERM while an export runs and a download waits: the download is
+    answered (503) or cut, the daemon exits 0 and leaves no export folder."""
+    with _daemon("export-stop") as dm:
+        url = f"/api/export/cam265/start/{T0}/end/{T0 + 12}"
+        j = dm.get(url).json()
+        assert j["state"] == "running", j
+        result = []
+        t = threading.Thread(target=lambda: result.append(dm.get(url + ".mp4", timeout=60)))
+        t.start()
+        time.sleep(0.2)
+        assert dm.stop() == 0
+        t.join(60)
+        assert result and result[0].status in (200, 503), result
+        assert not os.path.exists(os.path.join(dm.state, "exports", j["export_id"]))
