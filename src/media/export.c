@@ -317,14 +317,15 @@ static int copy_packet(struct exporter *e, int which, const AVStream *st)
     return mux_write(e, which, p);
 }
 
-static void emit_progress(struct exporter *e, bool force)
+/* About once a second; `done` (the file is in place) reports 100 %. */
+static void emit_progress(struct exporter *e, bool force, bool done)
 {
     double now = util_now_mono();
     if (!force && now - e->last_progress < PROGRESS_INTERVAL)
         return;
     double pct = e->total > 0 ? 100.0 * e->written_end / e->total : 0;
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "percent", round(fmin(pct, 99.9) * 10) / 10);
+    cJSON_AddNumberToObject(o, "percent", done ? 100 : round(fmin(pct, 99.9) * 10) / 10);
     cJSON_AddNumberToObject(o, "frames", (double)e->frames);
     cJSON_AddNumberToObject(o, "seconds", round(e->written_end * 1000) / 1000);
     cJSON_AddNumberToObject(o, "speed",
@@ -385,7 +386,7 @@ static int read_source(struct exporter *e, const char *path, char *err, size_t e
         av_packet_unref(p);
         if (r < 0)
             return err[0] ? r : fail(err, errlen, r, "writing the MP4 failed: %s", av_err2str(r));
-        emit_progress(e, false);
+        emit_progress(e, false, false);
     }
     return e->pipe ? media_pipeline_drain(e->pipe, err, errlen) : 0;
 }
@@ -488,6 +489,7 @@ static int finish_file(struct exporter *e, char *err, size_t errlen)
     if (rename(e->tmp, e->path) < 0)
         return fail(err, errlen, AVERROR(errno), "cannot rename the MP4 into place: %s",
                     strerror(errno));
+    emit_progress(e, true, true);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "file", e->job.file);
     cJSON_AddNumberToObject(o, "bytes", stat(e->path, &sb) == 0 ? (double)sb.st_size : 0);
@@ -526,14 +528,13 @@ int media_export_run(const cJSON *job, const struct media_ctl *ctl, char *err, s
     cJSON *st = cJSON_CreateObject();
     cJSON_AddBoolToObject(st, "remux", e.remux);
     cJSON_AddStringToObject(st, "encoder", e.remux ? "copy" : e.video.encoder);
-    cJSON_AddStringToObject(st, "audio", e.audio_copy ? "copy" : "aac");
+    cJSON_AddStringToObject(st, "audio", e.remux && e.audio_copy ? "copy" : "aac");
     cJSON_AddNumberToObject(st, "duration", round(e.total * 1000) / 1000);
     jobutil_emit(ctl, "started", st);
     LOG_INFO(e.name, "export of %.3f s: %s%s", e.total, e.remux ? "remux" : "transcode",
              e.remux ? (e.audio_copy ? " (audio copied)" : " (audio re-encoded)") : "");
     if ((r = run_sources(&e, err, errlen)) < 0 || (r = finish_file(&e, err, errlen)) < 0)
         goto out;
-    emit_progress(&e, true);
 out:
     if (r == AVERROR_EXIT) {
         LOG_INFO(e.name, "stopped: no file");
