@@ -33,7 +33,7 @@ def _rec_h264():
         "-keyint_min", "50", "-sc_threshold", "0", "-c:a", "aac", "-b:a", "64k", "-shortest"])
 
 
-def _daemon(name, max_seconds=60):
+def _daemon(name, max_seconds=60, extra=""):
     d = tmpdir(name)
     state = os.path.join(d, "state")
     recs = [(_rec_h265(), "cam265", T0), (_rec_h264(), "cam264", T0)]
@@ -50,7 +50,7 @@ def _daemon(name, max_seconds=60):
         assert p.returncode == 0, p.stderr
     config = ("ports: []\n" + harness.auth_users_yaml(viewer_cameras=("other",)) +
               "vod:\n  sample_recording: false\n  max_concurrent: 2\n"
-              f"  export_max_seconds: {max_seconds}\n")
+              f"  export_max_seconds: {max_seconds}\n" + extra)
     return Daemon(config, name=name, state_dir=state)
 
 
@@ -338,3 +338,32 @@ def test_shutdown_during_an_export():
         t.join(60)
         assert result and result[0].status in (200, 503), result
         assert not os.path.exists(os.path.join(dm.state, "exports", j["export_id"]))
+
+
+def test_download_deadline_504_then_failure():
+    """A recording that blocks the worker (a FIFO put in its place after
+    indexing): the download waits vod.export_timeout, then 504 while the
+    export goes on; once the FIFO yields junk the export fails."""
+    with _daemon("export-504", extra="  export_timeout: 1\n") as dm:
+        fifo = os.path.join(dm.dir, "fifo.mp4")
+        shutil.copy(_rec_h265(), fifo)
+        p = run([harness.HLSD, "recordings", "add", fifo, "--camera", "fifocam", "--start",
+                 str(T0), "--state-dir", dm.state], timeout=60)
+        assert p.returncode == 0, p.stderr
+        os.remove(fifo)
+        os.mkfifo(fifo)
+        url = f"/api/export/fifocam/start/{T0 + 1}/end/{T0 + 3}"
+        t0 = time.monotonic()
+        r = dm.get(url + ".mp4", timeout=30)
+        waited = time.monotonic() - t0
+        assert r.status == 504 and "not finished" in r.json()["message"], r
+        assert 0.9 <= waited < 10, waited
+        assert dm.get(url).json()["state"] == "running"
+        # ENXIO until the worker waits in its open() of the FIFO
+        fd = wait_until(lambda: os.open(fifo, os.O_WRONLY | os.O_NONBLOCK), 30,
+                        what="the worker reading the FIFO")
+        os.write(fd, b"not a recording" * 100)
+        os.close(fd)
+        wait_until(lambda: dm.get(url).json()["state"] == "failed", 30, what="failed export")
+        assert dm.get(url).json()["error"], "admins see the worker's reason"
+        assert dm.get(url + ".mp4").status == 502
