@@ -25,7 +25,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,17 +78,6 @@ struct exporter {
     double t0, last_progress;
     char why[160]; /* a failure inside the pipeline's sink callbacks, for err */
 };
-
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return ret;
-}
 
 /* ---- muxer -------------------------------------------------------------- */
 
@@ -254,7 +242,7 @@ static int open_source(struct exporter *e, const struct vod_source *s, double fr
     if (r < 0)
         return r;
     if (e->in->video_index < 0)
-        return fail(err, errlen, AVERROR_STREAM_NOT_FOUND, "%s: no video stream", s->path);
+        return jobutil_fail(err, errlen, AVERROR_STREAM_NOT_FOUND, "%s: no video stream", s->path);
     AVStream *vst = e->in->fmt->streams[e->in->video_index];
     AVStream *ast = e->in->audio_index >= 0 ? e->in->fmt->streams[e->in->audio_index] : NULL;
     e->tol = info->fps > 0 ? 0.5 / info->fps : 0.02;
@@ -272,7 +260,7 @@ static int open_source(struct exporter *e, const struct vod_source *s, double fr
                                        info->video_start)) < 0)
         return r == AVERROR_EXIT
                    ? r
-                   : fail(err, errlen, r, "%s: cannot seek to %.3f s", s->path, first);
+                   : jobutil_fail(err, errlen, r, "%s: cannot seek to %.3f s", s->path, first);
     struct media_pipeline_cfg pc = {.name = e->name,
                                     .video = &e->video,
                                     .audio = &e->audio,
@@ -300,7 +288,9 @@ static int open_source(struct exporter *e, const struct vod_source *s, double fr
     if (r >= 0)
         r = declare(e, vst->codecpar, TB90, e->copy_audio ? ast->codecpar : apar, atb);
     avcodec_parameters_free(&apar);
-    return r < 0 && !err[0] ? fail(err, errlen, r, "cannot start the MP4: %s", av_err2str(r)) : r;
+    return r < 0 && !err[0]
+               ? jobutil_fail(err, errlen, r, "cannot start the MP4: %s", av_err2str(r))
+               : r;
 }
 
 /* Copies e->pkt onto the output timeline (in_tb of its kind). */
@@ -346,7 +336,7 @@ static int read_source(struct exporter *e, const char *path, char *err, size_t e
         if (r < 0)
             return r == AVERROR_EXIT
                        ? r
-                       : fail(err, errlen, r, "%s: read failed: %s", path, av_err2str(r));
+                       : jobutil_fail(err, errlen, r, "%s: read failed: %s", path, av_err2str(r));
         AVPacket *p = e->pkt;
         bool video = p->stream_index == e->in->video_index;
         bool audio = p->stream_index == e->in->audio_index;
@@ -385,7 +375,9 @@ static int read_source(struct exporter *e, const char *path, char *err, size_t e
         }
         av_packet_unref(p);
         if (r < 0)
-            return err[0] ? r : fail(err, errlen, r, "writing the MP4 failed: %s", av_err2str(r));
+            return err[0]
+                       ? r
+                       : jobutil_fail(err, errlen, r, "writing the MP4 failed: %s", av_err2str(r));
         emit_progress(e, false, false);
     }
     return e->pipe ? media_pipeline_drain(e->pipe, err, errlen) : 0;
@@ -401,11 +393,12 @@ static int parse_job(struct exporter *e, const cJSON *job, char *err, size_t err
         return r;
     e->name = j->name;
     if (!(j->range_end > j->range_start))
-        return fail(err, errlen, -EINVAL, "job: range_end (%.3f) must be after range_start (%.3f)",
-                    j->range_end, j->range_start);
+        return jobutil_fail(err, errlen, -EINVAL,
+                            "job: range_end (%.3f) must be after range_start (%.3f)", j->range_end,
+                            j->range_start);
     if ((r = util_fmt(e->path, sizeof(e->path), "%s/%s", j->out_dir, j->file)) < 0 ||
         (r = util_fmt(e->tmp, sizeof(e->tmp), "%s/.%s.tmp", j->out_dir, j->file)) < 0)
-        return fail(err, errlen, r, "job: out_dir too long");
+        return jobutil_fail(err, errlen, r, "job: out_dir too long");
     media_video_settings_from_job(&j->video, &e->video);
     media_audio_settings_from_job(&j->audio, &e->audio);
     if ((r = media_vod_sources(j->sources, j->n_sources, &e->src)) < 0)
@@ -429,7 +422,7 @@ static int probe_sources(struct exporter *e, char *err, size_t errlen)
         /* keyframes: MP4 reads them from its index; only remux needs them */
         int r = media_source_probe(s->path, e->job.passthrough, &s->info, perr, sizeof(perr));
         if (r < 0)
-            return fail(err, errlen, r, "%s: %s", s->path, perr);
+            return jobutil_fail(err, errlen, r, "%s: %s", s->path, perr);
         s->used = true;
         s->wall_end = fmin(s->wall_end, s->wall_start + s->info.duration);
         if (s->wall_end <= rs)
@@ -448,7 +441,7 @@ static int probe_sources(struct exporter *e, char *err, size_t errlen)
             first = s;
     }
     if (!any)
-        return fail(err, errlen, -ENOENT, "no recording overlaps the range");
+        return jobutil_fail(err, errlen, -ENOENT, "no recording overlaps the range");
     e->remux = e->job.passthrough && video_copy;
     return 0;
 }
@@ -480,15 +473,15 @@ static int finish_file(struct exporter *e, char *err, size_t errlen)
     struct stat sb;
     int r;
     if (!e->oc || e->frames == 0)
-        return fail(err, errlen, AVERROR_INVALIDDATA, "no video frame in the range");
+        return jobutil_fail(err, errlen, AVERROR_INVALIDDATA, "no video frame in the range");
     /* +faststart: the trailer rewrites the file with the moov first. */
     if ((r = av_write_trailer(e->oc)) < 0)
-        return fail(err, errlen, r, "cannot finish the MP4: %s", av_err2str(r));
+        return jobutil_fail(err, errlen, r, "cannot finish the MP4: %s", av_err2str(r));
     avio_closep(&e->oc->pb);
     e->pb_open = false;
     if (rename(e->tmp, e->path) < 0)
-        return fail(err, errlen, AVERROR(errno), "cannot rename the MP4 into place: %s",
-                    strerror(errno));
+        return jobutil_fail(err, errlen, AVERROR(errno), "cannot rename the MP4 into place: %s",
+                            strerror(errno));
     emit_progress(e, true, true);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "file", e->job.file);
