@@ -4,6 +4,7 @@ ffprobe/ffmpeg and by reading the MP4's top-level boxes here."""
 import os
 import shutil
 import struct
+import subprocess
 import threading
 import time
 
@@ -173,6 +174,15 @@ def test_export_h264_is_remuxed_from_a_keyframe():
         got, want = _frame_md5s(path), _frame_md5s(_rec_h264())
         first = 2 * FPS
         assert got == want[first:first + len(got)], "video packets differ from the source's"
+        # `curl -OJ` saves it under the server's name.
+        out = tmpdir("curl")
+        p = subprocess.run(["curl", "-sS", "-f", "-O", "-J", "-H",
+                            f"Authorization: Bearer {ADMIN_TOKEN}", dm.base + j["download"]],
+                           cwd=out, capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        assert os.listdir(out) == ["cam264-2023-11-14_22-13-23Z.mp4"], os.listdir(out)
+        with open(os.path.join(out, os.listdir(out)[0]), "rb") as f:
+            assert f.read() == r.body
 
 
 def test_export_access_rules_and_bad_numbers():
