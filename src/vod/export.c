@@ -100,7 +100,9 @@ static int serve_file(struct vod_export *x, struct http_request *req)
     metrics_counter_add("hlsd_vod_bytes_served_total",
                         (const char *const[]){"kind", x->remux ? "remux" : "transcode", NULL},
                         x->bytes);
-    return http_respond_file(req, x->dir, x->file);
+    /* Made for whoever may see the camera: no shared cache may keep it and
+     * no other origin's script may read it. */
+    return http_respond_file_flags(req, x->dir, x->file, HTTP_FILE_PRIVATE);
 }
 
 static void waiter_timeout(void *arg, struct http_waiter *w)
