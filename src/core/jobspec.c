@@ -248,6 +248,7 @@ static const struct jobspec_opt export_opts[] = {
      .max = 1e11,
      .flags = JOBSPEC_F_REQUIRED},
     {.name = "passthrough", .off = EXP(passthrough), .type = JOBSPEC_T_BOOL, .def = 1},
+    {.name = "allow_transcode", .off = EXP(allow_transcode), .type = JOBSPEC_T_BOOL, .def = 1},
     {0},
 };
 

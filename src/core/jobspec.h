@@ -115,6 +115,9 @@ struct jobspec_export {
     size_t n_sources;
     double range_start, range_end; /* epoch seconds */
     bool passthrough;
+    /* false: admitted as a remux (no transcode slot taken); a worker that
+     * finds it must transcode says needs_transcode and makes nothing. */
+    bool allow_transcode;
 };
 
 enum jobspec_type {

@@ -49,6 +49,9 @@ struct exporter {
     struct vod_source *src;
     size_t n_src;
     bool remux, audio_copy;
+    /* remux: some recording's audio has no decoder here (copying it is not
+     * possible either): the file has no audio rather than no file */
+    bool audio_none;
     struct media_video_settings video;
     struct media_audio_settings audio;
     char path[PATH_MAX], tmp[PATH_MAX];
@@ -247,6 +250,8 @@ static int open_source(struct exporter *e, const struct vod_source *s, double fr
     AVStream *ast = e->in->audio_index >= 0 ? e->in->fmt->streams[e->in->audio_index] : NULL;
     e->tol = info->fps > 0 ? 0.5 / info->fps : 0.02;
     e->copy_video = e->remux;
+    if (e->remux && e->audio_none)
+        ast = NULL;
     e->copy_audio = e->remux && ast && e->audio_copy;
     e->seen_key = e->video_closed = false;
     e->max_copied_t = -INFINITY;
@@ -270,9 +275,17 @@ static int open_source(struct exporter *e, const struct vod_source *s, double fr
     if (!e->copy_video || (ast && !e->copy_audio)) {
         r = media_pipeline_open(&e->pipe, &pc, e->copy_video ? NULL : vst,
                                 e->copy_video ? 0 : media_input_rotation(vst), ast, err, errlen);
-        if (r < 0)
+        if (r < 0 && e->copy_video && r != AVERROR(ENOMEM)) {
+            /* Only the audio was to be decoded: the video copy goes on. */
+            LOG_WARN(e->name, "%s: audio dropped: %s", s->path, err);
+            err[0] = '\0';
+            ast = NULL;
+            r = 0;
+        } else if (r < 0) {
             return r;
-        media_pipeline_set_window(e->pipe, e->start_t, e->end_t);
+        } else {
+            media_pipeline_set_window(e->pipe, e->start_t, e->end_t);
+        }
     }
     if (!e->copy_video)
         return 0; /* the pipeline declares its streams once its encoder opens */
@@ -407,6 +420,12 @@ static int parse_job(struct exporter *e, const cJSON *job, char *err, size_t err
     return 0;
 }
 
+static bool audio_decodable(const char *codec)
+{
+    const AVCodecDescriptor *d = avcodec_descriptor_get_by_name(codec);
+    return d && avcodec_find_decoder(d->id);
+}
+
 /* Probes the recordings overlapping the range; decides remux. */
 static int probe_sources(struct exporter *e, char *err, size_t errlen)
 {
@@ -419,8 +438,9 @@ static int probe_sources(struct exporter *e, char *err, size_t errlen)
         struct vod_source *s = &e->src[i];
         if (s->wall_start >= re || s->wall_end <= rs)
             continue;
-        /* keyframes: MP4 reads them from its index; only remux needs them */
-        int r = media_source_probe(s->path, e->job.passthrough, &s->info, perr, sizeof(perr));
+        /* Keyframes (a remux's start) come in a second pass, only when
+         * every recording can be copied. */
+        int r = media_source_probe(s->path, false, &s->info, perr, sizeof(perr));
         if (r < 0)
             return jobutil_fail(err, errlen, r, "%s: %s", s->path, perr);
         s->used = true;
@@ -432,17 +452,41 @@ static int probe_sources(struct exporter *e, char *err, size_t errlen)
         if (!s->info.video_copyable ||
             !media_source_fits(&s->info, e->video.max_width, e->video.max_height))
             video_copy = false;
-        if (s->info.has_audio && !s->info.audio_copyable)
+        if (s->info.has_audio && !s->info.audio_copyable) {
             e->audio_copy = false;
-        /* one MP4 track: copied recordings must share their size */
+            if (!audio_decodable(s->info.audio_codec)) {
+                LOG_WARN(e->name, "%s: no decoder for audio %s: the export has no audio", s->path,
+                         s->info.audio_codec);
+                e->audio_none = true;
+            }
+        }
+        /* One MP4 track has one size: refused here, before any decoding
+         * (a transcode would fail at the second recording's declaration). */
         if (first && (s->info.width != first->info.width || s->info.height != first->info.height))
-            video_copy = false;
+            return jobutil_fail(err, errlen, -EINVAL,
+                                "the recordings of this range differ in size (%dx%d, then %dx%d "
+                                "in %s): one MP4 track cannot hold them (export them apart)",
+                                first->info.width, first->info.height, s->info.width,
+                                s->info.height, s->path);
         if (!first)
             first = s;
     }
     if (!any)
         return jobutil_fail(err, errlen, -ENOENT, "no recording overlaps the range");
     e->remux = e->job.passthrough && video_copy;
+    if (!e->remux) {
+        e->audio_none = false; /* the pipeline ignores audio it cannot decode */
+        return 0;
+    }
+    for (size_t i = 0; i < e->n_src; i++) {
+        struct vod_source *s = &e->src[i];
+        if (!s->used)
+            continue;
+        media_source_info_clear(&s->info);
+        int r = media_source_probe(s->path, true, &s->info, perr, sizeof(perr));
+        if (r < 0)
+            return jobutil_fail(err, errlen, r, "%s: %s", s->path, perr);
+    }
     return 0;
 }
 
@@ -517,15 +561,30 @@ int media_export_run(const cJSON *job, const struct media_ctl *ctl, char *err, s
         r = AVERROR(ENOMEM);
         goto out;
     }
+    if (!e.remux && !e.job.allow_transcode) {
+        /* Admitted as a remux, without a transcode slot: the daemon decides. */
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "reason", "the recordings cannot be copied");
+        jobutil_emit(ctl, "needs_transcode", o);
+        LOG_INFO(e.name, "needs a transcode: asking the daemon for a slot");
+        r = 0;
+        goto out;
+    }
     unlink(e.tmp); /* left by a killed worker */
     cJSON *st = cJSON_CreateObject();
     cJSON_AddBoolToObject(st, "remux", e.remux);
     cJSON_AddStringToObject(st, "encoder", e.remux ? "copy" : e.video.encoder);
-    cJSON_AddStringToObject(st, "audio", e.remux && e.audio_copy ? "copy" : "aac");
+    cJSON_AddStringToObject(st, "audio",
+                            e.remux && e.audio_none   ? "none"
+                            : e.remux && e.audio_copy ? "copy"
+                                                      : "aac");
     cJSON_AddNumberToObject(st, "duration", round(e.total * 1000) / 1000);
     jobutil_emit(ctl, "started", st);
     LOG_INFO(e.name, "export of %.3f s: %s%s", e.total, e.remux ? "remux" : "transcode",
-             e.remux ? (e.audio_copy ? " (audio copied)" : " (audio re-encoded)") : "");
+             !e.remux       ? ""
+             : e.audio_none ? " (no audio)"
+             : e.audio_copy ? " (audio copied)"
+                            : " (audio re-encoded)");
     if ((r = run_sources(&e, err, errlen)) < 0 || (r = finish_file(&e, err, errlen)) < 0)
         goto out;
 out:
