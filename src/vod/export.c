@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 
 #define EXPORT_MAX 32 /* exports kept (running or finished) */
@@ -37,13 +38,22 @@ struct vod_export {
     double start, end;
     char start_s[EXPORT_NUM_MAX + 2], end_s[EXPORT_NUM_MAX + 2]; /* as first requested */
     char file[VOD_CAMERA_MAX + 40];                              /* the download's name */
-    char dir[PATH_MAX];                                          /* <state>/exports/<id> */
+    /* <state>/exports/<id>.<generation>: a new export of the same range
+     * never shares the folder of one deleted while its worker dies. */
+    char dir[PATH_MAX];
+    char owner[80]; /* who started it (vod.export_max_per_user) */
     cJSON *job;
     struct proc *w; /* NULL when no worker runs */
     pid_t pid;
-    bool remux, done, failed;
+    /* remux: runs without a transcode slot (admitted as one, or the worker
+     * said so). needs_transcode: the worker of a remux found it must
+     * transcode; needs_slot: and no slot was free (the next request retries). */
+    bool remux, done, failed, needs_transcode, needs_slot;
+    char audio[8]; /* "copy", "aac", "none" (the worker's started), "" before */
     double percent;
     double bytes;
+    double est_bytes;   /* the admission's estimate, counted while running */
+    double done_at;     /* monotonic: the oldest finished is evicted first */
     char error[256];    /* the worker's message: admins only (it names paths) */
     double last_access; /* monotonic */
     double failed_at;   /* monotonic */
@@ -77,6 +87,7 @@ static int respond_status(struct vod_export *x, struct http_request *req)
     cJSON_AddStringToObject(o, "state", export_state(x));
     cJSON_AddNumberToObject(o, "progress", x->done ? 100 : x->percent);
     cJSON_AddBoolToObject(o, "remux", x->remux);
+    http_json_add_string_or_null(o, "audio", x->audio[0] ? x->audio : NULL);
     cJSON_AddStringToObject(o, "file", x->file);
     cJSON_AddStringToObject(o, "download", url);
     if (x->done)
@@ -118,6 +129,26 @@ static void serve_waiter(void *arg, struct http_waiter *w)
     serve_file(arg, w->req);
 }
 
+/* The answer of a transcode refused for want of a vod.max_concurrent slot. */
+static int respond_no_slot(struct http_request *req)
+{
+    metrics_counter_inc(METRICS_TRANSCODE_REJECTED, NULL);
+    http_add_header(req, "Retry-After", "10");
+    return http_respond_error(req, 429, "Too many concurrent transcode sessions");
+}
+
+static void no_slot_waiter(void *arg, struct http_waiter *w)
+{
+    (void)arg;
+    respond_no_slot(w->req);
+}
+
+static void deleted_waiter(void *arg, struct http_waiter *w)
+{
+    struct vod_export *x = arg;
+    http_respond_error(w->req, 410, "export %s was deleted", x->id);
+}
+
 static void fail_waiter(void *arg, struct http_waiter *w)
 {
     struct vod_export *x = arg;
@@ -144,8 +175,15 @@ static void on_message(void *arg, struct proc *w, const cJSON *msg)
         return;
     if (strcmp(type, "started") == 0) {
         const cJSON *r = cJSON_GetObjectItemCaseSensitive(msg, "remux");
-        if (cJSON_IsBool(r))
+        const char *a = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "audio"));
+        /* A remux admitted without a slot stays one: the job says so
+         * (allow_transcode false), so "started" never turns it into a
+         * transcode; a transcode found to be a remux frees its slot. */
+        if (cJSON_IsBool(r) && !x->remux)
             x->remux = cJSON_IsTrue(r);
+        snprintf(x->audio, sizeof(x->audio), "%s", a ? a : "");
+    } else if (strcmp(type, "needs_transcode") == 0) {
+        x->needs_transcode = true;
     } else if (strcmp(type, "progress") == 0) {
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(msg, "percent");
         if (cJSON_IsNumber(p) && p->valuedouble >= 0 && p->valuedouble <= 100)
@@ -155,6 +193,7 @@ static void on_message(void *arg, struct proc *w, const cJSON *msg)
         x->bytes = cJSON_IsNumber(b) && b->valuedouble >= 0 ? b->valuedouble : 0;
         if (file_exists(x)) {
             x->done = true;
+            x->done_at = util_now_mono();
             x->percent = 100;
             LOG_INFO(x->name, "%s ready (%.0f bytes)", x->file, x->bytes);
             http_wait_wake_all(&x->waiters, serve_waiter, x);
@@ -165,6 +204,8 @@ static void on_message(void *arg, struct proc *w, const cJSON *msg)
     }
 }
 
+static int readmit(struct vod_export *x);
+
 static void on_exit_cb(void *arg, struct proc *w, int wstatus, bool requested)
 {
     struct vod_export *x = arg;
@@ -172,6 +213,18 @@ static void on_exit_cb(void *arg, struct proc *w, int wstatus, bool requested)
     x->w = NULL;
     if (x->done)
         return;
+    if (x->needs_transcode && !requested && !x->m->shutting_down) {
+        int r = readmit(x);
+        if (r == 0)
+            return; /* the waiting downloads wait for the transcode */
+        if (r == -EBUSY) {
+            LOG_INFO(x->name, "needs a transcode slot: none free");
+            x->needs_slot = true;
+            http_wait_wake_all(&x->waiters, no_slot_waiter, x);
+            return;
+        }
+        snprintf(x->error, sizeof(x->error), "cannot restart as a transcode: %s", strerror(-r));
+    }
     x->failed = true;
     x->failed_at = util_now_mono();
     if (!x->error[0])
@@ -203,7 +256,9 @@ static bool predict_remux(const struct hlsd_config *cfg, const struct vod_record
     return true;
 }
 
-static int build_job(struct vod_export *x, const struct vod_recording *recs, size_t n)
+/* allow_transcode: false when admitted as a remux (no slot taken). */
+static int build_job(struct vod_export *x, const struct vod_recording *recs, size_t n,
+                     bool allow_transcode)
 {
     const struct cfg_vod *v = &x->m->cfg->vod;
     struct jobspec_export j;
@@ -215,6 +270,7 @@ static int build_job(struct vod_export *x, const struct vod_recording *recs, siz
     j.range_start = x->start;
     j.range_end = x->end;
     j.passthrough = v->passthrough;
+    j.allow_transcode = allow_transcode;
     if (vod_job_settings(v, recs, n, &j.video, &j.audio, &j.sources) < 0)
         return -ENOMEM;
     j.n_sources = n;
@@ -245,6 +301,27 @@ static int spawn(struct vod_export *x)
     return 0;
 }
 
+/* The export admitted as a remux must transcode: it takes a vod.max_concurrent
+ * slot like any transcode (-EBUSY when none is free) and starts again with
+ * the transcode allowed. Its export worker slot is the one it held. */
+static int readmit(struct vod_export *x)
+{
+    struct vod_manager *m = x->m;
+    if (vod_active_count(m) >= m->cfg->vod.max_concurrent)
+        return -EBUSY;
+    cJSON *t = cJSON_CreateTrue();
+    if (!t || !cJSON_ReplaceItemInObjectCaseSensitive(x->job, "allow_transcode", t)) {
+        cJSON_Delete(t);
+        return -ENOMEM;
+    }
+    x->remux = x->needs_transcode = x->needs_slot = false;
+    x->percent = 0;
+    x->error[0] = '\0';
+    struct vod_recording whole = {.start_time = x->start, .end_time = x->end};
+    x->est_bytes = fmax(x->est_bytes, vod_export_estimate(&whole, 1, x->start, x->end, false));
+    return spawn(x);
+}
+
 /* ---- lifecycle ---------------------------------------------------------- */
 
 /* Unlinks, kills the worker, answers the waiting downloads, removes the folder, frees. */
@@ -257,7 +334,7 @@ static void export_destroy(struct vod_export *x)
         }
     }
     proc_free(&x->w); /* killed: the file is written through a temp name */
-    http_wait_wake_all(&x->waiters, fail_waiter, x);
+    http_wait_wake_all(&x->waiters, x->m->shutting_down ? fail_waiter : deleted_waiter, x);
     util_rm_rf(x->dir);
     cJSON_Delete(x->job);
     free(x);
@@ -285,17 +362,90 @@ static int make_room(struct vod_manager *m)
     if (n < EXPORT_MAX)
         return 0;
     if (!lru)
-        return -EBUSY;
+        return -EUSERS;
     export_destroy(lru);
     return 0;
 }
 
-/* A new export of (camera, start, end). -ENOENT (no recording in range),
- * -E2BIG (too many), -EBUSY (no slot, or too many exports), -errno. */
-static int export_create(struct vod_manager *m, const char *camera, double start, double end,
-                         const char *start_s, const char *end_s, const char *id,
+/* Export workers running, all of them or those of one owner. */
+static int running(const struct vod_manager *m, const char *owner)
+{
+    int n = 0;
+    for (const struct vod_export *x = m->exports; x; x = x->next)
+        n += x->w && (!owner || strcmp(x->owner, owner) == 0);
+    return n;
+}
+
+/* vod.export_max_mb: the files kept (and the estimates of those being made)
+ * plus `need` must fit; the oldest finished exports nobody waits for go
+ * first. -EFBIG when they cannot. */
+static int make_space(struct vod_manager *m, double need)
+{
+    double cap = (double)m->cfg->vod.export_max_mb * 1048576.0;
+    for (;;) {
+        double kept = 0;
+        struct vod_export *old = NULL;
+        for (struct vod_export *x = m->exports; x; x = x->next) {
+            kept += x->done ? x->bytes : x->w ? x->est_bytes : 0;
+            if (x->done && !x->w && !http_wait_count(&x->waiters) &&
+                (!old || x->done_at < old->done_at))
+                old = x;
+        }
+        if (kept + need <= cap)
+            return 0;
+        if (!old)
+            return -EFBIG;
+        LOG_INFO(old->name, "removing the export to make room (vod.export_max_mb)");
+        export_destroy(old);
+    }
+}
+
+/* Free space on the exports' disk after `need` bytes: vod.export_min_free_mb
+ * must be left. -ENOSPC when it would not be. */
+static int check_disk(struct vod_manager *m, double need)
+{
+    char dir[PATH_MAX];
+    struct statvfs sv;
+    int r = util_fmt(dir, sizeof(dir), "%s/exports", m->cfg->state_dir);
+    if (r < 0)
+        return r;
+    if (statvfs(dir, &sv) < 0)
+        return -errno;
+    double avail = (double)sv.f_bavail * (double)sv.f_frsize;
+    if (!vod_export_fits_disk(avail, need, (double)m->cfg->vod.export_min_free_mb * 1048576.0)) {
+        LOG_WARN(NULL, "export refused: %.0f MB free in %s, about %.0f MB needed + %ld MB reserve",
+                 avail / 1048576.0, dir, need / 1048576.0, m->cfg->vod.export_min_free_mb);
+        return -ENOSPC;
+    }
+    return 0;
+}
+
+/* Whether a new export of owner may start: -EDQUOT (vod.export_max_per_user),
+ * -EAGAIN (vod.export_max_concurrent), -EBUSY (a transcode without a
+ * vod.max_concurrent slot), -EFBIG (vod.export_max_mb), -ENOSPC (disk). */
+static int admit(struct vod_manager *m, const char *owner, bool remux, double need)
+{
+    const struct cfg_vod *v = &m->cfg->vod;
+    int r;
+    if (v->export_max_per_user > 0 && running(m, owner) >= v->export_max_per_user)
+        return -EDQUOT;
+    if (running(m, NULL) >= v->export_max_concurrent)
+        return -EAGAIN;
+    if (!remux && vod_active_count(m) >= v->max_concurrent)
+        return -EBUSY;
+    if ((r = make_space(m, need)) < 0)
+        return r;
+    return check_disk(m, need);
+}
+
+/* A new export of (camera, start, end) for owner. -ENOENT (no recording in
+ * range), -E2BIG (too many), the refusals of admit(), -EUSERS (too many
+ * exports kept), -errno. */
+static int export_create(struct vod_manager *m, const char *owner, const char *camera, double start,
+                         double end, const char *start_s, const char *end_s, const char *id,
                          struct vod_export **out)
 {
+    static unsigned long generation; /* of the folders: see vod_export.dir */
     struct vod_recording *recs = NULL;
     struct vod_export *x = NULL;
     size_t n = 0;
@@ -317,27 +467,28 @@ static int export_create(struct vod_manager *m, const char *camera, double start
     snprintf(x->id, sizeof(x->id), "%s", id);
     snprintf(x->name, sizeof(x->name), "export %.8s", id);
     snprintf(x->camera, sizeof(x->camera), "%s", camera);
+    snprintf(x->owner, sizeof(x->owner), "%s", owner);
     snprintf(x->start_s, sizeof(x->start_s), "%s", start_s);
     snprintf(x->end_s, sizeof(x->end_s), "%s", end_s);
     x->start = start;
     x->end = end;
     x->last_access = util_now_mono();
     x->remux = predict_remux(m->cfg, recs, n);
+    x->est_bytes = vod_export_estimate(recs, n, start, end, x->remux);
     http_wait_init(&x->waiters, waiter_timeout, x);
-    if (!x->remux && vod_active_count(m) >= m->cfg->vod.max_concurrent) {
-        r = -EBUSY;
+    if ((r = admit(m, owner, x->remux, x->est_bytes)) < 0)
         goto out;
-    }
     if ((r = make_room(m)) < 0 ||
         (r = vod_export_filename(camera, start, x->file, sizeof(x->file))) < 0 ||
-        (r = util_fmt(x->dir, sizeof(x->dir), "%s/exports/%s", m->cfg->state_dir, id)) < 0)
+        (r = util_fmt(x->dir, sizeof(x->dir), "%s/exports/%s.%lu", m->cfg->state_dir, id,
+                      ++generation)) < 0)
         goto out;
     util_rm_rf(x->dir);
     if ((r = util_mkdir_p(x->dir, 0755)) < 0) {
         LOG_ERROR(x->name, "cannot create %s: %s", x->dir, strerror(-r));
         goto out;
     }
-    if ((r = build_job(x, recs, n)) < 0 || (r = spawn(x)) < 0) {
+    if ((r = build_job(x, recs, n, !x->remux)) < 0 || (r = spawn(x)) < 0) {
         util_rm_rf(x->dir);
         goto out;
     }
@@ -445,6 +596,14 @@ static int h_export(void *arg, struct http_request *req)
         export_destroy(x);
         x = NULL;
     }
+    /* A remux that must transcode waits for a slot: this request asks again. */
+    if (x && x->needs_slot && !m->shutting_down) {
+        x->last_access = util_now_mono();
+        if ((r = readmit(x)) == -EBUSY)
+            return respond_no_slot(req);
+        if (r < 0)
+            return http_respond_error(req, 500, "cannot start the export: %s", strerror(-r));
+    }
     if (!x) {
         if (m->shutting_down)
             return http_respond_error(req, 503, "the server is shutting down");
@@ -454,17 +613,37 @@ static int h_export(void *arg, struct http_request *req)
         }
         if (count == 0)
             return http_respond_error(req, 404, "unknown camera %s", camera);
-        r = export_create(m, camera, start, end, start_s, end_s, id, &x);
+        char owner[80];
+        vod_request_owner(req, owner, sizeof(owner));
+        r = export_create(m, owner, camera, start, end, start_s, end_s, id, &x);
         if (r == -ENOENT)
             return http_respond_error(req, 404, "no recording of camera %s in this range", camera);
         if (r == -E2BIG)
             return http_respond_error(req, 400, "the range covers more than %d recordings",
                                       VOD_MAX_SOURCES);
-        if (r == -EBUSY) {
-            metrics_counter_inc(METRICS_TRANSCODE_REJECTED, NULL);
+        if (r == -EBUSY)
+            return respond_no_slot(req);
+        if (r == -EDQUOT || r == -EAGAIN || r == -EUSERS) {
             http_add_header(req, "Retry-After", "10");
-            return http_respond_error(req, 429, "Too many concurrent transcode sessions");
+            return r == -EDQUOT ? http_respond_error(req, 429,
+                                                     "you have %d exports running "
+                                                     "(vod.export_max_per_user): try again later",
+                                                     m->cfg->vod.export_max_per_user)
+                   : r == -EAGAIN
+                       ? http_respond_error(req, 429,
+                                            "%d exports are running "
+                                            "(vod.export_max_concurrent): try again later",
+                                            m->cfg->vod.export_max_concurrent)
+                       : http_respond_error(req, 429,
+                                            "%d exports are kept, none of them "
+                                            "removable yet: try again later",
+                                            EXPORT_MAX);
         }
+        if (r == -ENOSPC || r == -EFBIG)
+            return http_respond_error(req, 507,
+                                      r == -ENOSPC ? "not enough free disk space for the export"
+                                                   : "the exports kept fill vod.export_max_mb: "
+                                                     "try again later");
         if (r < 0)
             return http_respond_error(req, 500, "cannot start the export: %s", strerror(-r));
     }

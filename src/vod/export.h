@@ -23,6 +23,17 @@ int vod_export_filename(const char *camera, double start, char *buf, size_t size
  * whole. 0 or -EINVAL (empty number, too long). */
 int vod_export_split_end(const char *param, char *buf, size_t size, bool *download);
 
+struct vod_recording;
+
+/* Bytes the export of [start, end) will most likely take: the recordings'
+ * bytes in proportion to their part in the range when remuxed, 4 Mbit/s of
+ * range when transcoded (the encoder's settings make far less as a rule). */
+double vod_export_estimate(const struct vod_recording *recs, size_t n, double start, double end,
+                           bool remux);
+/* Whether an export of `estimate` bytes leaves min_free bytes free on a disk
+ * with free_bytes available. */
+bool vod_export_fits_disk(double free_bytes, double estimate, double min_free);
+
 /* export.c */
 /* Creates <state>/exports (emptied: exports do not survive a restart) and
  * registers the routes. 0 or -errno (logged). */

@@ -137,6 +137,11 @@ struct vod_session *vod_session_find(struct vod_manager *m, const char *id);
 int vod_session_id(const struct vod_manager *m, const char *camera, double start, double end,
                    const char *variant, char id[VOD_ID_LEN + 1]);
 bool vod_valid_id(const char *id);
+/* Who a request counts against (vod.max_sessions_per_user,
+ * vod.export_max_per_user): the user name, or "addr:" + the client address
+ * without users (session_http.c). */
+void vod_request_owner(struct http_request *req, char *out, size_t size);
+
 /* Creates a session and starts its first worker (the HEVC one of a dual
  * session). The session belongs to the manager's list (*out is borrowed;
  * vod_session_destroy frees it). variant: "" (one variant, or both for HEVC
