@@ -356,7 +356,6 @@ static int read_source(struct exporter *e, const char *path, char *err, size_t e
         AVStream *st = e->in->fmt->streams[p->stream_index];
         double t = media_input_pkt_time(e->in, p) + e->offset;
         double td = p->dts != AV_NOPTS_VALUE ? p->dts * av_q2d(st->time_base) + e->offset : t;
-        bool inside = t >= e->start_t - e->tol && t < e->end_t - e->tol;
         if (video && td > e->end_t + END_MARGIN) {
             av_packet_unref(p);
             break;
@@ -380,7 +379,13 @@ static int read_source(struct exporter *e, const char *path, char *err, size_t e
                 r = copy_packet(e, MEDIA_VIDEO, st);
             }
         } else if (e->copy_audio && audio) {
-            if (inside)
+            /* Audio lasts as long as the video: past the range end too when
+             * the video copy carried reordered frames beyond it (the next
+             * recording continues after them: no hole in the audio). The
+             * file interleaves by decode time, so those frames are read
+             * before audio of the same time. */
+            double vend = e->copy_video ? fmax(e->end_t, e->max_copied_t + 2 * e->tol) : e->end_t;
+            if (t >= e->start_t - e->tol && t < vend - e->tol)
                 r = copy_packet(e, MEDIA_AUDIO, st);
         } else if (e->pipe && (video || audio) && !(audio && t > e->end_t + END_MARGIN)) {
             r = media_pipeline_send(e->pipe, video ? MEDIA_VIDEO : MEDIA_AUDIO, p,
