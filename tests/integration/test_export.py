@@ -1,7 +1,9 @@
 """Clip export (/api/export/{camera}/start/{s}/end/{e}[.mp4], issue 13): a
 real daemon, recordings made with the ffmpeg CLI, downloads checked with
 ffprobe/ffmpeg and by reading the MP4's top-level boxes here."""
+import glob
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -34,7 +36,7 @@ def _rec_h264():
         "-keyint_min", "50", "-sc_threshold", "0", "-c:a", "aac", "-b:a", "64k", "-shortest"])
 
 
-def _daemon(name, max_seconds=60, extra=""):
+def _daemon(name, max_seconds=60, extra="", viewer_cameras=("other",)):
     d = tmpdir(name)
     state = os.path.join(d, "state")
     recs = [(_rec_h265(), "cam265", T0), (_rec_h264(), "cam264", T0)]
@@ -49,7 +51,7 @@ def _daemon(name, max_seconds=60, extra=""):
         p = run([harness.HLSD, "recordings", "add", rec, "--camera", cam, "--start", str(start),
                  "--state-dir", state], timeout=60)
         assert p.returncode == 0, p.stderr
-    config = ("ports: []\n" + harness.auth_users_yaml(viewer_cameras=("other",)) +
+    config = ("ports: []\n" + harness.auth_users_yaml(viewer_cameras=viewer_cameras) +
               "vod:\n  sample_recording: false\n  max_concurrent: 2\n"
               f"  export_max_seconds: {max_seconds}\n" + extra)
     return Daemon(config, name=name, state_dir=state)
@@ -101,6 +103,15 @@ def _continuous(pkts):
     assert max(steps) < 1.5 / FPS, f"a hole of {max(steps)} s in the timeline"
 
 
+def _audio_follows_video(path):
+    """The audio track lasts as long as the video within 0.1 s (no audio
+    lost or doubled where recordings join)."""
+    streams = harness.probe_streams(path)["streams"]
+    v = next(st for st in streams if st["codec_type"] == "video")
+    a = next(st for st in streams if st["codec_type"] == "audio")
+    assert abs(float(a["duration"]) - float(v["duration"])) <= 0.1, (a["duration"], v["duration"])
+
+
 def _save(r, d, name):
     path = os.path.join(d, name)
     with open(path, "wb") as f:
@@ -114,6 +125,45 @@ def _check_download_headers(r, camera, name_ts):
     assert int(r.headers.get("Content-Length")) == len(r.body), r.headers
     assert r.headers.get("Content-Disposition") == (
         f'attachment; filename="{camera}-{name_ts}.mp4"'), r.headers
+    # made for users who may see the camera: no shared cache, no other origin
+    assert r.headers.get("Cache-Control") == "private, no-store", r.headers
+    assert "Access-Control-Allow-Origin" not in r.headers, r.headers
+
+
+def _folders(dm, export_id):
+    """The export's instance folders (<state>/exports/<id>.<n>)."""
+    return glob.glob(os.path.join(dm.state, "exports", export_id + ".*"))
+
+
+def _fifo_camera(dm, cam):
+    """A camera whose recording (indexed as H.265: a transcode) is a FIFO:
+    its export's worker blocks in open() until _release_fifo, holding its
+    slots meanwhile."""
+    fifo = os.path.join(dm.dir, f"{cam}.mp4")
+    shutil.copy(_rec_h265(), fifo)
+    p = run([harness.HLSD, "recordings", "add", fifo, "--camera", cam, "--start", str(T0),
+             "--state-dir", dm.state], timeout=60)
+    assert p.returncode == 0, p.stderr
+    os.remove(fifo)
+    os.mkfifo(fifo)
+    return fifo
+
+
+def _release_fifo(fifo):
+    """Lets a worker blocked on the FIFO go on (it reads junk and fails)."""
+    try:
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return  # nobody reads it
+    os.write(fd, b"not a recording" * 100)
+    os.close(fd)
+
+
+def _metric(dm, name):
+    for ln in dm.get("/metrics").body.decode().splitlines():
+        if ln.startswith(name + " ") or ln.startswith(name + "{"):
+            return float(ln.rsplit(" ", 1)[1])
+    return 0.0
 
 
 def test_export_h265_is_transcoded_cut_at_the_range():
@@ -255,6 +305,7 @@ def test_export_joins_recordings_without_their_gap():
         r = dm.get(f"/api/export/gap265/start/{s}/end/{e}.mp4", timeout=120)
         assert r.status == 200, r
         path = _save(r, dm.dir, "gap265.mp4")
+        _audio_follows_video(path)
         pkts = _video_packets(path)
         assert abs(len(pkts) / FPS - 8.0) <= 1.0 / FPS + 1e-6, len(pkts)
         assert pkts[0]["flags"].startswith("K"), pkts[0]
@@ -266,6 +317,7 @@ def test_export_joins_recordings_without_their_gap():
         r = dm.get(f"/api/export/gap264/start/{s}/end/{e}.mp4", timeout=120)
         assert r.status == 200, r
         path = _save(r, dm.dir, "gap264.mp4")
+        _audio_follows_video(path)
         pkts = _video_packets(path)
         # 8 s is on a keyframe; the second recording starts with one
         assert 8.0 - 1.0 / FPS - 1e-6 <= len(pkts) / FPS <= 8.0 + 8.0 / FPS, len(pkts)
@@ -276,7 +328,9 @@ def test_export_joins_recordings_without_their_gap():
 
 
 def test_transcoding_exports_take_a_slot_remuxes_do_not():
-    with _daemon("export-slots", max_seconds=60) as dm:
+    # export worker limits out of the way: only vod.max_concurrent counts here
+    with _daemon("export-slots", max_seconds=60,
+                 extra="  export_max_concurrent: 8\n  export_max_per_user: 0\n") as dm:
         running = []
         for i in range(2):  # vod.max_concurrent in _daemon
             r = dm.get(f"/api/export/cam265/start/{T0 + i * 0.5}/end/{T0 + 12}")
@@ -317,7 +371,8 @@ def test_remux_reencodes_only_audio_that_is_not_aac():
 
 def test_recordings_of_different_sizes_fail_with_a_reason():
     """One MP4 track has one size: a range over a 320x240 and a 320x180
-    recording fails (502 for the download), and says why to admins."""
+    recording fails (502 for the download), and says why to admins, right
+    after the probe: nothing is transcoded first."""
     with _daemon("export-mixed") as dm:
         small = os.path.join(dm.dir, "small.mp4")
         shutil.copy(harness.clip_rec_h265(4), small)  # 320x180
@@ -329,25 +384,33 @@ def test_recordings_of_different_sizes_fail_with_a_reason():
         assert r.status == 502, r
         j = dm.get(url).json()
         assert j["state"] == "failed" and "differ in size" in j["error"], j
-        folder = os.path.join(dm.state, "exports", j["export_id"])
+        [folder] = _folders(dm, j["export_id"])
         assert os.listdir(folder) == [], os.listdir(folder)  # no temp file left
+        # refused before the worker started making anything
+        tag = f"[export {j['export_id'][:8]}]"
+        made = [ln for ln in dm.log_text().splitlines() if tag in ln and "export of" in ln]
+        assert not made, made
 
 
 def test_shutdown_during_an_export():
-    """SIGTERM while an export runs and a download waits: the download is
-    answered (503) or cut, the daemon exits 0 and leaves no export folder."""
+    """SIGTERM while an export runs (its worker blocked on a FIFO: it cannot
+    finish first) and a download waits: the download gets 503, the daemon
+    exits 0 and leaves no export folder."""
     with _daemon("export-stop") as dm:
-        url = f"/api/export/cam265/start/{T0}/end/{T0 + 12}"
+        _fifo_camera(dm, "fifocam")
+        url = f"/api/export/fifocam/start/{T0}/end/{T0 + 12}"
         j = dm.get(url).json()
         assert j["state"] == "running", j
         result = []
         t = threading.Thread(target=lambda: result.append(dm.get(url + ".mp4", timeout=60)))
         t.start()
-        time.sleep(0.2)
+        time.sleep(0.5)  # the download is suspended by now
         assert dm.stop() == 0
         t.join(60)
-        assert result and result[0].status in (200, 503), result
-        assert not os.path.exists(os.path.join(dm.state, "exports", j["export_id"]))
+        assert result and result[0].status == 503, result
+        assert "shutting down" in result[0].json()["message"], result[0]
+        assert _folders(dm, j["export_id"]) == []
+        assert os.listdir(os.path.join(dm.state, "exports")) == []
 
 
 def test_download_deadline_504_then_failure():
@@ -377,3 +440,148 @@ def test_download_deadline_504_then_failure():
         wait_until(lambda: dm.get(url).json()["state"] == "failed", 30, what="failed export")
         assert dm.get(url).json()["error"], "admins see the worker's reason"
         assert dm.get(url + ".mp4").status == 502
+
+
+def _rec_h264_interlaced():
+    """6 s 320x240 interlaced H.264 (yuv420p: the index alone predicts a
+    remux) + AAC: the worker finds it cannot be copied."""
+    return make_media("export_h264_interlaced_320x240_6s.mp4", [
+        "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=6",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=6",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+        "-flags", "+ildct+ilme", "-x264opts", "interlaced=1", "-field_order", "tt",
+        "-c:a", "aac", "-b:a", "64k", "-shortest"])
+
+
+def test_predicted_remux_that_must_transcode_takes_a_slot():
+    """vod.max_concurrent 1, taken by a transcoding export (blocked on a
+    FIFO). An interlaced H.264 export is admitted as a remux (the index says
+    H.264 4:2:0); its worker finds it must transcode and asks for a slot:
+    none is free, so the waiting download gets 429 and nothing transcodes
+    beyond the limit. Once the slot is free, the next request transcodes it."""
+    rec = _rec_h264_interlaced()
+    with _daemon("export-interlaced",
+                 extra="  export_max_concurrent: 8\n  export_max_per_user: 0\n") as dm:
+        cfg_limit = 2  # _daemon's vod.max_concurrent
+        fifo = _fifo_camera(dm, "fifocam")
+        fifo2 = _fifo_camera(dm, "fifocam2")
+        p = run([harness.HLSD, "recordings", "add", rec, "--camera", "icam", "--start", str(T0),
+                 "--state-dir", dm.state], timeout=60)
+        assert p.returncode == 0, p.stderr
+        busy = []
+        for cam in ("fifocam", "fifocam2"):  # both slots taken
+            r = dm.get(f"/api/export/{cam}/start/{T0}/end/{T0 + 5}")
+            assert r.status == 200 and r.json()["remux"] is False, r
+            busy.append(r.json()["export_id"])
+        seen, stop = [], threading.Event()
+
+        def watch():
+            while not stop.is_set():
+                seen.append(_metric(dm, "hlsd_transcode_workers_encoding"))
+                time.sleep(0.05)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            url = f"/api/export/icam/start/{T0 + 1}/end/{T0 + 5}"
+            j = dm.get(url).json()
+            assert j["remux"] is True, j  # predicted
+            r = dm.get(url + ".mp4", timeout=60)
+            assert r.status == 429 and r.headers.get("Retry-After") == "10", r
+            r = dm.get(url)  # asks again: still no slot
+            assert r.status == 429, r
+        finally:
+            stop.set()
+            watcher.join()
+        assert seen and max(seen) <= cfg_limit, f"encoding workers went to {max(seen)}"
+        assert any("needs a transcode" in ln for ln in dm.log_text().splitlines())
+        # a slot frees up: the next request transcodes it
+        assert dm.delete(f"/api/export/{busy[0]}").status == 200
+        r = dm.get(url + ".mp4", timeout=120)
+        assert r.status == 200, r
+        j = dm.get(url).json()
+        assert j["state"] == "done" and j["remux"] is False, j
+        assert _metric(dm, "hlsd_transcode_workers_encoding") <= cfg_limit
+        _release_fifo(fifo)
+        _release_fifo(fifo2)
+
+
+def test_export_worker_limit_is_its_own():
+    """vod.export_max_concurrent counts remuxes too; its 429 says so and is
+    not a transcode rejection."""
+    with _daemon("export-cap", extra="  export_max_concurrent: 1\n") as dm:
+        fifo = _fifo_camera(dm, "fifocam")
+        assert dm.get(f"/api/export/fifocam/start/{T0}/end/{T0 + 5}").status == 200
+        before = _metric(dm, "hlsd_transcode_rejected_total")
+        r = dm.get(f"/api/export/cam264/start/{T0 + 1}/end/{T0 + 5}")  # a remux
+        assert r.status == 429 and r.headers.get("Retry-After") == "10", r
+        assert "vod.export_max_concurrent" in r.json()["message"], r.json()
+        assert _metric(dm, "hlsd_transcode_rejected_total") == before
+        # joining the running export is not a new worker
+        assert dm.get(f"/api/export/fifocam/start/{T0}/end/{T0 + 5}").status == 200
+        _release_fifo(fifo)
+
+
+def test_export_per_user_limit():
+    with _daemon("export-user", viewer_cameras=(),
+                 extra="  export_max_concurrent: 8\n  export_max_per_user: 1\n") as dm:
+        fifo = _fifo_camera(dm, "fifocam")
+        assert dm.get(f"/api/export/fifocam/start/{T0}/end/{T0 + 5}").status == 200
+        r = dm.get(f"/api/export/cam264/start/{T0 + 1}/end/{T0 + 5}")
+        assert r.status == 429 and "vod.export_max_per_user" in r.json()["message"], r
+        assert r.headers.get("Retry-After") == "10", r
+        r = dm.get(f"/api/export/cam264/start/{T0 + 1}/end/{T0 + 5}", token=VIEWER_TOKEN)
+        assert r.status == 200, r  # another user
+        _release_fifo(fifo)
+
+
+def test_export_refused_without_disk_space():
+    """vod.export_min_free_mb above any disk's free space: 507 JSON, no
+    worker, no folder."""
+    with _daemon("export-disk", extra="  export_min_free_mb: 1000000000\n") as dm:
+        r = dm.get(f"/api/export/cam264/start/{T0 + 1}/end/{T0 + 5}")
+        assert r.status == 507 and r.json()["success"] is False, r
+        assert "disk space" in r.json()["message"], r.json()
+        assert os.listdir(os.path.join(dm.state, "exports")) == []
+    # vod.export_max_mb smaller than the estimate (4 Mbit/s of transcode)
+    with _daemon("export-maxmb", extra="  export_max_mb: 1\n") as dm:
+        r = dm.get(f"/api/export/cam265/start/{T0 + 1}/end/{T0 + 5}")
+        assert r.status == 507 and "export_max_mb" in r.json()["message"], r
+
+
+def test_export_ttl_removes_the_file():
+    with _daemon("export-ttl", extra="  export_ttl: 1\n") as dm:
+        url = f"/api/export/cam264/start/{T0 + 1}/end/{T0 + 5}"
+        r = dm.get(url + ".mp4", timeout=60)
+        assert r.status == 200, r
+        j = dm.get(url).json()
+        [folder] = _folders(dm, j["export_id"])
+        wait_until(lambda: not os.path.exists(folder), 15, what="the export removed after its TTL")
+        assert 'hlsd_exports{state="done"} 0' in dm.get("/metrics").body.decode()
+        # the next request makes it again, in a new folder
+        j2 = dm.get(url).json()
+        assert j2["export_id"] == j["export_id"] and j2["state"] in ("running", "done"), j2
+        assert _folders(dm, j["export_id"]) != [folder]
+        assert dm.get(url + ".mp4", timeout=60).body == r.body
+
+
+def test_delete_while_a_download_waits():
+    """DELETE of a running export answers its waiting download (410); a new
+    export of the range gets a folder of its own."""
+    with _daemon("export-delete") as dm:
+        fifo = _fifo_camera(dm, "fifocam")
+        url = f"/api/export/fifocam/start/{T0}/end/{T0 + 5}"
+        j = dm.get(url).json()
+        [old] = _folders(dm, j["export_id"])
+        result = []
+        t = threading.Thread(target=lambda: result.append(dm.get(url + ".mp4", timeout=60)))
+        t.start()
+        time.sleep(0.5)
+        assert dm.delete(f"/api/export/{j['export_id']}").status == 200
+        t.join(30)
+        assert result and result[0].status == 410, result
+        assert not os.path.exists(old)
+        assert dm.get(url).status == 200
+        [new] = _folders(dm, j["export_id"])
+        assert new != old, new
+        _release_fifo(fifo)

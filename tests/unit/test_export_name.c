@@ -1,8 +1,10 @@
-/* Clip export helpers (src/vod/export_name.c): the download's file name and
- * the {end_ts} parameter with its ".mp4" suffix; plus the export job's
- * contract (core/jobspec.c) round trip and bounds. */
+/* Clip export helpers (src/vod/export_name.c): the download's file name,
+ * the {end_ts} parameter with its ".mp4" suffix, the size estimate and disk
+ * check of the admission; plus the export job's contract (core/jobspec.c)
+ * round trip and bounds. */
 #include "core/jobspec.h"
 #include "vod/export.h"
+#include "vod/index.h"
 
 #include <errno.h>
 #include <math.h>
@@ -69,6 +71,8 @@ static void test_job_round_trip(void **state)
     cJSON *json = NULL;
     jobspec_export_defaults(&j);
     assert_true(j.passthrough);
+    assert_true(j.allow_transcode); /* a job without the key may transcode */
+    j.allow_transcode = false;
     j.out_dir = "/state/exports/abc";
     j.file = "cam-1970-01-01_00-00-10Z.mp4";
     j.sources = src;
@@ -84,6 +88,7 @@ static void test_job_round_trip(void **state)
     assert_string_equal(back.sources[1].path, "/rec/a.mp4");
     assert_float_equal(back.range_end, 25, 1e-9);
     assert_int_equal(back.video.max_height, 720);
+    assert_false(back.allow_transcode);
     jobspec_export_clear(&back);
     /* a file name that is a path is refused on the way out and in */
     cJSON_ReplaceItemInObject(json, "file", cJSON_CreateString("../../etc/passwd"));
@@ -99,12 +104,35 @@ static void test_job_round_trip(void **state)
     cJSON_Delete(vod);
 }
 
+static void test_estimate_and_disk(void **state)
+{
+    (void)state;
+    /* 100 MB over 100 s, then 50 MB over 50 s after a gap */
+    struct vod_recording r[2] = {{.start_time = 1000, .end_time = 1100, .size = 100000000},
+                                 {.start_time = 1200, .end_time = 1250, .size = 50000000}};
+    /* remux: the recordings' bytes in proportion (+5 %: the keyframe before) */
+    assert_float_equal(vod_export_estimate(r, 2, 1050, 1100, true), 55e6, 1);
+    assert_float_equal(vod_export_estimate(r, 2, 1090, 1225, true), 15e6 + 27.5e6, 1);
+    assert_float_equal(vod_export_estimate(r, 2, 1000, 1300, true), 150e6, 1); /* capped */
+    assert_float_equal(vod_export_estimate(r, 2, 1100, 1200, true), 0, 1e-9);  /* the gap */
+    /* transcode: 4 Mbit/s of recorded range, whatever the recordings weigh */
+    assert_float_equal(vod_export_estimate(r, 2, 1090, 1225, false), 35 * 500000.0, 1);
+    struct vod_recording unknown = {.start_time = 0, .end_time = 10, .size = 0};
+    assert_float_equal(vod_export_estimate(&unknown, 1, 0, 10, true), 0, 1e-9);
+    /* disk: the estimate plus the reserve must be free */
+    assert_true(vod_export_fits_disk(2e9, 0.5e9, 1.5e9));
+    assert_false(vod_export_fits_disk(2e9, 0.5e9 + 1, 1.5e9));
+    assert_false(vod_export_fits_disk(0, 0, 1));
+    assert_true(vod_export_fits_disk(0, 0, 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_filename),
         cmocka_unit_test(test_split_end),
         cmocka_unit_test(test_job_round_trip),
+        cmocka_unit_test(test_estimate_and_disk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
