@@ -585,3 +585,20 @@ def test_delete_while_a_download_waits():
         [new] = _folders(dm, j["export_id"])
         assert new != old, new
         _release_fifo(fifo)
+
+
+def test_export_max_mb_evicts_the_oldest_finished():
+    """vod.export_max_mb 1: a finished remux of the whole 12 s recording
+    (about 530 kB) and the estimate of another one (about 555 kB) do not fit
+    together: the finished one is removed to make room."""
+    with _daemon("export-evict", extra="  export_max_mb: 1\n") as dm:
+        a = f"/api/export/cam264/start/{T0}/end/{T0 + 12}"
+        assert dm.get(a + ".mp4", timeout=60).status == 200
+        ja = dm.get(a).json()
+        assert ja["bytes"] > 400000, ja
+        [fa] = _folders(dm, ja["export_id"])
+        b = f"/api/export/cam264/start/{T0 + 0.04}/end/{T0 + 12}"
+        r = dm.get(b + ".mp4", timeout=60)
+        assert r.status == 200, r
+        assert not os.path.exists(fa), "the oldest finished export stays"
+        assert "to make room (vod.export_max_mb)" in dm.log_text()
