@@ -387,8 +387,8 @@ static int make_space(struct vod_manager *m, double need)
         struct vod_export *old = NULL;
         for (struct vod_export *x = m->exports; x; x = x->next) {
             kept += x->done ? x->bytes : x->w ? x->est_bytes : 0;
-            if (x->done && !x->w && !http_wait_count(&x->waiters) &&
-                (!old || x->done_at < old->done_at))
+            /* done: the file is complete, its worker may still be exiting */
+            if (x->done && !http_wait_count(&x->waiters) && (!old || x->done_at < old->done_at))
                 old = x;
         }
         if (kept + need <= cap)
