@@ -1,7 +1,8 @@
 // Recordings view: camera + day (local time, or UTC when chosen; a DST day
 // has 23 or 25 hours), a timeline of the day's recordings with gaps,
 // range selection (drag or time inputs), playback through a transcode session,
-// and its progress (admin: GET /api/transcode; otherwise from hls.js events).
+// and its progress (admin: GET /api/transcode; otherwise from hls.js events);
+// "Export MP4" downloads the range as one file (/api/export).
 import {
   $, api, showError, clearError, fmtClock, fmtDate, fmtDuration,
   parseTimeOfDay, dayStart, dayLength, addDays, clockToEpoch, zoneLabel, useUtc, setUseUtc, pick,
@@ -39,6 +40,7 @@ export function initRecordings(admin) {
   $('rec-start').onchange = $('rec-end').onchange = () => selectionFromInputs();
   $('rec-start').oninput = $('rec-end').oninput = () => selectionFromInputs();
   $('range-form').onsubmit = (ev) => { ev.preventDefault(); play(); };
+  $('rec-export').onclick = () => exportClip();
   $('vod-close').onclick = () => closeVod();
   $('vod-video').addEventListener('timeupdate', updatePlayhead);
   $('tl-zoom-in').onclick = () => zoom(1);
@@ -446,15 +448,22 @@ function updatePlayhead() {
 }
 
 // ---------------------------------------------------------------- playback
-async function play() {
+// The chosen camera and range in epoch seconds, or null (the error shown).
+function chosenRange() {
   const cam = $('rec-camera').value;
   const day = currentDay();
   const valid = selectionFromInputs();
-  if (!cam) { showError('Choose a camera first.'); return; }
-  if (!valid) { showError(`Times must be ${zoneLabel()} clock times, as HH:MM:SS (for example 09:30:00).`); return; }
-  if (!Number.isFinite(day)) { showError('Choose a day first.'); return; }
-  if (!sel || !(sel.end > sel.start)) { showError('Choose a range: the end must be after the start.'); return; }
-  const start = day + sel.start, end = day + sel.end;
+  if (!cam) { showError('Choose a camera first.'); return null; }
+  if (!valid) { showError(`Times must be ${zoneLabel()} clock times, as HH:MM:SS (for example 09:30:00).`); return null; }
+  if (!Number.isFinite(day)) { showError('Choose a day first.'); return null; }
+  if (!sel || !(sel.end > sel.start)) { showError('Choose a range: the end must be after the start.'); return null; }
+  return { cam, start: day + sel.start, end: day + sel.end };
+}
+
+async function play() {
+  const range = chosenRange();
+  if (!range) return;
+  const { cam, start, end } = range;
   const btn = $('rec-play');
   btn.disabled = true;
   let res;
@@ -467,6 +476,48 @@ async function play() {
     btn.disabled = false;
   }
   openVod(cam, start, end, res);
+}
+
+// ---------------------------------------------------------------- export
+// GET /api/export/... starts (or joins) the export and tells its progress;
+// once done, the browser downloads the .mp4 (Content-Disposition names it).
+const EXPORT_POLL_MS = 1000;
+let exporting = false;
+
+async function exportClip() {
+  if (exporting) return;
+  const range = chosenRange();
+  if (!range) return;
+  const { cam, start, end } = range;
+  const path = `/api/export/${encodeURIComponent(cam)}/start/${start}/end/${end}`;
+  const status = $('rec-export-status'), btn = $('rec-export');
+  exporting = true;
+  btn.disabled = true;
+  clearError('export');
+  try {
+    for (;;) {
+      const res = await api('GET', path);
+      if (res.state === 'failed') throw new Error(res.error || 'the export failed');
+      if (res.state === 'done') {
+        status.textContent = `Export ready (${res.remux ? 'copied' : 'converted'})`;
+        const a = document.createElement('a');
+        a.href = res.download;
+        a.download = res.file;
+        document.body.appendChild(a);
+        a.click();
+        a.remove();
+        break;
+      }
+      status.textContent = `Exporting… ${Math.floor(res.progress || 0)} %`;
+      await new Promise((r) => setTimeout(r, EXPORT_POLL_MS));
+    }
+  } catch (e) {
+    status.textContent = '';
+    showError(`Export ${cam} ${fmtClock(start)}–${fmtClock(end)}: ${e.message}`, 'export');
+  } finally {
+    exporting = false;
+    btn.disabled = false;
+  }
 }
 
 function openVod(camera, start, end, res) {

@@ -84,7 +84,14 @@ struct cfg_vod {
     bool hevc_variant;   /* true: HEVC recordings also offered as they are (fMP4) */
     char **watch_dirs;   /* recording folders indexed automatically */
     size_t n_watch_dirs;
-    bool sample_recording; /* generate + index a sample recording at first start */
+    bool sample_recording;     /* generate + index a sample recording at first start */
+    double export_max_seconds; /* 3600: longest clip export */
+    double export_ttl;         /* 600: a finished export file is kept this long */
+    double export_timeout;     /* 900: a download waits this long for its export */
+    int export_max_concurrent; /* 2: export workers running at once (remuxes too) */
+    int export_max_per_user;   /* 2: a user's export workers at once; 0 = unlimited */
+    long export_max_mb;        /* 10240: total size of the files kept in exports/ */
+    long export_min_free_mb;   /* 1024: free space left on the exports' disk after one */
 };
 
 enum cfg_role { CFG_ROLE_VIEWER = 0, CFG_ROLE_ADMIN = 1 };

@@ -267,6 +267,42 @@ static const struct jobspec_opt thumbs_opts[] = {
     {0},
 };
 
+#define EXP(m) offsetof(struct jobspec_export, m)
+static const struct jobspec_opt export_opts[] = {
+    {.name = "name", .off = EXP(name), .type = JOBSPEC_T_STRING, .def_str = "export"},
+    {.name = "out_dir",
+     .off = EXP(out_dir),
+     .type = JOBSPEC_T_STRING,
+     .flags = JOBSPEC_F_REQUIRED | JOBSPEC_F_NONEMPTY},
+    {.name = "file",
+     .off = EXP(file),
+     .type = JOBSPEC_T_STRING,
+     .flags = JOBSPEC_F_REQUIRED | JOBSPEC_F_NAME},
+    {.name = "video", .off = EXP(video), .type = JOBSPEC_T_OBJECT, .sub = video_opts},
+    {.name = "audio", .off = EXP(audio), .type = JOBSPEC_T_OBJECT, .sub = audio_opts},
+    {.name = "sources",
+     .off = EXP(sources),
+     .type = JOBSPEC_T_ARRAY,
+     .sub = source_opts,
+     .count_off = EXP(n_sources),
+     .max_count = JOBSPEC_MAX_SOURCES,
+     .item_size = sizeof(struct jobspec_source),
+     .flags = JOBSPEC_F_REQUIRED},
+    {.name = "range_start",
+     .off = EXP(range_start),
+     .type = JOBSPEC_T_DOUBLE,
+     .max = 1e11,
+     .flags = JOBSPEC_F_REQUIRED},
+    {.name = "range_end",
+     .off = EXP(range_end),
+     .type = JOBSPEC_T_DOUBLE,
+     .max = 1e11,
+     .flags = JOBSPEC_F_REQUIRED},
+    {.name = "passthrough", .off = EXP(passthrough), .type = JOBSPEC_T_BOOL, .def = 1},
+    {.name = "allow_transcode", .off = EXP(allow_transcode), .type = JOBSPEC_T_BOOL, .def = 1},
+    {0},
+};
+
 static const struct {
     const char *name;
     const struct jobspec_opt *opts;
@@ -275,6 +311,7 @@ static const struct {
     [JOBSPEC_VOD] = {"vod", vod_opts},
     [JOBSPEC_TRANSCODE] = {"transcode", transcode_opts},
     [JOBSPEC_THUMBS] = {"thumbs", thumbs_opts},
+    [JOBSPEC_EXPORT] = {"export", export_opts},
 };
 
 /* ---- generic walkers --------------------------------------------------------------- */
@@ -813,3 +850,4 @@ JOBSPEC_KIND_API(live, struct jobspec_live, JOBSPEC_LIVE)
 JOBSPEC_KIND_API(vod, struct jobspec_vod, JOBSPEC_VOD)
 JOBSPEC_KIND_API(transcode, struct jobspec_transcode, JOBSPEC_TRANSCODE)
 JOBSPEC_KIND_API(thumbs, struct jobspec_thumbs, JOBSPEC_THUMBS)
+JOBSPEC_KIND_API(export, struct jobspec_export, JOBSPEC_EXPORT)

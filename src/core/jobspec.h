@@ -10,8 +10,8 @@
  * Ownership: every `const char *` and the input `options` object are
  * borrowed. After jobspec_*_from_json they point into the cJSON job, which
  * must outlive the spec; a writer points them at its own data. The only heap
- * memory is jobspec_vod.sources (and jobspec_thumbs.sources): owned by the
- * spec, released by jobspec_vod_clear (jobspec_thumbs_clear) (a writer that fills it allocates it
+ * memory is the sources of jobspec_vod, jobspec_thumbs and jobspec_export: owned
+ * by the spec, released by jobspec_*_clear (a writer that fills it allocates it
  * with malloc). */
 #ifndef HLSD_CORE_JOBSPEC_H
 #define HLSD_CORE_JOBSPEC_H
@@ -28,7 +28,7 @@
  * transcode segments (reported in its plan message). */
 #define JOBSPEC_VOD_MAX_PLAN_LOOKAHEAD 1000000
 
-enum jobspec_kind { JOBSPEC_LIVE, JOBSPEC_VOD, JOBSPEC_TRANSCODE, JOBSPEC_THUMBS };
+enum jobspec_kind { JOBSPEC_LIVE, JOBSPEC_VOD, JOBSPEC_TRANSCODE, JOBSPEC_THUMBS, JOBSPEC_EXPORT };
 
 /* A libavformat input. url NULL = no input (serialized as null). */
 struct jobspec_input {
@@ -127,6 +127,24 @@ struct jobspec_thumbs {
     bool iframes;
 };
 
+/* A clip export: the range's recordings into one fast-start MP4
+ * <out_dir>/<file> (written through a temp name + rename). passthrough:
+ * browser-playable H.264 is remuxed from the keyframe at or before the range
+ * start; anything else is transcoded, cut at the range. Sources are owned
+ * like jobspec_vod's (released by jobspec_export_clear). */
+struct jobspec_export {
+    const char *name, *out_dir, *file;
+    struct jobspec_video video;
+    struct jobspec_audio audio;
+    struct jobspec_source *sources; /* owned */
+    size_t n_sources;
+    double range_start, range_end; /* epoch seconds */
+    bool passthrough;
+    /* false: admitted as a remux (no transcode slot taken); a worker that
+     * finds it must transcode says needs_transcode and makes nothing. */
+    bool allow_transcode;
+};
+
 enum jobspec_type {
     JOBSPEC_T_DOUBLE,  /* double */
     JOBSPEC_T_INT,     /* int */
@@ -163,7 +181,7 @@ struct jobspec_opt {
 const struct jobspec_opt *jobspec_lookup(const char *path);
 
 /* The kind named by job's "kind". 0, or -EINVAL with the reason in err
- * (missing, or not live/vod/transcode). */
+ * (missing, or not live/vod/transcode/export). */
 int jobspec_kind_of(const cJSON *job, enum jobspec_kind *out, char *err, size_t errlen);
 
 /* _defaults: every field from its table (no heap memory, strings static).
@@ -195,5 +213,9 @@ void jobspec_thumbs_defaults(struct jobspec_thumbs *j);
 int jobspec_thumbs_to_json(const struct jobspec_thumbs *j, cJSON **out, char *err, size_t errlen);
 int jobspec_thumbs_from_json(const cJSON *job, struct jobspec_thumbs *j, char *err, size_t errlen);
 void jobspec_thumbs_clear(struct jobspec_thumbs *j);
+void jobspec_export_defaults(struct jobspec_export *j);
+int jobspec_export_to_json(const struct jobspec_export *j, cJSON **out, char *err, size_t errlen);
+int jobspec_export_from_json(const cJSON *job, struct jobspec_export *j, char *err, size_t errlen);
+void jobspec_export_clear(struct jobspec_export *j);
 
 #endif

@@ -84,6 +84,13 @@ int http_add_header(struct http_request *r, const char *name, const char *value)
  * Cache-Control (playlists no-cache, media segments immutable), Range, sendfile.
  * Answers 400/403/404 itself. */
 int http_respond_file(struct http_request *r, const char *root, const char *relpath);
+/* HTTP_FILE_PRIVATE: a file made for one requester (a clip export): not
+ * stored by any cache ("private, no-store") and no CORS header, whatever
+ * the extension says. */
+#define HTTP_FILE_PRIVATE 0x1u
+/* http_respond_file with flags (HTTP_FILE_*); 0 behaves like it. */
+int http_respond_file_flags(struct http_request *r, const char *root, const char *relpath,
+                            unsigned flags);
 
 /* Checks relpath for confinement without serving. 0, -EINVAL (malformed:
  * "..", NUL, backslash, absolute, too long), -ENOENT, -EACCES (symlink out,

@@ -237,6 +237,12 @@ static int open_beneath(const char *root, const char *relpath)
 
 int http_respond_file(struct http_request *r, const char *root, const char *relpath)
 {
+    return http_respond_file_flags(r, root, relpath, 0);
+}
+
+int http_respond_file_flags(struct http_request *r, const char *root, const char *relpath,
+                            unsigned flags)
+{
     char path[PATH_MAX], buf[128];
     struct stat st;
     int fd;
@@ -289,9 +295,11 @@ int http_respond_file(struct http_request *r, const char *root, const char *relp
     if (!resp)
         return http_respond_error(r, 500, "cannot serve %s", r->path);
     MHD_add_response_header(resp, "Content-Type", http_mime_type(path));
-    MHD_add_response_header(resp, "Cache-Control", http_cache_control(path));
+    MHD_add_response_header(resp, "Cache-Control",
+                            (flags & HTTP_FILE_PRIVATE) ? "private, no-store"
+                                                        : http_cache_control(path));
     MHD_add_response_header(resp, "Accept-Ranges", "bytes");
-    if (http_is_media(path))
+    if (http_is_media(path) && !(flags & HTTP_FILE_PRIVATE))
         MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
     if (status == 206) {
         snprintf(buf, sizeof(buf), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, start, start + len - 1,

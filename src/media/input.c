@@ -332,6 +332,28 @@ int media_input_seek(struct media_input *in, double t)
     return avformat_seek_file(in->fmt, -1, INT64_MIN, ts, ts, 0);
 }
 
+int media_input_seek_keyframe(struct media_input *in, AVPacket *pkt, double at, double file_start)
+{
+    double back = 0;
+    for (int attempt = 0;; attempt++) {
+        double to = at - back;
+        int ret = media_input_seek(in, to);
+        if (ret < 0 || to <= file_start || attempt >= 8)
+            return ret;
+        double key = NAN;
+        while (isnan(key) && (ret = media_input_read(in, pkt)) >= 0) {
+            if (pkt->stream_index == in->video_index && (pkt->flags & AV_PKT_FLAG_KEY))
+                key = media_input_pkt_time(in, pkt);
+            av_packet_unref(pkt);
+        }
+        if (ret == AVERROR_EXIT)
+            return ret;
+        if (!isnan(key) && key <= at)
+            return media_input_seek(in, to); /* the same place again */
+        back = back > 0 ? back * 2 : 1;
+    }
+}
+
 void media_input_close(struct media_input **pin)
 {
     struct media_input *in = *pin;

@@ -61,6 +61,13 @@ int media_input_read(struct media_input *in, AVPacket *pkt);
  * Resets pacing. 0 or AVERROR. */
 int media_input_seek(struct media_input *in, double t);
 
+/* Seeks so that the first video keyframe read is at or before `at` (input
+ * clock, seconds). Indexed containers (MP4) land on it at once; others
+ * (MPEG-TS) seek by timestamp, possibly into the middle of a GOP, so this
+ * seeks further back until the first keyframe read is early enough.
+ * file_start: the input's first video time (never seeks before it). pkt is
+ * scratch space (left unreferenced). 0, AVERROR_EXIT on stop, or AVERROR. */
+int media_input_seek_keyframe(struct media_input *in, AVPacket *pkt, double at, double file_start);
 /* Packet timestamp (pts, else dts) in seconds, NAN when it has none. */
 double media_input_pkt_time(const struct media_input *in, const AVPacket *pkt);
 

@@ -4,6 +4,7 @@
 #include "core/jobspec.h"
 #include "media/avlog.h"
 #include "media/thumbs.h"
+#include "media/export.h"
 #include "media/transcode.h"
 #include "media/vod.h"
 
@@ -26,6 +27,8 @@ int media_job_run(const cJSON *job, const struct media_ctl *ctl, char *err, size
         return media_vod_run(job, ctl, err, errlen);
     case JOBSPEC_THUMBS:
         return media_thumbs_run(job, ctl, err, errlen);
+    case JOBSPEC_EXPORT:
+        return media_export_run(job, ctl, err, errlen);
     }
     return -EINVAL;
 }

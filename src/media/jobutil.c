@@ -4,6 +4,7 @@
 #include "core/util.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -52,4 +53,14 @@ bool jobutil_wait_stop(const struct media_ctl *ctl, double seconds)
             nanosleep(&ts, NULL);
         }
     }
+}
+
+int jobutil_fail(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (err && errlen)
+        vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return ret;
 }

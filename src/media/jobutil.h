@@ -15,6 +15,11 @@ void jobutil_emit(const struct media_ctl *ctl, const char *type, cJSON *fields);
 
 bool jobutil_should_stop(const struct media_ctl *ctl);
 
+/* Writes the reason into err (printf-style) and returns ret: the
+ * `return jobutil_fail(err, errlen, AVERROR(EINVAL), "…", …)` of a job. */
+int jobutil_fail(char *err, size_t errlen, int ret, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Waits up to seconds, returning early (true) when a stop was requested;
  * other commands received meanwhile are dropped. Never busy-waits. */
 bool jobutil_wait_stop(const struct media_ctl *ctl, double seconds);

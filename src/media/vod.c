@@ -68,6 +68,22 @@ static int cmp_source(const void *a, const void *b)
     return x->path < y->path ? -1 : x->path > y->path; /* stable enough: distinct pointers */
 }
 
+int media_vod_sources(const struct jobspec_source *js, size_t n, struct vod_source **out)
+{
+    struct vod_source *src = calloc(n ? n : 1, sizeof(*src));
+    if (!src)
+        return AVERROR(ENOMEM);
+    for (size_t i = 0; i < n; i++) {
+        src[i].path = js[i].path;
+        src[i].wall_start = js[i].start_time;
+        /* unknown end: the probed duration decides */
+        src[i].wall_end = js[i].end_time > js[i].start_time ? js[i].end_time : INFINITY;
+    }
+    qsort(src, n, sizeof(*src), cmp_source);
+    *out = src;
+    return 0;
+}
+
 /* Fills v from the job (parsed and range-checked by core/jobspec.c); the
  * sources are sorted by their start. */
 static int parse_job(struct vod *v, const cJSON *job, char *err, size_t errlen)
@@ -90,18 +106,9 @@ static int parse_job(struct vod *v, const cJSON *job, char *err, size_t errlen)
     v->fmp4 = v->variant == VOD_VARIANT_HEVC;
     media_video_settings_from_job(&j->video, &v->video);
     media_audio_settings_from_job(&j->audio, &v->audio);
-    v->src = calloc(j->n_sources, sizeof(*v->src));
-    if (!v->src)
-        return -ENOMEM;
-    for (size_t i = 0; i < j->n_sources; i++) {
-        const struct jobspec_source *js = &j->sources[i];
-        struct vod_source *s = &v->src[v->n_src++];
-        s->path = js->path;
-        s->wall_start = js->start_time;
-        /* unknown end: the probed duration decides */
-        s->wall_end = js->end_time > js->start_time ? js->end_time : INFINITY;
-    }
-    qsort(v->src, v->n_src, sizeof(*v->src), cmp_source);
+    if ((ret = media_vod_sources(j->sources, j->n_sources, &v->src)) < 0)
+        return ret;
+    v->n_src = j->n_sources;
     return 0;
 }
 

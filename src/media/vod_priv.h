@@ -22,6 +22,11 @@ struct vod_source {
 
 struct vod_run;
 
+/* The job's sources as vod_source (paths borrowed from the job), sorted by
+ * their start; an end_time of 0 becomes INFINITY (the probe decides). *out
+ * is freed by the caller. 0 or AVERROR(ENOMEM). Also used by export.c. */
+int media_vod_sources(const struct jobspec_source *js, size_t n, struct vod_source **out);
+
 #define VOD_VARIANT_H264 1
 #define VOD_VARIANT_HEVC 2
 

@@ -156,32 +156,6 @@ static int open_passthrough(struct vod_run *r, char *err, size_t errlen)
     return queue_cuts(r);
 }
 
-/* Seeks so that the first video keyframe read is at or before `at` (input
- * clock, seconds). Indexed containers (MP4) land on it at once; others
- * (MPEG-TS) seek by timestamp, possibly into the middle of a GOP, so seek
- * further back until the first keyframe read is early enough. */
-static int seek_before(struct vod_run *r, double at, double file_start)
-{
-    double back = 0;
-    for (int attempt = 0;; attempt++) {
-        double to = at - back;
-        int ret = media_input_seek(r->in, to);
-        if (ret < 0 || to <= file_start || attempt >= 8)
-            return ret;
-        double key = NAN;
-        while (isnan(key) && (ret = media_input_read(r->in, r->pkt)) >= 0) {
-            if (r->pkt->stream_index == r->in->video_index && (r->pkt->flags & AV_PKT_FLAG_KEY))
-                key = media_input_pkt_time(r->in, r->pkt);
-            av_packet_unref(r->pkt);
-        }
-        if (ret == AVERROR_EXIT)
-            return ret;
-        if (!isnan(key) && key <= at)
-            return media_input_seek(r->in, to); /* the same place again */
-        back = back > 0 ? back * 2 : 1;
-    }
-}
-
 int media_vod_run_open(struct vod *v, long seg, struct vod_run **out, char *err, size_t errlen)
 {
     const struct grid_segment *s = seg_of(v, seg);
@@ -237,7 +211,8 @@ int media_vod_run_open(struct vod *v, long seg, struct vod_run **out, char *err,
     /* Passthrough segments start on a keyframe at src_start: land on it, not
      * on the one before. Encoding decodes from the keyframe before and drops. */
     double at = src->info.video_start + s->src_start + (v->passthrough ? r->tol / 2 : 0);
-    if (ret == 0 && s->src_start > 0.001 && (ret = seek_before(r, at, src->info.video_start)) < 0) {
+    if (ret == 0 && s->src_start > 0.001 &&
+        (ret = media_input_seek_keyframe(r->in, r->pkt, at, src->info.video_start)) < 0) {
         snprintf(err, errlen, "%s: cannot seek to %.3f s", src->path, s->src_start);
         goto fail;
     }

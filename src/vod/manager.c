@@ -2,6 +2,7 @@
  * (idle sessions, watched folders) and the helper children that index
  * recordings outside the daemon process (scan, sample). */
 #include "vod/session_priv.h"
+#include "vod/export.h"
 
 #include "core/log.h"
 #include "core/util.h"
@@ -163,6 +164,7 @@ static void on_tick(void *arg)
             vod_session_destroy(s, 410, "session expired");
         }
     }
+    vod_export_tick(m, now);
     if (m->trash_pending)
         sweep_trash(m);
     m->tick = loop_timer_add(m->loop, TICK_SECONDS, on_tick, m);
@@ -239,7 +241,8 @@ int vod_manager_new(struct loop *loop, const struct hlsd_config *cfg, struct htt
         LOG_ERROR(NULL, "cannot create %s: %s", m->transcode_dir, strerror(-r));
         goto fail;
     }
-    if ((r = vod_register_session_routes(m)) < 0 || (r = vod_register_catalog_routes(m)) < 0) {
+    if ((r = vod_register_session_routes(m)) < 0 || (r = vod_register_catalog_routes(m)) < 0 ||
+        (r = vod_export_init(m)) < 0) {
         LOG_ERROR(NULL, "cannot register the recordings routes: %s", strerror(-r));
         goto fail;
     }
@@ -286,6 +289,7 @@ void vod_manager_shutdown(struct vod_manager *m)
         vod_session_flush_waiters(s, 503, "the server is shutting down");
         vod_session_stop_workers(s);
     }
+    vod_export_shutdown(m);
 }
 
 void vod_manager_free(struct vod_manager **mp)
@@ -297,6 +301,7 @@ void vod_manager_free(struct vod_manager **mp)
     stop_background(m);
     while (m->sessions)
         vod_session_destroy(m->sessions, 503, "the server is shutting down");
+    vod_export_free_all(m);
     if (m->trash_pending)
         sweep_trash(m);
     vod_thumbs_free(&m->thumbs);

@@ -61,6 +61,29 @@ struct vod_session *vod_session_find(struct vod_manager *m, const char *id)
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
+int vod_job_settings(const struct cfg_vod *v, const struct vod_recording *recs, size_t n,
+                     struct jobspec_video *video, struct jobspec_audio *audio,
+                     struct jobspec_source **sources)
+{
+    int64_t abr = 0;
+    if (v->encoder)
+        video->encoder = v->encoder;
+    if (v->preset)
+        video->preset = v->preset;
+    video->crf = v->crf;
+    video->max_height = v->max_height;
+    if (v->audio_bitrate && util_parse_bitrate(v->audio_bitrate, &abr) == 0)
+        audio->bitrate = abr;
+    *sources = NULL;
+    if (n && !(*sources = calloc(n, sizeof(**sources))))
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        (*sources)[i] = (struct jobspec_source){recs[i].path, recs[i].start_time,
+                                                isfinite(recs[i].end_time) ? recs[i].end_time
+                                                                           : 0 /* unknown */};
+    return 0;
+}
+
 /* The session's job; *out is owned by the caller. 0, or -ENOMEM / -EINVAL
  * with the reason in err. */
 static int build_job(struct vod_track *t, const struct vod_recording *recs, size_t n, cJSON **out,
@@ -69,7 +92,6 @@ static int build_job(struct vod_track *t, const struct vod_recording *recs, size
     struct vod_session *s = t->s;
     const struct cfg_vod *v = &s->m->cfg->vod;
     struct jobspec_vod j;
-    int64_t abr = 0;
 
     jobspec_vod_defaults(&j);
     j.name = t->name;
@@ -77,16 +99,11 @@ static int build_job(struct vod_track *t, const struct vod_recording *recs, size
     j.playlist = t->playlist;
     j.variant = vod_track_variant(t);
     j.segment_prefix = s->prefix;
-    j.sources = n ? calloc(n, sizeof(*j.sources)) : NULL;
-    if (n && !j.sources) {
+    if (vod_job_settings(v, recs, n, &j.video, &j.audio, &j.sources) < 0) {
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
     j.n_sources = n;
-    for (size_t i = 0; i < n; i++)
-        j.sources[i] = (struct jobspec_source){recs[i].path, recs[i].start_time,
-                                               isfinite(recs[i].end_time) ? recs[i].end_time
-                                                                          : 0 /* unknown */};
     j.range_start = s->start;
     j.range_end = s->end;
     j.segment_seconds = v->segment_seconds;
@@ -98,14 +115,6 @@ static int build_job(struct vod_track *t, const struct vod_recording *recs, size
         memcpy(j.fast_start, v->fast_start, j.n_fast_start * sizeof(double));
     j.lookahead = v->lookahead;
     j.passthrough = v->passthrough;
-    if (v->encoder)
-        j.video.encoder = v->encoder;
-    if (v->preset)
-        j.video.preset = v->preset;
-    j.video.crf = v->crf;
-    j.video.max_height = v->max_height;
-    if (v->audio_bitrate && util_parse_bitrate(v->audio_bitrate, &abr) == 0)
-        j.audio.bitrate = abr;
     int r = jobspec_vod_to_json(&j, out, err, errlen);
     jobspec_vod_clear(&j);
     return r;

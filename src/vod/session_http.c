@@ -177,7 +177,7 @@ static int parse_ts(struct http_request *req, const char *name, double *out)
 
 /* Who a new session belongs to (vod.max_sessions_per_user). With auth off
  * everyone is "anonymous": clients are told apart by address. */
-static void request_owner(struct http_request *req, char *out, size_t size)
+void vod_request_owner(struct http_request *req, char *out, size_t size)
 {
     const struct http_principal *who = http_req_principal(req);
     if (who->user)
@@ -225,7 +225,7 @@ static int h_start(void *arg, struct http_request *req)
         if (count == 0)
             return http_respond_error(req, 404, "unknown camera %s", camera);
         char owner[80];
-        request_owner(req, owner, sizeof(owner));
+        vod_request_owner(req, owner, sizeof(owner));
         r = vod_session_create(m, owner, camera, start, end, variant, id, &s);
         switch (r) {
         case 0:
@@ -305,7 +305,7 @@ static struct vod_session *session_param(struct vod_manager *m, struct http_requ
     if (!s && adopt) {
         /* In a cluster another node may have made it: plan it here too. */
         char owner[80];
-        request_owner(req, owner, sizeof(owner));
+        vod_request_owner(req, owner, sizeof(owner));
         int r = vod_registry_adopt(m, req, owner, id, &s);
         if (r == -EBUSY || r == -EDQUOT) {
             respond_busy(req);

@@ -4,6 +4,7 @@
 #define HLSD_VOD_SESSION_PRIV_H
 
 #include "core/config.h"
+#include "core/jobspec.h"
 #include "core/loop.h"
 #include "http/http.h"
 #include "http/http_wait.h"
@@ -24,6 +25,7 @@
 #define VOD_MAX_SESSIONS 64    /* sessions kept (active or finished, until their ttl) */
 
 struct vod_session;
+struct vod_export;
 
 /* Requests wait in a session's queue with key = the segment, or -1 for the
  * plan; VOD_WAIT_API marks the /api/transcode call (answered with JSON). */
@@ -119,15 +121,29 @@ struct vod_manager {
 
     struct proc *scan, *sample; /* helper children (manager.c); NULL when none runs */
     struct vod_thumbs *thumbs;  /* scrub thumbnails (thumbs.c) */
+    struct vod_export *exports; /* clip exports (export.c) */
     double next_scan;           /* monotonic */
 };
 
 /* session.c */
+/* What every job of recordings takes from vod.*: the video settings
+ * (encoder, preset, crf, max_height) and the audio bitrate written into
+ * video/audio (after their jobspec defaults), and the recordings as job
+ * sources (*sources: calloc'ed, owned by the job spec, whose _clear frees
+ * it; paths borrowed from recs). 0 or -ENOMEM. */
+int vod_job_settings(const struct cfg_vod *v, const struct vod_recording *recs, size_t n,
+                     struct jobspec_video *video, struct jobspec_audio *audio,
+                     struct jobspec_source **sources);
 struct vod_session *vod_session_find(struct vod_manager *m, const char *id);
 /* Derives the session id of (camera, start, end[, forced variant]). 0 or -errno. */
 int vod_session_id(const struct vod_manager *m, const char *camera, double start, double end,
                    const char *variant, char id[VOD_ID_LEN + 1]);
 bool vod_valid_id(const char *id);
+/* Who a request counts against (vod.max_sessions_per_user,
+ * vod.export_max_per_user): the user name, or "addr:" + the client address
+ * without users (session_http.c). */
+void vod_request_owner(struct http_request *req, char *out, size_t size);
+
 /* Creates a session and starts its first worker (the HEVC one of a dual
  * session). The session belongs to the manager's list (*out is borrowed;
  * vod_session_destroy frees it). variant: "" (one variant, or both for HEVC

@@ -2,6 +2,7 @@
  * (docs/WORKER-PROTOCOL.md), the requests waiting for its plan, segments and
  * init segments, and what /metrics counts of them. */
 #include "vod/session_priv.h"
+#include "vod/export.h"
 
 #include "core/jobspec.h"
 #include "core/log.h"
@@ -91,7 +92,7 @@ int vod_active_count(const struct vod_manager *m)
     for (const struct vod_session *s = m->sessions; s; s = s->next)
         for (int i = 0; i < s->n_tracks; i++)
             n += track_encoding(&s->t[i]);
-    return n;
+    return n + vod_export_active(m); /* a transcoding export takes a slot too */
 }
 
 int vod_session_workers(const struct vod_session *s)

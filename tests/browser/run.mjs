@@ -540,6 +540,36 @@ test('passthrough_badge', async (t) => {
   await noFatal(page);
 });
 
+// Export MP4: the button starts the export of the selected range, shows its
+// progress and then downloads the file under the name the server gives.
+test('export_button_downloads_the_range', async (t) => {
+  const page = await newPage(t);
+  await login(page, VIEWER_TOKEN, 'viewer');
+  await openRecordings(page, 'cam1');
+  await page.fill('#rec-start', clock(REC_START + 2));
+  await page.fill('#rec-end', clock(REC_START + 8));
+  const download = page.waitForEvent('download', { timeout: 60000 });
+  const t0 = Date.now();
+  await page.click('#rec-export');
+  const d = await download;
+  log(`#   download after ${Date.now() - t0} ms: ${d.suggestedFilename()} (${await page.textContent('#rec-export-status')})`);
+  eq(d.suggestedFilename(), 'cam1-2024-01-15_10-00-02Z.mp4', 'downloaded file name');
+  const file = path.join(WORK, 'export.mp4');
+  await d.saveAs(file);
+  // Top-level boxes: a fast-start MP4 has its moov before the mdat.
+  const buf = fs.readFileSync(file), boxes = [];
+  for (let off = 0; off + 8 <= buf.length;) {
+    const size = buf.readUInt32BE(off);
+    boxes.push(buf.toString('latin1', off + 4, off + 8));
+    if (size < 8) break;
+    off += size;
+  }
+  eq(boxes[0], 'ftyp', `first box of ${JSON.stringify(boxes)}`);
+  ok(boxes.indexOf('moov') >= 0 && boxes.indexOf('moov') < boxes.indexOf('mdat'), `box order ${JSON.stringify(boxes)}`);
+  ok(/Export ready/.test(await page.textContent('#rec-export-status')), 'status after the download');
+  ok(!(await page.isDisabled('#rec-export')), 'the button is enabled again');
+});
+
 test('viewer_sees_no_admin_controls', async (t) => {
   const page = await newPage(t);
   await login(page, VIEWER_TOKEN, 'viewer');
