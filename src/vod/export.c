@@ -25,9 +25,6 @@
 /* A failed export stays visible to pollers this long; the next request
  * after that starts it again. */
 #define EXPORT_FAILED_KEEP 60.0
-#define EXPORT_NUM_MAX 32 /* characters of a {start_ts}/{end_ts} number */
-/* Absurd numbers: epoch seconds after year 5138 are refused. */
-#define EXPORT_TS_MAX 1e11
 
 struct vod_export {
     struct vod_export *next;
@@ -36,7 +33,7 @@ struct vod_export {
     char name[24]; /* log prefix "export <id8>" */
     char camera[VOD_CAMERA_MAX + 1];
     double start, end;
-    char start_s[EXPORT_NUM_MAX + 2], end_s[EXPORT_NUM_MAX + 2]; /* as first requested */
+    char start_s[VOD_NUMBER_MAX + 2], end_s[VOD_NUMBER_MAX + 2]; /* as first requested */
     char file[VOD_CAMERA_MAX + 40];                              /* the download's name */
     /* <state>/exports/<id>.<generation>: a new export of the same range
      * never shares the folder of one deleted while its worker dies. */
@@ -551,41 +548,22 @@ void vod_export_free_all(struct vod_manager *m)
 
 /* ---- routes ------------------------------------------------------------- */
 
-/* A {start_ts}/{end_ts} number: finite, not negative, not absurd. */
-static int parse_ts(struct http_request *req, const char *name, const char *s, double *out)
-{
-    if (util_parse_double(s, out) < 0 || strlen(s) > EXPORT_NUM_MAX)
-        return http_respond_error(req, 400, "%s must be a number of epoch seconds", name), -EINVAL;
-    if (*out < 0 || *out > EXPORT_TS_MAX)
-        return http_respond_error(req, 400, "%s is out of range", name), -EINVAL;
-    return 0;
-}
-
 static int h_export(void *arg, struct http_request *req)
 {
     struct vod_manager *m = arg;
-    const char *camera = http_req_param(req, "camera");
     const char *start_s = http_req_param(req, "start_ts");
-    char end_s[EXPORT_NUM_MAX + 2], id[VOD_ID_LEN + 1];
+    char end_s[VOD_NUMBER_MAX + 2], id[VOD_ID_LEN + 1];
+    struct vod_req_range rg;
     bool download;
-    double start, end;
-    long count = 0;
     int r;
 
-    if (!util_is_safe_name(camera) || strlen(camera) > VOD_CAMERA_MAX)
-        return http_respond_error(req, 400, "invalid camera name");
-    if (!http_req_may_see(req, camera))
-        return http_respond_error(req, 403, "not allowed to watch camera %s", camera);
     if (vod_export_split_end(http_req_param(req, "end_ts"), end_s, sizeof(end_s), &download) < 0)
-        return http_respond_error(req, 400, "end_ts must be a number of epoch seconds");
-    if (parse_ts(req, "start_ts", start_s, &start) < 0 || parse_ts(req, "end_ts", end_s, &end) < 0)
+        return http_respond_error(req, 400, "end_ts must be a number");
+    if (vod_req_range(req, end_s, m->cfg->vod.export_max_seconds, "vod.export_max_seconds", &rg) <
+        0)
         return 0;
-    if (end <= start)
-        return http_respond_error(req, 400, "end_ts must be after start_ts");
-    if (end - start > m->cfg->vod.export_max_seconds)
-        return http_respond_error(req, 400,
-                                  "an export covers at most %.0f s (vod.export_max_seconds)",
-                                  m->cfg->vod.export_max_seconds);
+    const char *camera = rg.camera;
+    double start = rg.start, end = rg.end;
     if ((r = vod_session_id(m, camera, start, end, "export", id)) < 0)
         return r;
     struct vod_export *x = NULL;
@@ -607,12 +585,8 @@ static int h_export(void *arg, struct http_request *req)
     if (!x) {
         if (m->shutting_down)
             return http_respond_error(req, 503, "the server is shutting down");
-        if ((r = vod_index_count(m->ix, camera, &count)) < 0) {
-            LOG_ERROR(NULL, "recordings index: %s", vod_index_errmsg(m->ix));
-            return http_respond_error(req, 503, "recordings index unavailable");
-        }
-        if (count == 0)
-            return http_respond_error(req, 404, "unknown camera %s", camera);
+        if (vod_req_camera_known(m, req, camera) < 0)
+            return 0;
         char owner[80];
         vod_request_owner(req, owner, sizeof(owner));
         r = export_create(m, owner, camera, start, end, start_s, end_s, id, &x);

@@ -152,30 +152,19 @@ static int make_room(struct vod_manager *m)
 static int segment_prefix(const struct vod_manager *m, const char *id,
                           const struct vod_recording *recs, size_t n, char *out, size_t size)
 {
-    size_t cap = 64, len = 0;
-    char *buf = malloc(cap), hex[65];
+    char *buf = NULL, hex[65];
+    size_t len = 0;
     int r = 0;
-    if (!buf)
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
         return -ENOMEM;
-    len = (size_t)snprintf(buf, cap, "prefix|%s", id);
-    for (size_t i = 0; i < n; i++) {
-        int w =
-            snprintf(NULL, 0, "|%s|%.6f|%.6f", recs[i].path, recs[i].start_time, recs[i].end_time);
-        size_t need = w > 0 ? (size_t)w + 1 : 1;
-        if (len + need >= cap) {
-            char *nb = realloc(buf, cap = (len + need) * 2);
-            if (!nb) {
-                r = -ENOMEM;
-                goto out;
-            }
-            buf = nb;
-        }
-        len += (size_t)snprintf(buf + len, cap - len, "|%s|%.6f|%.6f", recs[i].path,
-                                recs[i].start_time, recs[i].end_time);
-    }
-    if ((r = digest_hmac_sha256_hex(m->key, sizeof(m->key), buf, len, hex)) == 0)
+    fprintf(f, "prefix|%s", id);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "|%s|%.6f|%.6f", recs[i].path, recs[i].start_time, recs[i].end_time);
+    if (ferror(f) | fclose(f))
+        r = -ENOMEM;
+    if (r == 0 && (r = digest_hmac_sha256_hex(m->key, sizeof(m->key), buf, len, hex)) == 0)
         snprintf(out, size, "seg-%.8s-", hex);
-out:
     free(buf);
     return r;
 }

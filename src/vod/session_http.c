@@ -158,20 +158,65 @@ int vod_respond_started(struct vod_session *s, struct http_request *req)
     return r;
 }
 
-static int parse_ts(struct http_request *req, const char *name, double *out)
+int vod_req_number(struct http_request *req, const char *name, const char *s, double lo, double hi,
+                   double *out)
 {
-    const char *s = http_req_param(req, name);
     double v;
-    /* util_parse_double refuses nan, inf, hex floats and trailing garbage. */
-    if (util_parse_double(s, &v) < 0) {
-        http_respond_error(req, 400, "%s must be a number of epoch seconds", name);
+    /* util_parse_double refuses nan, inf, hex floats and trailing garbage;
+     * a long string of digits is no time anyone means. */
+    if (!s || strlen(s) > VOD_NUMBER_MAX || util_parse_double(s, &v) < 0) {
+        http_respond_error(req, 400, "%s must be a number", name);
         return -EINVAL;
     }
-    if (v < 0) {
-        http_respond_error(req, 400, "%s must not be negative", name);
+    if (v < lo || v > hi) {
+        http_respond_error(req, 400, "%s must be from %g to %g", name, lo, hi);
         return -EINVAL;
     }
     *out = v;
+    return 0;
+}
+
+int vod_req_range(struct http_request *req, const char *end_ts, double max_len, const char *max_key,
+                  struct vod_req_range *out)
+{
+    const char *camera = http_req_param(req, "camera");
+    if (!util_is_safe_name(camera) || strlen(camera) > VOD_CAMERA_MAX) {
+        http_respond_error(req, 400, "invalid camera name");
+        return -EINVAL;
+    }
+    if (!http_req_may_see(req, camera)) {
+        http_respond_error(req, 403, "not allowed to watch camera %s", camera);
+        return -EPERM;
+    }
+    if (vod_req_number(req, "start_ts", http_req_param(req, "start_ts"), 0, VOD_TS_MAX,
+                       &out->start) < 0 ||
+        vod_req_number(req, "end_ts", end_ts ? end_ts : http_req_param(req, "end_ts"), 0,
+                       VOD_TS_MAX, &out->end) < 0)
+        return -EINVAL;
+    if (out->end <= out->start) {
+        http_respond_error(req, 400, "end_ts must be after start_ts");
+        return -EINVAL;
+    }
+    if (out->end - out->start > max_len) {
+        http_respond_error(req, 400, "the range is longer than %.0f s (%s)", max_len, max_key);
+        return -EINVAL;
+    }
+    out->camera = camera;
+    return 0;
+}
+
+int vod_req_camera_known(struct vod_manager *m, struct http_request *req, const char *camera)
+{
+    long count = 0;
+    if (vod_index_count(m->ix, camera, &count) < 0) {
+        LOG_ERROR(NULL, "recordings index: %s", vod_index_errmsg(m->ix));
+        http_respond_error(req, 503, "recordings index unavailable");
+        return -EIO;
+    }
+    if (count == 0) {
+        http_respond_error(req, 404, "unknown camera %s", camera);
+        return -ENOENT;
+    }
     return 0;
 }
 
@@ -189,24 +234,15 @@ void vod_request_owner(struct http_request *req, char *out, size_t size)
 static int h_start(void *arg, struct http_request *req)
 {
     struct vod_manager *m = arg;
-    const char *camera = http_req_param(req, "camera");
+    struct vod_req_range rg;
     struct vod_session *s;
     char id[VOD_ID_LEN + 1];
-    double start, end;
-    long count = 0;
     int r;
 
-    if (!util_is_safe_name(camera))
-        return http_respond_error(req, 400, "invalid camera name");
-    if (!http_req_may_see(req, camera))
-        return http_respond_error(req, 403, "not allowed to watch camera %s", camera);
-    if (parse_ts(req, "start_ts", &start) < 0 || parse_ts(req, "end_ts", &end) < 0)
+    if (vod_req_range(req, NULL, m->cfg->vod.max_range, "vod.max_range", &rg) < 0)
         return 0;
-    if (end <= start)
-        return http_respond_error(req, 400, "end_ts must be after start_ts");
-    if (end - start > m->cfg->vod.max_range)
-        return http_respond_error(req, 400, "the range is longer than %.0f s",
-                                  m->cfg->vod.max_range);
+    const char *camera = rg.camera;
+    double start = rg.start, end = rg.end;
     /* ?variant=h264|hevc forces one rendition (a session of its own). */
     const char *variant = http_req_query(req, "variant");
     if (!variant || strcmp(variant, "auto") == 0)
@@ -218,12 +254,8 @@ static int h_start(void *arg, struct http_request *req)
 
     s = vod_session_find(m, id);
     if (!s) {
-        if ((r = vod_index_count(m->ix, camera, &count)) < 0) {
-            LOG_ERROR(NULL, "recordings index: %s", vod_index_errmsg(m->ix));
-            return http_respond_error(req, 503, "recordings index unavailable");
-        }
-        if (count == 0)
-            return http_respond_error(req, 404, "unknown camera %s", camera);
+        if (vod_req_camera_known(m, req, camera) < 0)
+            return 0;
         char owner[80];
         vod_request_owner(req, owner, sizeof(owner));
         r = vod_session_create(m, owner, camera, start, end, variant, id, &s);

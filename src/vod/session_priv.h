@@ -143,6 +143,28 @@ bool vod_valid_id(const char *id);
  * vod.export_max_per_user): the user name, or "addr:" + the client address
  * without users (session_http.c). */
 void vod_request_owner(struct http_request *req, char *out, size_t size);
+/* A number parameter of a request (s borrowed, NULL allowed): at most
+ * VOD_NUMBER_MAX characters, finite, within [lo, hi]. 0, or -EINVAL once req
+ * has been answered 400 naming `name`. */
+#define VOD_NUMBER_MAX 32
+#define VOD_TS_MAX 1e11 /* epoch seconds: year 5138 */
+int vod_req_number(struct http_request *req, const char *name, const char *s, double lo, double hi,
+                   double *out);
+/* The {camera}/start/{start_ts}/end/{end_ts} of a recordings route, checked
+ * alike by every route: a safe camera name the principal may see (403), both
+ * times numbers of epoch seconds, end after start, at most max_len seconds
+ * apart (the message names max_key). end_ts: the end as given when the route
+ * strips a suffix first (export's ".mp4"), NULL = the route's parameter.
+ * camera borrows from req. 0, or -EINVAL/-EPERM once req has been answered. */
+struct vod_req_range {
+    const char *camera;
+    double start, end;
+};
+int vod_req_range(struct http_request *req, const char *end_ts, double max_len, const char *max_key,
+                  struct vod_req_range *out);
+/* 0 when the index has recordings of camera; else req is answered (404
+ * unknown camera, 503 index unavailable, logged) and -ENOENT/-EIO. */
+int vod_req_camera_known(struct vod_manager *m, struct http_request *req, const char *camera);
 
 /* Creates a session and starts its first worker (the HEVC one of a dual
  * session). The session belongs to the manager's list (*out is borrowed;

@@ -38,35 +38,24 @@ const struct thumbgrid_layout vod_thumbs_layout = {160, 90, 10, 10};
 static int set_id(const struct vod_manager *m, const char *camera, const struct jobspec_thumbs *j,
                   char id[VOD_ID_LEN + 1])
 {
-    size_t cap = 256, len;
-    char *buf = malloc(cap), hex[65];
+    char *buf = NULL, hex[65];
+    size_t len = 0;
     int r = 0;
-    if (!buf)
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
         return -ENOMEM;
-    len = (size_t)snprintf(buf, cap, "thumbs|%s|%.6f|%.6f|%.3f|%dx%d|%dx%d", camera, j->range_start,
-                           j->range_end, j->interval, vod_thumbs_layout.tile_width,
-                           vod_thumbs_layout.tile_height, vod_thumbs_layout.columns,
-                           vod_thumbs_layout.rows);
-    for (size_t i = 0; i < j->n_sources; i++) {
-        const struct jobspec_source *s = &j->sources[i];
-        int w = snprintf(NULL, 0, "|%s|%.6f|%.6f", s->path, s->start_time, s->end_time);
-        size_t need = w > 0 ? (size_t)w + 1 : 1;
-        if (len + need >= cap) {
-            char *nb = realloc(buf, cap = (len + need) * 2);
-            if (!nb) {
-                r = -ENOMEM;
-                goto out;
-            }
-            buf = nb;
-        }
-        len += (size_t)snprintf(buf + len, cap - len, "|%s|%.6f|%.6f", s->path, s->start_time,
-                                s->end_time);
-    }
-    if ((r = digest_hmac_sha256_hex(m->key, sizeof(m->key), buf, len, hex)) == 0) {
+    fprintf(f, "thumbs|%s|%.6f|%.6f|%.3f|%dx%d|%dx%d", camera, j->range_start, j->range_end,
+            j->interval, vod_thumbs_layout.tile_width, vod_thumbs_layout.tile_height,
+            vod_thumbs_layout.columns, vod_thumbs_layout.rows);
+    for (size_t i = 0; i < j->n_sources; i++)
+        fprintf(f, "|%s|%.6f|%.6f", j->sources[i].path, j->sources[i].start_time,
+                j->sources[i].end_time);
+    if (ferror(f) | fclose(f))
+        r = -ENOMEM;
+    if (r == 0 && (r = digest_hmac_sha256_hex(m->key, sizeof(m->key), buf, len, hex)) == 0) {
         memcpy(id, hex, VOD_ID_LEN);
         id[VOD_ID_LEN] = '\0';
     }
-out:
     free(buf);
     return r;
 }

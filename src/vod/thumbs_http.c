@@ -13,18 +13,6 @@
 
 /* ---- HTTP --------------------------------------------------------------- */
 
-static int parse_number(struct http_request *req, const char *what, const char *s, double lo,
-                        double hi, double *out)
-{
-    double v;
-    if (util_parse_double(s, &v) < 0 || v < lo || v > hi) {
-        http_respond_error(req, 400, "%s must be a number from %g to %g", what, lo, hi);
-        return -EINVAL;
-    }
-    *out = v;
-    return 0;
-}
-
 static int respond_set(struct thumbs_set *s, struct http_request *req)
 {
     char url[128];
@@ -61,28 +49,20 @@ static int h_api(void *arg, struct http_request *req)
 {
     struct vod_thumbs *th = arg;
     struct vod_manager *m = th->m;
-    const char *camera = http_req_param(req, "camera");
     const char *iv = http_req_query(req, "interval");
+    struct vod_req_range rg;
     struct thumbs_set *s = NULL;
     double start, end, interval;
-    long count = 0;
     int r;
 
-    if (!util_is_safe_name(camera))
-        return http_respond_error(req, 400, "invalid camera name");
-    if (!http_req_may_see(req, camera))
-        return http_respond_error(req, 403, "not allowed to watch camera %s", camera);
-    if (parse_number(req, "start_ts", http_req_param(req, "start_ts"), 0, 1e11, &start) < 0 ||
-        parse_number(req, "end_ts", http_req_param(req, "end_ts"), 0, 1e11, &end) < 0)
+    if (vod_req_range(req, NULL, m->cfg->vod.max_range, "vod.max_range", &rg) < 0)
         return 0;
-    if (end <= start)
-        return http_respond_error(req, 400, "end_ts must be after start_ts");
-    if (end - start > m->cfg->vod.max_range)
-        return http_respond_error(req, 400, "the range is longer than %.0f s",
-                                  m->cfg->vod.max_range);
+    const char *camera = rg.camera;
+    start = rg.start;
+    end = rg.end;
     if (iv) {
-        if (parse_number(req, "interval", iv, THUMBGRID_MIN_INTERVAL, THUMBGRID_MAX_INTERVAL,
-                         &interval) < 0)
+        if (vod_req_number(req, "interval", iv, THUMBGRID_MIN_INTERVAL, THUMBGRID_MAX_INTERVAL,
+                           &interval) < 0)
             return 0;
         /* The id hashes the interval to the millisecond: the plan uses that
          * same value, or one id could name two different grids. */
@@ -95,10 +75,8 @@ static int h_api(void *arg, struct http_request *req)
      * multiples of the interval). */
     start = floor(start / interval) * interval;
     end = ceil(end / interval) * interval;
-    if ((r = vod_index_count(m->ix, camera, &count)) < 0)
-        return http_respond_error(req, 503, "recordings index unavailable");
-    if (count == 0)
-        return http_respond_error(req, 404, "unknown camera %s", camera);
+    if (vod_req_camera_known(m, req, camera) < 0)
+        return 0;
     r = vod_thumbs_get(th, camera, start, end, interval, &s);
     if (r == -ENOENT)
         return http_respond_error(req, 404, "no recording of camera %s in this range", camera);
