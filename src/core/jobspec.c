@@ -1,7 +1,7 @@
-/* The job contract: option tables and the generic code that walks them (see
- * jobspec.h). Cross-key rules (range_end after range_start, part shorter than
+/* The job contract: the generic code that walks the option tables of
+ * jobspec_tables.c (see jobspec.h). Cross-key rules (range_end after range_start, part shorter than
  * segment) stay with the job that needs them. */
-#include "core/jobspec.h"
+#include "core/jobspec_priv.h"
 
 #include "core/util.h"
 
@@ -11,308 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- tables ------------------------------------------------------------------------ */
-
-#define VID(m) offsetof(struct jobspec_video, m)
-/* Live and vod leave the preset to the encoder; the one-shot transcode CLI
- * documents its own defaults, which are this kind's. */
-#define VIDEO_OPTS(preset_, crf_, max_height_)                                                     \
-    {.name = "encoder",                                                                            \
-     .off = VID(encoder),                                                                          \
-     .type = JOBSPEC_T_STRING,                                                                     \
-     .def_str = "libx264",                                                                         \
-     .flags = JOBSPEC_F_NONEMPTY},                                                                 \
-        {.name = "preset", .off = VID(preset), .type = JOBSPEC_T_STRING, .def_str = preset_},      \
-        {.name = "tune", .off = VID(tune), .type = JOBSPEC_T_STRING},                              \
-        {.name = "bitrate",                                                                        \
-         .off = VID(bitrate),                                                                      \
-         .type = JOBSPEC_T_BITRATE,                                                                \
-         .min = 0,                                                                                 \
-         .max = 1e10},                                                                             \
-        {.name = "crf", .off = VID(crf), .type = JOBSPEC_T_INT, .def = crf_, .min = 0, .max = 51}, \
-        {.name = "max_width", .off = VID(max_width), .type = JOBSPEC_T_INT, .max = 16384},         \
-    {                                                                                              \
-        .name = "max_height", .off = VID(max_height), .type = JOBSPEC_T_INT, .def = max_height_,   \
-        .max = 16384                                                                               \
-    }
-
-static const struct jobspec_opt video_opts[] = {VIDEO_OPTS(NULL, 23, 0), {0}};
-static const struct jobspec_opt transcode_video_opts[] = {VIDEO_OPTS("ultrafast", 26, 720), {0}};
-
-static const struct jobspec_opt audio_opts[] = {
-    {.name = "bitrate",
-     .off = offsetof(struct jobspec_audio, bitrate),
-     .type = JOBSPEC_T_BITRATE,
-     .def = 128000,
-     .min = 16000,
-     .max = 512000},
-    {0},
-};
-
-static const char *const hls_variants[] = {"mpegts", "fmp4", "lowlatency", NULL};
-#define HLS(m) offsetof(struct jobspec_hls, m)
-static const struct jobspec_opt hls_opts[] = {
-    {.name = "variant",
-     .off = HLS(variant),
-     .type = JOBSPEC_T_STRING,
-     .def_str = "mpegts",
-     .choices = hls_variants},
-    {.name = "segment_seconds",
-     .off = HLS(segment_seconds),
-     .type = JOBSPEC_T_DOUBLE,
-     .def = 5,
-     .min = 0.5,
-     .max = 60},
-    {.name = "part_seconds",
-     .off = HLS(part_seconds),
-     .type = JOBSPEC_T_DOUBLE,
-     .def = 0.333,
-     .min = 0.05,
-     .max = 10},
-    {.name = "list_size",
-     .off = HLS(list_size),
-     .type = JOBSPEC_T_INT,
-     .def = 3,
-     .min = 1,
-     .max = 100},
-    {.name = "delete_segments", .off = HLS(delete_segments), .type = JOBSPEC_T_BOOL, .def = 1},
-    {0},
-};
-
-/* name, out_dir, playlist, segment_prefix, video, audio: every kind. */
-#define COMMON_OPTS(T, name_, playlist_, prefix_, prefix_flags_, vopts_)                           \
-    {.name = "name", .off = offsetof(T, name), .type = JOBSPEC_T_STRING, .def_str = name_},        \
-        {.name = "out_dir",                                                                        \
-         .off = offsetof(T, out_dir),                                                              \
-         .type = JOBSPEC_T_STRING,                                                                 \
-         .flags = JOBSPEC_F_REQUIRED | JOBSPEC_F_NONEMPTY},                                        \
-        {.name = "playlist",                                                                       \
-         .off = offsetof(T, playlist),                                                             \
-         .type = JOBSPEC_T_STRING,                                                                 \
-         .def_str = playlist_,                                                                     \
-         .flags = JOBSPEC_F_REQUIRED | JOBSPEC_F_NAME},                                            \
-        {.name = "segment_prefix",                                                                 \
-         .off = offsetof(T, segment_prefix),                                                       \
-         .type = JOBSPEC_T_STRING,                                                                 \
-         .def_str = prefix_,                                                                       \
-         .flags = (prefix_flags_) | JOBSPEC_F_NAME},                                               \
-        {.name = "video", .off = offsetof(T, video), .type = JOBSPEC_T_OBJECT, .sub = vopts_},     \
-    {                                                                                              \
-        .name = "audio", .off = offsetof(T, audio), .type = JOBSPEC_T_OBJECT, .sub = audio_opts    \
-    }
-
-static const double default_backoff[] = {1, 1, 1, 1, 1, 5, 5, 5, 5, 5, 30};
-
-#define LIV(m) offsetof(struct jobspec_live, m)
-static const struct jobspec_opt live_opts[] = {
-    COMMON_OPTS(struct jobspec_live, "live", NULL, NULL, JOBSPEC_F_REQUIRED, video_opts),
-    {.name = "input", .off = LIV(input), .type = JOBSPEC_T_INPUT, .flags = JOBSPEC_F_REQUIRED},
-    {.name = "audio_input", .off = LIV(audio_input), .type = JOBSPEC_T_INPUT},
-    {.name = "realtime", .off = LIV(realtime), .type = JOBSPEC_T_BOOL, .def = 1},
-    {.name = "hls", .off = LIV(hls), .type = JOBSPEC_T_OBJECT, .sub = hls_opts},
-    {.name = "stall_timeout",
-     .off = LIV(stall_timeout),
-     .type = JOBSPEC_T_DOUBLE,
-     .def = 5,
-     .min = 0.5,
-     .max = 3600},
-    {.name = "io_timeout",
-     .off = LIV(io_timeout),
-     .type = JOBSPEC_T_DOUBLE,
-     .def = 5,
-     .min = 0.5,
-     .max = 3600},
-    {.name = "backoff",
-     .off = LIV(backoff),
-     .type = JOBSPEC_T_DOUBLES,
-     .min = 0,
-     .max = 3600,
-     .def_list = default_backoff,
-     .n_def_list = sizeof(default_backoff) / sizeof(default_backoff[0]),
-     .count_off = LIV(n_backoff),
-     .max_count = JOBSPEC_MAX_BACKOFF,
-     .flags = JOBSPEC_F_NONEMPTY},
-    {.name = "continue", .off = LIV(cont), .type = JOBSPEC_T_BOOL},
-    {0},
-};
-
-#define SRC(m) offsetof(struct jobspec_source, m)
-static const struct jobspec_opt source_opts[] = {
-    {.name = "path",
-     .off = SRC(path),
-     .type = JOBSPEC_T_STRING,
-     .flags = JOBSPEC_F_REQUIRED | JOBSPEC_F_NONEMPTY},
-    {.name = "start_time",
-     .off = SRC(start_time),
-     .type = JOBSPEC_T_DOUBLE,
-     .max = 1e11,
-     .flags = JOBSPEC_F_REQUIRED},
-    {.name = "end_time", .off = SRC(end_time), .type = JOBSPEC_T_DOUBLE, .max = 1e11},
-    {0},
-};
-
-#define VOD(m) offsetof(struct jobspec_vod, m)
-static const char *const vod_variants[] = {"auto", "h264", "hevc", NULL};
-static const struct jobspec_opt vod_opts[] = {
-    COMMON_OPTS(struct jobspec_vod, "vod", NULL, NULL, JOBSPEC_F_REQUIRED, video_opts),
-    {.name = "sources",
-     .off = VOD(sources),
-     .type = JOBSPEC_T_ARRAY,
-     .sub = source_opts,
-     .count_off = VOD(n_sources),
-     .max_count = JOBSPEC_MAX_SOURCES,
-     .item_size = sizeof(struct jobspec_source),
-     .flags = JOBSPEC_F_REQUIRED},
-    {.name = "range_start",
-     .off = VOD(range_start),
-     .type = JOBSPEC_T_DOUBLE,
-     .max = 1e11,
-     .flags = JOBSPEC_F_REQUIRED},
-    {.name = "range_end",
-     .off = VOD(range_end),
-     .type = JOBSPEC_T_DOUBLE,
-     .max = 1e11,
-     .flags = JOBSPEC_F_REQUIRED},
-    {.name = "segment_seconds",
-     .off = VOD(segment_seconds),
-     .type = JOBSPEC_T_DOUBLE,
-     .def = 6,
-     .min = 0.5,
-     .max = 60},
-    {.name = "transcode_segment_seconds",
-     .off = VOD(transcode_segment_seconds),
-     .type = JOBSPEC_T_DOUBLE,
-     .def = 1,
-     .min = 0.5,
-     .max = 60},
-    {.name = "fast_start",
-     .off = VOD(fast_start),
-     .type = JOBSPEC_T_DOUBLES,
-     .min = 0.1,
-     .max = 60,
-     .count_off = VOD(n_fast_start),
-     .max_count = JOBSPEC_MAX_FAST_START},
-    {.name = "lookahead",
-     .off = VOD(lookahead),
-     .type = JOBSPEC_T_INT,
-     .def = 10,
-     .min = 1,
-     .max = 10000},
-    {.name = "passthrough", .off = VOD(passthrough), .type = JOBSPEC_T_BOOL},
-    {.name = "variant",
-     .off = VOD(variant),
-     .type = JOBSPEC_T_STRING,
-     .def_str = "auto",
-     .choices = vod_variants},
-    {0},
-};
-
-#define TRC(m) offsetof(struct jobspec_transcode, m)
-static const struct jobspec_opt transcode_opts[] = {
-    COMMON_OPTS(struct jobspec_transcode, "transcode", "index.m3u8", "segment-", 0,
-                transcode_video_opts),
-    {.name = "input", .off = TRC(input), .type = JOBSPEC_T_INPUT, .flags = JOBSPEC_F_REQUIRED},
-    {.name = "segment_seconds",
-     .off = TRC(segment_seconds),
-     .type = JOBSPEC_T_DOUBLE,
-     .def = 6,
-     .min = 0.5,
-     .max = 60},
-    {0},
-};
-
-#define THB(m) offsetof(struct jobspec_thumbs, m)
-static const struct jobspec_opt thumbs_opts[] = {
-    COMMON_OPTS(struct jobspec_thumbs, "thumbs", "thumbs.vtt", "sheet-", 0, video_opts),
-    {.name = "sources",
-     .off = THB(sources),
-     .type = JOBSPEC_T_ARRAY,
-     .sub = source_opts,
-     .count_off = THB(n_sources),
-     .max_count = JOBSPEC_MAX_SOURCES,
-     .item_size = sizeof(struct jobspec_source),
-     .flags = JOBSPEC_F_REQUIRED},
-    {.name = "range_start",
-     .off = THB(range_start),
-     .type = JOBSPEC_T_DOUBLE,
-     .max = 1e11,
-     .flags = JOBSPEC_F_REQUIRED},
-    {.name = "range_end",
-     .off = THB(range_end),
-     .type = JOBSPEC_T_DOUBLE,
-     .max = 1e11,
-     .flags = JOBSPEC_F_REQUIRED},
-    {.name = "interval",
-     .off = THB(interval),
-     .type = JOBSPEC_T_DOUBLE,
-     .def = 10,
-     .min = 1,
-     .max = 3600},
-    {.name = "tile_width",
-     .off = THB(tile_width),
-     .type = JOBSPEC_T_INT,
-     .def = 160,
-     .min = 16,
-     .max = 640},
-    {.name = "tile_height",
-     .off = THB(tile_height),
-     .type = JOBSPEC_T_INT,
-     .def = 90,
-     .min = 16,
-     .max = 640},
-    {.name = "columns", .off = THB(columns), .type = JOBSPEC_T_INT, .def = 10, .min = 1, .max = 32},
-    {.name = "rows", .off = THB(rows), .type = JOBSPEC_T_INT, .def = 10, .min = 1, .max = 32},
-    {.name = "iframes", .off = THB(iframes), .type = JOBSPEC_T_BOOL, .def = 1},
-    {0},
-};
-
-#define EXP(m) offsetof(struct jobspec_export, m)
-static const struct jobspec_opt export_opts[] = {
-    {.name = "name", .off = EXP(name), .type = JOBSPEC_T_STRING, .def_str = "export"},
-    {.name = "out_dir",
-     .off = EXP(out_dir),
-     .type = JOBSPEC_T_STRING,
-     .flags = JOBSPEC_F_REQUIRED | JOBSPEC_F_NONEMPTY},
-    {.name = "file",
-     .off = EXP(file),
-     .type = JOBSPEC_T_STRING,
-     .flags = JOBSPEC_F_REQUIRED | JOBSPEC_F_NAME},
-    {.name = "video", .off = EXP(video), .type = JOBSPEC_T_OBJECT, .sub = video_opts},
-    {.name = "audio", .off = EXP(audio), .type = JOBSPEC_T_OBJECT, .sub = audio_opts},
-    {.name = "sources",
-     .off = EXP(sources),
-     .type = JOBSPEC_T_ARRAY,
-     .sub = source_opts,
-     .count_off = EXP(n_sources),
-     .max_count = JOBSPEC_MAX_SOURCES,
-     .item_size = sizeof(struct jobspec_source),
-     .flags = JOBSPEC_F_REQUIRED},
-    {.name = "range_start",
-     .off = EXP(range_start),
-     .type = JOBSPEC_T_DOUBLE,
-     .max = 1e11,
-     .flags = JOBSPEC_F_REQUIRED},
-    {.name = "range_end",
-     .off = EXP(range_end),
-     .type = JOBSPEC_T_DOUBLE,
-     .max = 1e11,
-     .flags = JOBSPEC_F_REQUIRED},
-    {.name = "passthrough", .off = EXP(passthrough), .type = JOBSPEC_T_BOOL, .def = 1},
-    {.name = "allow_transcode", .off = EXP(allow_transcode), .type = JOBSPEC_T_BOOL, .def = 1},
-    {0},
-};
-
-static const struct {
-    const char *name;
-    const struct jobspec_opt *opts;
-} kinds[] = {
-    [JOBSPEC_LIVE] = {"live", live_opts},
-    [JOBSPEC_VOD] = {"vod", vod_opts},
-    [JOBSPEC_TRANSCODE] = {"transcode", transcode_opts},
-    [JOBSPEC_THUMBS] = {"thumbs", thumbs_opts},
-    [JOBSPEC_EXPORT] = {"export", export_opts},
-};
 
 /* ---- generic walkers --------------------------------------------------------------- */
 
@@ -757,12 +455,12 @@ static cJSON *opts_to_json(const struct jobspec_opt *opts, const void *base, cJS
 static int to_json(enum jobspec_kind kind, const void *spec, cJSON **out, char *err, size_t errlen)
 {
     *out = NULL;
-    int r = validate(kinds[kind].opts, spec, "", err, errlen);
+    int r = validate(jobspec_kinds[kind].opts, spec, "", err, errlen);
     if (r < 0)
         return r;
     cJSON *job = cJSON_CreateObject();
-    if (!job || !cJSON_AddStringToObject(job, "kind", kinds[kind].name) ||
-        !(job = opts_to_json(kinds[kind].opts, spec, job))) {
+    if (!job || !cJSON_AddStringToObject(job, "kind", jobspec_kinds[kind].name) ||
+        !(job = opts_to_json(jobspec_kinds[kind].opts, spec, job))) {
         cJSON_Delete(job);
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
@@ -774,12 +472,12 @@ static int to_json(enum jobspec_kind kind, const void *spec, cJSON **out, char *
 static int from_json(enum jobspec_kind kind, const cJSON *job, void *spec, char *err, size_t errlen)
 {
     enum jobspec_kind got;
-    const struct jobspec_opt *opts = kinds[kind].opts;
+    const struct jobspec_opt *opts = jobspec_kinds[kind].opts;
     fill_defaults(opts, spec);
     int r = jobspec_kind_of(job, &got, err, errlen);
     if (r == 0 && got != kind)
         r = fail(err, errlen, "kind: a %s job was given where a %s job was expected",
-                 kinds[got].name, kinds[kind].name);
+                 jobspec_kinds[got].name, jobspec_kinds[kind].name);
     if (r == 0)
         r = parse_opts(opts, job, spec, "", err, errlen);
     if (r < 0)
@@ -794,8 +492,8 @@ int jobspec_kind_of(const cJSON *job, enum jobspec_kind *out, char *err, size_t 
     const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(job, "kind"));
     if (!kind)
         return fail(err, errlen, "job without a \"kind\"");
-    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-        if (!strcmp(kinds[i].name, kind)) {
+    for (size_t i = 0; i < JOBSPEC_N_KINDS; i++) {
+        if (!strcmp(jobspec_kinds[i].name, kind)) {
             *out = (enum jobspec_kind)i;
             return 0;
         }
@@ -809,10 +507,10 @@ const struct jobspec_opt *jobspec_lookup(const char *path)
     const char *dot = strchr(path, '.');
     if (!dot)
         return NULL;
-    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-        if (strlen(kinds[i].name) == (size_t)(dot - path) &&
-            !strncmp(kinds[i].name, path, (size_t)(dot - path)))
-            opts = kinds[i].opts;
+    for (size_t i = 0; i < JOBSPEC_N_KINDS; i++)
+        if (strlen(jobspec_kinds[i].name) == (size_t)(dot - path) &&
+            !strncmp(jobspec_kinds[i].name, path, (size_t)(dot - path)))
+            opts = jobspec_kinds[i].opts;
     for (const char *s = dot + 1; opts; s = dot + 1) {
         dot = strchr(s, '.');
         size_t len = dot ? (size_t)(dot - s) : strlen(s);
@@ -830,7 +528,7 @@ const struct jobspec_opt *jobspec_lookup(const char *path)
 #define JOBSPEC_KIND_API(k, T, KIND)                                                               \
     void jobspec_##k##_defaults(T *j)                                                              \
     {                                                                                              \
-        fill_defaults(kinds[KIND].opts, j);                                                        \
+        fill_defaults(jobspec_kinds[KIND].opts, j);                                                \
     }                                                                                              \
     int jobspec_##k##_to_json(const T *j, cJSON **out, char *err, size_t errlen)                   \
     {                                                                                              \
@@ -843,7 +541,7 @@ const struct jobspec_opt *jobspec_lookup(const char *path)
     void jobspec_##k##_clear(T *j)                                                                 \
     {                                                                                              \
         if (j)                                                                                     \
-            clear_opts(kinds[KIND].opts, j);                                                       \
+            clear_opts(jobspec_kinds[KIND].opts, j);                                               \
     }
 
 JOBSPEC_KIND_API(live, struct jobspec_live, JOBSPEC_LIVE)
