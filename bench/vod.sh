@@ -48,7 +48,7 @@ echo
 bench_machine
 echo "- range clip: ${RANGE_S} s 1080p30 H.265 + AAC ($(basename "$range_clip"), $(size_mb "$range_clip") MB, made by bench/lib.sh)"
 echo "- seek clip: ${SEEK_S} s 1080p30 H.265 + AAC, libx265 ultrafast 1 Mbit/s, 2 s closed GOP, no B-frames ($(size_mb "$seek_clip") MB; generated once in ${gen} s, cached in $BENCH_MEDIA)"
-echo "- hlsd: \`hlsd serve\`, auth off, vod defaults (6 s segments after fast-start 1, 2, 3 s; lookahead 10; nice 10; libx264 ultrafast crf 26, <=720p, AAC 128k), recordings indexed with \`hlsd recordings add\`"
+echo "- hlsd: \`hlsd serve\`, auth off, vod defaults (transcodes cut 1 s segments, copies 6 s after fast-start 1, 2, 3 s; lookahead 60 s; nice 10; libx264 ultrafast crf 26, <=720p, swscale area, AAC 128k), recordings indexed with \`hlsd recordings add\`"
 echo "- CLI: the replaced NVR's command from CONTEXT.md section 2 (\`nice -n 10 ffmpeg -i REC -vf scale=-2:'min(720,ih)' -c:v libx264 -preset ultrafast -crf 26 -profile:v high -level:v 4.1 -pix_fmt yuv420p -c:a aac -b:a 128k -f hls -hls_time 6 -hls_list_size 0 -hls_segment_type mpegts -hls_flags independent_segments+append_list -hls_segment_filename segment-%d.ts master.m3u8\`), reading the recording file directly"
 echo "- runs alternate hlsd / CLI, the order swapped every run"
 echo
