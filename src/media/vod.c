@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,17 +28,6 @@
 #define PAUSE_WAIT_MS 1000
 /* Commands are polled this often while encoding (a syscall each). */
 #define COMMAND_POLL 0.02
-
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return ret;
-}
 
 static int seg_name(const struct vod *v, long i, char *buf, size_t size)
 {
@@ -96,8 +84,9 @@ static int parse_job(struct vod *v, const cJSON *job, char *err, size_t errlen)
     v->out_dir = j->out_dir;
     v->prefix = j->segment_prefix;
     if (!(j->range_end > j->range_start))
-        return fail(err, errlen, -EINVAL, "job: range_end (%.3f) must be after range_start (%.3f)",
-                    j->range_end, j->range_start);
+        return jobutil_fail(err, errlen, -EINVAL,
+                            "job: range_end (%.3f) must be after range_start (%.3f)", j->range_end,
+                            j->range_start);
     v->lookahead = j->lookahead;
     v->variant = strcmp(j->variant, "h264") == 0   ? VOD_VARIANT_H264
                  : strcmp(j->variant, "hevc") == 0 ? VOD_VARIANT_HEVC
@@ -124,13 +113,13 @@ static int probe_sources(struct vod *v, double rs, double re, bool want_pass, ch
             continue;
         int ret = media_source_probe(s->path, false, &s->info, perr, sizeof(perr));
         if (ret < 0)
-            return fail(err, errlen, ret, "%s: %s", s->path, perr);
+            return jobutil_fail(err, errlen, ret, "%s: %s", s->path, perr);
         s->used = true;
         any = true;
         s->wall_end = fmin(s->wall_end, s->wall_start + s->info.duration);
         if (v->variant == VOD_VARIANT_HEVC && !s->info.hevc_copyable)
-            return fail(err, errlen, AVERROR(EINVAL), "%s: no HEVC variant: %s", s->path,
-                        s->info.hevc_why_not);
+            return jobutil_fail(err, errlen, AVERROR(EINVAL), "%s: no HEVC variant: %s", s->path,
+                                s->info.hevc_why_not);
         if (!s->info.video_copyable ||
             !media_source_fits(&s->info, v->video.max_width, v->video.max_height)) {
             if (want_pass && all_copy)
@@ -142,7 +131,7 @@ static int probe_sources(struct vod *v, double rs, double re, bool want_pass, ch
             audio_copy = false;
     }
     if (!any)
-        return fail(err, errlen, -ENOENT, "no recording overlaps the range");
+        return jobutil_fail(err, errlen, -ENOENT, "no recording overlaps the range");
     v->passthrough = v->variant == VOD_VARIANT_HEVC || (!v->variant && want_pass && all_copy);
     v->audio_copy = audio_copy;
     if (!v->passthrough && !v->keyframe_grid)
@@ -157,7 +146,7 @@ static int probe_sources(struct vod *v, double rs, double re, bool want_pass, ch
         media_source_info_clear(&s->info);
         int ret = media_source_probe(s->path, true, &s->info, perr, sizeof(perr));
         if (ret < 0)
-            return fail(err, errlen, ret, "%s: %s", s->path, perr);
+            return jobutil_fail(err, errlen, ret, "%s: %s", s->path, perr);
     }
     return 0;
 }
@@ -213,9 +202,9 @@ static int make_plan(struct vod *v, double rs, double re, double seg_s, const do
     int ret = grid_plan(gs, v->n_src, &p, &v->plan);
     free(gs);
     if (ret == -ENOENT)
-        return fail(err, errlen, ret, "no recorded media in the range");
+        return jobutil_fail(err, errlen, ret, "no recorded media in the range");
     if (ret < 0)
-        return fail(err, errlen, ret, "cannot plan segments: %s", strerror(-ret));
+        return jobutil_fail(err, errlen, ret, "cannot plan segments: %s", strerror(-ret));
     /* A change of audio presence needs a discontinuity even without a gap. */
     for (size_t i = 1; i < v->plan.n; i++) {
         struct grid_segment *s = &v->plan.segs[i];
@@ -253,8 +242,8 @@ static int write_playlist(struct vod *v, const char *playlist, char *err, size_t
         ret = playlist_write(&pl, path);
     playlist_clear(&pl);
     if (ret < 0)
-        return fail(err, errlen, ret, "cannot write the playlist %s/%s: %s", v->out_dir, playlist,
-                    strerror(-ret));
+        return jobutil_fail(err, errlen, ret, "cannot write the playlist %s/%s: %s", v->out_dir,
+                            playlist, strerror(-ret));
     return 0;
 }
 
@@ -510,7 +499,7 @@ static int control_loop(struct vod *v, char *err, size_t errlen)
     double last_poll = 0;
     for (;;) {
         if (v->err[0])
-            return fail(err, errlen, AVERROR(EIO), "%s", v->err);
+            return jobutil_fail(err, errlen, AVERROR(EIO), "%s", v->err);
         /* Skip what exists; a jump means the encoder must reposition. */
         long m = v->next;
         while (m < (long)v->plan.n && v->have[m])
@@ -575,9 +564,10 @@ static int control_loop(struct vod *v, char *err, size_t errlen)
             /* The piece is done; its last segment must be the last of its source. */
             if (v->next < (long)v->plan.n && v->plan.segs[v->next].source == s->source &&
                 !v->have[v->next])
-                return fail(err, errlen, AVERROR_INVALIDDATA,
-                            "%s ended before segment %ld (at %.3f s of the file)",
-                            v->src[s->source].path, v->next, v->plan.segs[v->next].src_start);
+                return jobutil_fail(err, errlen, AVERROR_INVALIDDATA,
+                                    "%s ended before segment %ld (at %.3f s of the file)",
+                                    v->src[s->source].path, v->next,
+                                    v->plan.segs[v->next].src_start);
         }
     }
 }
