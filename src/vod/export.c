@@ -182,9 +182,8 @@ static void on_message(void *arg, struct proc *w, const cJSON *msg)
     } else if (strcmp(type, "needs_transcode") == 0) {
         x->needs_transcode = true;
     } else if (strcmp(type, "progress") == 0) {
-        const cJSON *p = cJSON_GetObjectItemCaseSensitive(msg, "percent");
-        if (cJSON_IsNumber(p) && p->valuedouble >= 0 && p->valuedouble <= 100)
-            x->percent = p->valuedouble;
+        x->percent =
+            vod_json_bounded(cJSON_GetObjectItemCaseSensitive(msg, "percent"), 0, 100, x->percent);
     } else if (strcmp(type, "export") == 0) {
         const cJSON *b = cJSON_GetObjectItemCaseSensitive(msg, "bytes");
         x->bytes = cJSON_IsNumber(b) && b->valuedouble >= 0 ? b->valuedouble : 0;

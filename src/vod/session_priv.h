@@ -189,6 +189,9 @@ void vod_session_write_master(struct vod_session *s, const cJSON *variants, doub
 #define VOD_MAX_START_EARLY 60.0
 
 /* track.c */
+/* A worker's claim: v when it is a finite number within [lo, hi], else dflt
+ * (what workers say is checked, never believed). */
+double vod_json_bounded(const cJSON *v, double lo, double hi, double dflt);
 /* Sessions with a track whose worker encodes (or plans): what
  * max_concurrent limits. Paused, releasing and HEVC (copy) workers do not
  * count. */

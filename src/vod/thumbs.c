@@ -515,11 +515,11 @@ static void on_worker_message(void *arg, struct proc *w, const cJSON *msg)
     if (!type)
         return;
     if (strcmp(type, "sheet") == 0) {
-        const cJSON *idx = cJSON_GetObjectItemCaseSensitive(msg, "index");
-        if (!cJSON_IsNumber(idx) || !(idx->valuedouble >= 0) ||
-            idx->valuedouble >= (double)s->sheets || idx->valuedouble != floor(idx->valuedouble))
+        double idx = vod_json_bounded(cJSON_GetObjectItemCaseSensitive(msg, "index"), 0,
+                                      (double)s->sheets - 1, -1);
+        if (idx < 0 || idx != floor(idx))
             return; /* not a sheet of the plan */
-        size_t k = (size_t)idx->valuedouble;
+        size_t k = (size_t)idx;
         s->progress = true;
         const cJSON *failed = cJSON_GetObjectItemCaseSensitive(msg, "failed");
         if (cJSON_IsNumber(failed) && failed->valuedouble > 0) {

@@ -496,8 +496,7 @@ static void mark_on_disk(struct vod_track *t)
     closedir(d);
 }
 
-/* A finite number within [lo, hi], else dflt. */
-static double bounded(const cJSON *v, double lo, double hi, double dflt)
+double vod_json_bounded(const cJSON *v, double lo, double hi, double dflt)
 {
     if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < lo ||
         v->valuedouble > hi)
@@ -531,8 +530,8 @@ static void on_plan(struct vod_track *t, const cJSON *msg)
     /* passthrough may start up to a GOP early: bounded loosely */
     t->duration = isfinite(d) && d >= 0 && d <= 2 * (s->end - s->start) + 60 ? d : 0;
     t->passthrough = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "passthrough"));
-    t->lookahead = (int)bounded(cJSON_GetObjectItemCaseSensitive(msg, "lookahead"), 1,
-                                JOBSPEC_VOD_MAX_PLAN_LOOKAHEAD, 0);
+    t->lookahead = (int)vod_json_bounded(cJSON_GetObjectItemCaseSensitive(msg, "lookahead"), 1,
+                                         JOBSPEC_VOD_MAX_PLAN_LOOKAHEAD, 0);
     t->planned = t->n_segments > 0;
     LOG_INFO(t->name, "plan: %d segments, %.3f s%s", t->n_segments, t->duration,
              t->passthrough ? ", passthrough" : "");
@@ -554,7 +553,8 @@ static void on_plan(struct vod_track *t, const cJSON *msg)
 
 static void on_segment(struct vod_track *t, const cJSON *msg)
 {
-    double idx = bounded(cJSON_GetObjectItemCaseSensitive(msg, "index"), 0, t->n_segments - 1, -1);
+    double idx =
+        vod_json_bounded(cJSON_GetObjectItemCaseSensitive(msg, "index"), 0, t->n_segments - 1, -1);
     if (!t->planned || idx < 0 || idx != floor(idx))
         return; /* not a segment of the plan */
     int k = (int)idx;
@@ -582,16 +582,19 @@ static void on_worker_message(void *arg, struct proc *w, const cJSON *msg)
     } else if (strcmp(type, "segment") == 0) {
         on_segment(t, msg);
     } else if (strcmp(type, "init") == 0) {
-        double src = bounded(cJSON_GetObjectItemCaseSensitive(msg, "source"), 0,
-                             (double)t->s->n_sources - 1, -1);
+        double src = vod_json_bounded(cJSON_GetObjectItemCaseSensitive(msg, "source"), 0,
+                                      (double)t->s->n_sources - 1, -1);
         if (src >= 0 && src == floor(src) && vod_init_exists(t, (int)src))
             http_wait_wake_key(&t->waiters, VOD_KEY_INIT((int)src), serve_waiter, t);
     } else if (strcmp(type, "progress") == 0) {
-        t->percent = bounded(cJSON_GetObjectItemCaseSensitive(msg, "percent"), 0, 100, t->percent);
-        t->speed = bounded(cJSON_GetObjectItemCaseSensitive(msg, "speed"), 0, 1e4, t->speed);
-        t->fps = bounded(cJSON_GetObjectItemCaseSensitive(msg, "fps"), 0, 1e4, t->fps);
-        t->encoded_up_to = (int)bounded(cJSON_GetObjectItemCaseSensitive(msg, "encoded_up_to"), -1,
-                                        t->n_segments - 1, t->encoded_up_to);
+        t->percent =
+            vod_json_bounded(cJSON_GetObjectItemCaseSensitive(msg, "percent"), 0, 100, t->percent);
+        t->speed =
+            vod_json_bounded(cJSON_GetObjectItemCaseSensitive(msg, "speed"), 0, 1e4, t->speed);
+        t->fps = vod_json_bounded(cJSON_GetObjectItemCaseSensitive(msg, "fps"), 0, 1e4, t->fps);
+        t->encoded_up_to =
+            (int)vod_json_bounded(cJSON_GetObjectItemCaseSensitive(msg, "encoded_up_to"), -1,
+                                  t->n_segments - 1, t->encoded_up_to);
     } else if (strcmp(type, "started") == 0) {
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(msg, "passthrough");
         const char *enc = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "encoder"));
