@@ -15,6 +15,7 @@
 #include "media/decode.h"
 #include "media/input.h"
 #include "media/jobutil.h"
+#include "media/segio.h"
 #include "media/tsseg.h"
 
 #include <errno.h>
@@ -367,11 +368,9 @@ static int write_iframe(struct thumbs *T, AVFrame *sheet, int x, int y, size_t k
     tile->pict_type = AV_PICTURE_TYPE_I;
     if ((r = encode_one(T->x264, tile, pkt)) < 0)
         goto out;
-    if ((r = util_fmt(path, sizeof(path), "%s/iframe-%zu.ts", T->j->out_dir, k)) < 0 ||
-        (r = util_fmt(tmp, sizeof(tmp), "%s.tmp", path)) < 0) {
-        r = AVERROR(ENAMETOOLONG);
+    if ((r = media_segio_paths(path, sizeof(path), tmp, sizeof(tmp), T->j->out_dir, "iframe-",
+                               (int64_t)k, ".ts")) < 0)
         goto out;
-    }
     if ((r = avformat_alloc_output_context2(&oc, NULL, "mpegts", tmp)) < 0)
         goto out;
     AVStream *st = avformat_new_stream(oc, NULL);
@@ -394,8 +393,7 @@ static int write_iframe(struct thumbs *T, AVFrame *sheet, int x, int y, size_t k
     /* Closing flushes the last bytes: its error is a short file. */
     if ((r = avio_closep(&oc->pb)) < 0)
         goto out;
-    if (rename(tmp, path) < 0)
-        r = AVERROR(errno);
+    r = media_segio_commit(tmp, path);
 out:
     if (oc) {
         if (oc->pb)
